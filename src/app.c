@@ -1,0 +1,260 @@
+/*
+ * app - route table, shared layout, security headers and access log.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "assets.h"
+#include "guide.h"
+#include "log.h"
+#include "routes.h"
+
+struct route {
+	const char	*method;
+	const char	*path;
+	gboolean	 is_prefix;	/* path is a prefix ("/static/") */
+	route_handler	*handler;
+	gboolean	 may_block;	/* talks to SMTP: run on a worker */
+};
+
+static const struct route routes[] = {
+	{ "GET",  "/",			FALSE, route_home,	FALSE },
+	{ "GET",  "/guide",		FALSE, route_guide,	FALSE },
+	{ "GET",  "/guide/network.svg",	FALSE, route_diagram,	FALSE },
+	{ "GET",  "/send",		FALSE, route_send_form,	FALSE },
+	{ "POST", "/send",		FALSE, route_send_post,	TRUE },
+	{ "GET",  "/static/",		TRUE,  route_static,	FALSE },
+};
+
+/*
+ * Every response gets these.  The CSP allows nothing but our own files:
+ * even if some mail or form text slipped through escaping, no inline
+ * script, style attribute or foreign resource would run.
+ */
+static const struct http_header security_headers[] = {
+	{ "Content-Security-Policy", "default-src 'self'; "
+	    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+	    "object-src 'none'" },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "X-Frame-Options", "DENY" },
+	{ "Referrer-Policy", "same-origin" },
+};
+
+/* HEAD is answered as GET (the front end drops the body). */
+static gboolean
+method_matches(const struct route *r, const char *method)
+{
+	return strcmp(r->method, method) == 0 ||
+	    (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+}
+
+/* TRUE if the route's path matches the request's. */
+static gboolean
+path_matches(const struct route *r, const char *path)
+{
+	return r->is_prefix ? g_str_has_prefix(path, r->path) :
+	    strcmp(r->path, path) == 0;
+}
+
+/* The route for req; *path_known tells a 405 from a 404. */
+static const struct route *
+find_route(const struct http_request *req, gboolean *path_known)
+{
+	gsize	i;
+
+	*path_known = FALSE;
+	for (i = 0; i < G_N_ELEMENTS(routes); i++) {
+		if (!path_matches(&routes[i], req->path))
+			continue;
+		*path_known = TRUE;
+		if (method_matches(&routes[i], req->method))
+			return &routes[i];
+	}
+	return NULL;
+}
+
+gboolean
+app_may_block(const struct app *app, const struct http_request *req)
+{
+	gboolean		 known;
+	const struct route	*r = find_route(req, &known);
+
+	(void)app;
+	return r != NULL && r->may_block;
+}
+
+/* One line per request, Combined Log Format; never the form's content. */
+static void
+log_access(const struct http_request *req, const struct http_response *resp)
+{
+	char		 date[64];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	const char	*referer = http_header(req, "referer");
+	const char	*agent = http_header(req, "user-agent");
+	char		*path = log_printable(req->path);
+	char		*ref = log_printable(referer ? referer : "-");
+	char		*ua = log_printable(agent ? agent : "-");
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
+	log_info("%s - - [%s] \"%s %s\" %d %zu \"%s\" \"%s\"", req->peer, date,
+	    req->method, path, resp->status,
+	    resp->body ? g_bytes_get_size(resp->body) : 0, ref, ua);
+	g_free(path);
+	g_free(ref);
+	g_free(ua);
+}
+
+void
+app_handle(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct route	*r;
+	gboolean		 known;
+	gsize			 i;
+
+	if (req->body_too_large)
+		http_response_error(resp, 413);
+	else if ((r = find_route(req, &known)) != NULL)
+		r->handler(app, req, resp);
+	else if (known) {
+		http_response_error(resp, 405);
+		http_response_add_header(resp, "Allow",
+		    strcmp(req->path, "/send") == 0 ? "GET, HEAD, POST" :
+		    "GET, HEAD");
+	} else
+		http_response_error(resp, 404);
+	for (i = 0; i < G_N_ELEMENTS(security_headers); i++)
+		http_response_add_header(resp, security_headers[i].name,
+		    security_headers[i].value);
+	log_access(req, resp);
+}
+
+const struct tmpl *
+app_template(const struct app *app, const char *name)
+{
+	const struct tmpl	*t = g_hash_table_lookup(app->templates, name);
+
+	if (t == NULL)
+		log_fatal("template %s.html is missing", name);
+	return t;
+}
+
+void
+app_page(const struct app *app, const struct http_request *req,
+    struct http_response *resp, int status, const char *title,
+    const char *name, struct tmpl_vars *vars)
+{
+	GString	*content = g_string_new(NULL);
+	GString	*page;
+	gsize	 len;
+
+	tmpl_set(vars, "base", req->prefix);
+	tmpl_set(vars, "title", title);
+	tmpl_render(app_template(app, name), vars, content);
+	/* SAFE: content was rendered from a template, values escaped. */
+	tmpl_set_html(vars, "content", content->str);
+	g_string_free(content, TRUE);
+
+	page = g_string_sized_new(8192);
+	tmpl_render(app_template(app, "layout"), vars, page);
+	len = page->len;
+	http_response_set(resp, status, "text/html; charset=utf-8",
+	    g_bytes_new_take(g_string_free(page, FALSE), len));
+}
+
+/* Load every web/templates/NAME.html into app->templates. */
+static gboolean
+load_templates(struct app *app, GError **err)
+{
+	char		*dir = g_build_filename(app->data_dir, "web",
+			    "templates", NULL);
+	GDir		*d = g_dir_open(dir, 0, err);
+	const char	*name;
+	gboolean	 ok = d != NULL;
+
+	while (ok && (name = g_dir_read_name(d)) != NULL) {
+		char		*path;
+		struct tmpl	*t;
+
+		if (!g_str_has_suffix(name, ".html"))
+			continue;
+		path = g_build_filename(dir, name, NULL);
+		t = tmpl_load(path, err);
+		g_free(path);
+		if (t == NULL) {
+			ok = FALSE;
+			break;
+		}
+		g_hash_table_insert(app->templates,
+		    g_strndup(name, strlen(name) - strlen(".html")), t);
+	}
+	if (d != NULL)
+		g_dir_close(d);
+	g_free(dir);
+	return ok;
+}
+
+/* The guide, with the group's values filled in. */
+static struct guide *
+load_guide(const struct app *app, GError **err)
+{
+	const struct config	*c = app->cfg;
+	char			*group = g_strdup_printf("%d", c->group);
+	char			*web = g_build_filename(app->data_dir, "web",
+				    NULL);
+	const struct guide_value values[] = {
+		{ "group", group },
+		{ "domain", c->domain },
+		{ "smtp_alias", c->smtp_alias },
+		{ "smtp_host", c->smtp_hostname },
+		{ "smtp_addr", c->smtp_addr },
+		{ "client_addr", c->client_addr },
+		{ "dhcp_addr", c->dhcp_addr },
+		{ "dns_addr", c->dns_addr },
+	};
+	struct guide		*g;
+
+	g = guide_load(web, values, G_N_ELEMENTS(values), err);
+	g_free(group);
+	g_free(web);
+	return g;
+}
+
+struct app *
+app_new(const struct config *cfg, const char *data_dir, GError **err)
+{
+	struct app	*app = g_new0(struct app, 1);
+	char		*static_dir;
+
+	app->cfg = cfg;
+	app->data_dir = g_strdup(data_dir);
+	app->templates = g_hash_table_new_full(g_str_hash, g_str_equal,
+	    g_free, (GDestroyNotify)tmpl_free);
+	if (!load_templates(app, err) ||
+	    (app->guide = load_guide(app, err)) == NULL)
+		goto fail;
+	static_dir = g_build_filename(data_dir, "static", NULL);
+	app->assets = assets_load(static_dir, err);
+	g_free(static_dir);
+	if (app->assets == NULL)
+		goto fail;
+	return app;
+fail:
+	app_free(app);
+	return NULL;
+}
+
+void
+app_free(struct app *app)
+{
+	if (app == NULL)
+		return;
+	g_hash_table_unref(app->templates);
+	guide_free(app->guide);
+	assets_free(app->assets);
+	g_free(app->data_dir);
+	g_free(app);
+}

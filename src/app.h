@@ -1,0 +1,51 @@
+/*
+ * app - the core: turns a struct http_request into a struct
+ * http_response, the same way under every front end.
+ *
+ * app_new() loads everything the pages need once (templates, the
+ * rendered guide, static files); after that the app is read-only and
+ * app_handle() may run on several threads at once.  Routing is a table
+ * (app.c); each family of pages lives in its own route_*.c file.
+ *
+ * Some pages talk to the SMTP server and may wait for minutes:
+ * app_may_block() tells the front end to run those on a worker thread,
+ * so that the event loop never waits on SMTP.
+ */
+#ifndef LABMAIL_APP_H
+#define LABMAIL_APP_H
+
+#include "config.h"
+#include "http.h"
+#include "tmpl.h"
+
+struct app {
+	const struct config	*cfg;		/* borrowed */
+	char			*data_dir;	/* holds web/ and static/ */
+	GHashTable		*templates;	/* name -> struct tmpl * */
+	struct guide		*guide;
+	struct assets		*assets;
+};
+
+/* Load everything from data_dir; NULL with *err set on failure. */
+struct app	*app_new(const struct config *, const char *data_dir,
+		    GError **err);
+void		 app_free(struct app *);
+
+void		 app_handle(const struct app *, const struct http_request *,
+		    struct http_response *);
+gboolean	 app_may_block(const struct app *,
+		    const struct http_request *);
+
+/* The template web/templates/NAME.html (aborts if it was not loaded). */
+const struct tmpl *app_template(const struct app *, const char *name);
+
+/*
+ * Render the template name with vars into the shared layout and set it
+ * as the response: status, title, HTML.  vars are borrowed; the layout's
+ * own values (base, title, nav) are added to them.
+ */
+void		 app_page(const struct app *, const struct http_request *,
+		    struct http_response *, int status, const char *title,
+		    const char *name, struct tmpl_vars *vars);
+
+#endif

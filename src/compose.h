@@ -1,0 +1,98 @@
+/*
+ * compose - check the send form and turn it into an RFC 5322/MIME message.
+ *
+ * Pure module (no I/O): the form's fields come in as the user typed them;
+ * compose_check() says, field by field, what is wrong; compose_build()
+ * makes the envelope and the message text with GMime.
+ *
+ * Security: From, To, Cc and Subject are single-line fields.  A CR or LF
+ * in them is refused, never stripped, so that no SMTP command or header
+ * can be smuggled in; NUL bytes and invalid UTF-8 are refused everywhere.
+ *
+ * Ownership: the form is borrowed; struct compose_mail and everything in
+ * it belongs to the caller and is freed with compose_mail_free().
+ */
+#ifndef LABMAIL_COMPOSE_H
+#define LABMAIL_COMPOSE_H
+
+#include <glib.h>
+
+#define COMPOSE_LINE_FIELD_MAX	998		/* from, to, cc, subject */
+#define COMPOSE_RCPT_MAX	50		/* to + cc addresses */
+
+enum compose_field {
+	COMPOSE_FROM,
+	COMPOSE_TO,
+	COMPOSE_CC,
+	COMPOSE_SUBJECT,
+	COMPOSE_BODY,
+	COMPOSE_N_FIELDS
+};
+
+/*
+ * What the user typed; NULL is the same as "".  len[] gives each field's
+ * length in octets, indexed by enum compose_field; 0 means "up to the
+ * first NUL".  Pass the decoded lengths so that a NUL typed as %00 is
+ * seen and refused instead of silently cutting the field short.
+ */
+struct compose_form {
+	const char	*from;
+	const char	*to;		/* addresses separated by commas */
+	const char	*cc;
+	const char	*subject;
+	const char	*body;
+	gsize		 len[COMPOSE_N_FIELDS];
+};
+
+struct compose_errors {
+	/* NULL, or a message for the user, in English, static storage. */
+	const char	*field[COMPOSE_N_FIELDS];
+	gboolean	 too_large;	/* body over the limit: answer 413 */
+};
+
+/*
+ * Check every field; body_max is labmail's limit on the body in octets.
+ * Returns TRUE when there is nothing to report.
+ */
+gboolean	 compose_check(const struct compose_form *, gsize body_max,
+		    struct compose_errors *);
+
+struct compose_options {
+	gboolean	 eightbit;	/* server offers 8BITMIME: send UTF-8
+					 * body as 8bit, else quoted-printable */
+	const char	*id_domain;	/* right side of the Message-ID */
+	gint64		 date;		/* Unix time for the Date header */
+};
+
+/* Envelope addr-specs carry IDN domains as A-labels (xn--...). */
+struct compose_mail {
+	char		*mail_from;	/* addr-spec of the first From mailbox */
+	GPtrArray	*rcpt;		/* char *, addr-specs of To then Cc,
+					 * duplicates (any case) left out */
+	gboolean	 eightbit;	/* body went out as 8bit */
+	gboolean	 smtputf8;	/* an address is not ASCII */
+	GBytes		*message;	/* the message, CRLF line ends */
+};
+
+/* compose_build() fails in this domain when the form does not pass. */
+#define COMPOSE_ERROR		compose_error_quark()
+enum compose_error_code {
+	COMPOSE_ERROR_INVALID		/* compose_check() would refuse it */
+};
+GQuark		 compose_error_quark(void);
+
+/*
+ * Build the message from a form that compose_check() accepted: Date,
+ * Message-ID, From, To, Cc (if any), Subject, MIME-Version, a text/plain
+ * UTF-8 body; RFC 2047 words for non-ASCII subject and names; no line
+ * longer than 998 octets.  Returns NULL (and sets *err) only if the form
+ * was not checked first.
+ */
+struct compose_mail *compose_build(const struct compose_form *,
+		    const struct compose_options *, GError **err);
+void		 compose_mail_free(struct compose_mail *);
+
+/* Initialise GMime once per process, before any other call. */
+void		 compose_init(void);
+
+#endif

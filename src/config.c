@@ -1,0 +1,397 @@
+/*
+ * config - command line and config file, parsed with GLib.
+ *
+ * Every option is a string at first, from the command line or else from
+ * the file, so that one set of checks gives the same clear message for
+ * both.  Then the values are converted and the lab's defaults derived
+ * from the group.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum option {
+	OPT_LISTEN,
+	OPT_DATA_DIR,
+	OPT_SMTP,
+	OPT_HELO,
+	OPT_SMTP_CONNECT_TIMEOUT,
+	OPT_SMTP_TIMEOUT,
+	OPT_SMTP_DATA_TIMEOUT,
+	OPT_MAX_BODY,
+	OPT_GROUP,
+	OPT_DOMAIN,
+	OPT_SMTP_ALIAS,
+	OPT_SMTP_NAME,
+	OPT_SMTP_ADDR,
+	OPT_CLIENT_ADDR,
+	OPT_DHCP_ADDR,
+	OPT_DNS_ADDR,
+	N_OPTIONS
+};
+
+struct option_def {
+	const char	*name;
+	const char	*arg;
+	const char	*help;
+};
+
+/* One row per option; the key in the file has the same name. */
+static const struct option_def option_defs[N_OPTIONS] = {
+	[OPT_LISTEN] = { "listen", "ADDR:PORT",
+	    "Serve HTTP on this address (default 127.0.0.1:8080)" },
+	[OPT_DATA_DIR] = { "data-dir", "DIR",
+	    "Folder holding web/ and static/ (default: beside build/, "
+	    "else " LABMAIL_DATADIR ")" },
+	[OPT_SMTP] = { "smtp", "HOST[:PORT]",
+	    "SMTP server for the send form (default: the group's "
+	    "SMTP address, port 25)" },
+	[OPT_HELO] = { "helo", "NAME",
+	    "EHLO argument (default: our own address literal, "
+	    "e.g. [172.20.181.1])" },
+	[OPT_SMTP_CONNECT_TIMEOUT] = { "smtp-connect-timeout", "SECONDS",
+	    "Time to connect to the SMTP server (default 30)" },
+	[OPT_SMTP_TIMEOUT] = { "smtp-timeout", "SECONDS",
+	    "Time for each SMTP reply (default 300, RFC 5321 4.5.3.2)" },
+	[OPT_SMTP_DATA_TIMEOUT] = { "smtp-data-timeout", "SECONDS",
+	    "Time for the reply to the end of data (default 600)" },
+	[OPT_MAX_BODY] = { "max-body", "BYTES",
+	    "Largest mail body the send form takes (default 1048576)" },
+	[OPT_GROUP] = { "group", "X",
+	    "Lab group number; the defaults below derive from it "
+	    "(default 181)" },
+	[OPT_DOMAIN] = { "domain", "DOMAIN",
+	    "Mail domain (default mailX.com)" },
+	[OPT_SMTP_ALIAS] = { "smtp-alias", "NAME",
+	    "DNS alias of the SMTP machine (default smtpX.DOMAIN)" },
+	[OPT_SMTP_NAME] = { "smtp-name", "NAME",
+	    "DNS name of the SMTP machine (default machineX.DOMAIN)" },
+	[OPT_SMTP_ADDR] = { "smtp-addr", "IPV4",
+	    "Address of the SMTP machine (default 192.168.0.(X-100))" },
+	[OPT_CLIENT_ADDR] = { "client-addr", "IPV4",
+	    "Address of the CLIENT machine (default 172.20.X.1)" },
+	[OPT_DHCP_ADDR] = { "dhcp-addr", "IPV4",
+	    "Address of the DHCP server (default 172.20.X.2)" },
+	[OPT_DNS_ADDR] = { "dns-addr", "IPV4",
+	    "Address of the DNS server (default 192.168.0.254)" },
+};
+
+#define DEFAULT_LISTEN		"127.0.0.1:8080"
+#define DEFAULT_SMTP_PORT	"25"
+#define DEFAULT_GROUP		181
+#define GROUP_MAX		9999
+
+/* Set the one-line error that start-up prints before exiting 2. */
+static gboolean
+fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+fail(GError **err, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+	    msg);
+	g_free(msg);
+	return FALSE;
+}
+
+/* Parse a decimal number in [min, max] for the option called name. */
+static gboolean
+parse_uint(const char *name, const char *s, guint64 min, guint64 max,
+    guint64 *out, GError **err)
+{
+	if (!g_ascii_string_to_unsigned(s, 10, min, max, out, NULL))
+		return fail(err, "%s: \"%s\" is not a number from %" G_GUINT64_FORMAT
+		    " to %" G_GUINT64_FORMAT, name, s, min, max);
+	return TRUE;
+}
+
+/* Split "host:port", "[v6]:port" or (with a default port) "host". */
+static gboolean
+parse_host_port(const char *name, const char *s, const char *default_port,
+    char **host, char **port, GError **err)
+{
+	const char	*colon, *end;
+	guint64		 n;
+
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end == s + 1)
+			return fail(err, "%s: \"%s\": bad [address]", name, s);
+		*host = g_strndup(s + 1, end - s - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (colon == NULL && end[1] != '\0') {
+			g_clear_pointer(host, g_free);
+			return fail(err, "%s: \"%s\": junk after ]", name, s);
+		}
+	} else {
+		colon = strrchr(s, ':');
+		*host = colon ? g_strndup(s, colon - s) : g_strdup(s);
+	}
+	if (**host == '\0' || strpbrk(*host, " \t/") != NULL) {
+		g_clear_pointer(host, g_free);
+		return fail(err, "%s: \"%s\" has no valid host", name, s);
+	}
+	if (colon == NULL && default_port == NULL) {
+		g_clear_pointer(host, g_free);
+		return fail(err, "%s: \"%s\" needs a port (ADDR:PORT)", name, s);
+	}
+	if (colon != NULL && !parse_uint(name, colon + 1, 1, 65535, &n, err)) {
+		g_clear_pointer(host, g_free);
+		return FALSE;
+	}
+	*port = colon ? g_strdup_printf("%" G_GUINT64_FORMAT, n) :
+	    g_strdup(default_port);
+	return TRUE;
+}
+
+/* TRUE if s is a dotted-quad IPv4 address. */
+static gboolean
+is_ipv4(const char *s)
+{
+	struct in_addr	a;
+
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* TRUE if s is a DNS name: dot-separated labels of letters, digits, '-'. */
+static gboolean
+is_dns_name(const char *s)
+{
+	gsize	label = 0;
+
+	if (*s == '\0' || strlen(s) > 253)
+		return FALSE;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return FALSE;
+			label = 0;
+		} else if (g_ascii_isalnum(*s) || *s == '-') {
+			if (++label > 63)
+				return FALSE;
+		} else
+			return FALSE;
+	}
+	return label > 0;
+}
+
+/*
+ * The value of a lab setting: the one given, checked, or the one the
+ * group gives.  derived is NULL when the group gives no valid value.
+ */
+static gboolean
+lab_value(char **out, const char *given, char *derived, int opt,
+    gboolean (*valid)(const char *), int group, GError **err)
+{
+	const char	*name = option_defs[opt].name;
+
+	if (given != NULL) {
+		g_free(derived);
+		if (!valid(given))
+			return fail(err, "%s: \"%s\" is not valid", name, given);
+		*out = g_strdup(given);
+		return TRUE;
+	}
+	if (derived == NULL || !valid(derived)) {
+		g_free(derived);
+		return fail(err, "group %d gives no valid %s; set --%s "
+		    "(or %s = in the config file)", group, name, name, name);
+	}
+	*out = derived;
+	return TRUE;
+}
+
+/* Fill in the lab's values from the group, or from what was given. */
+static gboolean
+derive_lab_values(struct config *c, char **v, GError **err)
+{
+	int	 x = c->group;
+	char	*domain;
+
+	if (!lab_value(&c->domain, v[OPT_DOMAIN],
+	    g_strdup_printf("mail%d.com", x), OPT_DOMAIN, is_dns_name, x, err))
+		return FALSE;
+	domain = c->domain;
+	return lab_value(&c->smtp_alias, v[OPT_SMTP_ALIAS],
+	        g_strdup_printf("smtp%d.%s", x, domain), OPT_SMTP_ALIAS,
+	        is_dns_name, x, err) &&
+	    lab_value(&c->smtp_hostname, v[OPT_SMTP_NAME],
+	        g_strdup_printf("machine%d.%s", x, domain), OPT_SMTP_NAME,
+	        is_dns_name, x, err) &&
+	    lab_value(&c->smtp_addr, v[OPT_SMTP_ADDR],
+	        x > 100 && x <= 354 ?
+	        g_strdup_printf("192.168.0.%d", x - 100) : NULL,
+	        OPT_SMTP_ADDR, is_ipv4, x, err) &&
+	    lab_value(&c->client_addr, v[OPT_CLIENT_ADDR],
+	        g_strdup_printf("172.20.%d.1", x), OPT_CLIENT_ADDR,
+	        is_ipv4, x, err) &&
+	    lab_value(&c->dhcp_addr, v[OPT_DHCP_ADDR],
+	        g_strdup_printf("172.20.%d.2", x), OPT_DHCP_ADDR,
+	        is_ipv4, x, err) &&
+	    lab_value(&c->dns_addr, v[OPT_DNS_ADDR],
+	        g_strdup("192.168.0.254"), OPT_DNS_ADDR, is_ipv4, x, err);
+}
+
+/* Convert a timeout option (seconds, default def) into *out. */
+static gboolean
+timeout_value(guint *out, char **v, int opt, guint def, GError **err)
+{
+	guint64	n = def;
+
+	if (v[opt] != NULL &&
+	    !parse_uint(option_defs[opt].name, v[opt], 1, 86400, &n, err))
+		return FALSE;
+	*out = (guint)n;
+	return TRUE;
+}
+
+/* Convert the raw strings into the config. */
+static gboolean
+convert(struct config *c, char **v, GError **err)
+{
+	guint64	n;
+
+	if (!parse_host_port("listen", v[OPT_LISTEN] ? v[OPT_LISTEN] :
+	    DEFAULT_LISTEN, NULL, &c->listen_host, &c->listen_port, err))
+		return FALSE;
+	c->data_dir = g_strdup(v[OPT_DATA_DIR]);
+	c->helo = g_strdup(v[OPT_HELO]);
+	if (!timeout_value(&c->smtp_connect_timeout, v,
+	    OPT_SMTP_CONNECT_TIMEOUT, 30, err) ||
+	    !timeout_value(&c->smtp_timeout, v, OPT_SMTP_TIMEOUT, 300, err) ||
+	    !timeout_value(&c->smtp_data_timeout, v, OPT_SMTP_DATA_TIMEOUT,
+	    600, err))
+		return FALSE;
+	n = 1048576;
+	if (v[OPT_MAX_BODY] != NULL && !parse_uint("max-body",
+	    v[OPT_MAX_BODY], 1, 64 * 1048576, &n, err))
+		return FALSE;
+	c->max_body = n;
+	n = DEFAULT_GROUP;
+	if (v[OPT_GROUP] != NULL &&
+	    !parse_uint("group", v[OPT_GROUP], 1, GROUP_MAX, &n, err))
+		return FALSE;
+	c->group = (int)n;
+	if (!derive_lab_values(c, v, err))
+		return FALSE;
+	if (v[OPT_SMTP] != NULL)
+		return parse_host_port("smtp", v[OPT_SMTP], DEFAULT_SMTP_PORT,
+		    &c->smtp_host, &c->smtp_port, err);
+	c->smtp_host = g_strdup(c->smtp_addr);
+	c->smtp_port = g_strdup(DEFAULT_SMTP_PORT);
+	return TRUE;
+}
+
+/* Take from the config file every value the command line did not give. */
+static gboolean
+read_file(const char *path, char **v, GError **err)
+{
+	GKeyFile	*kf = g_key_file_new();
+	GError		*e = NULL;
+	char		**keys = NULL;
+	gboolean	 ok = FALSE;
+	gsize		 i;
+	int		 opt;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
+		fail(err, "config file %s: %s", path, e->message);
+		goto out;
+	}
+	keys = g_key_file_get_keys(kf, CONFIG_GROUP_NAME, NULL, NULL);
+	for (i = 0; keys != NULL && keys[i] != NULL; i++) {
+		for (opt = 0; opt < N_OPTIONS; opt++)
+			if (strcmp(keys[i], option_defs[opt].name) == 0)
+				break;
+		/* A misspelt key silently ignored is a lab hour lost. */
+		if (opt == N_OPTIONS) {
+			fail(err, "config file %s: unknown key \"%s\"", path,
+			    keys[i]);
+			goto out;
+		}
+		if (v[opt] == NULL)
+			v[opt] = g_key_file_get_string(kf, CONFIG_GROUP_NAME,
+			    keys[i], NULL);
+	}
+	ok = TRUE;
+out:
+	g_strfreev(keys);
+	g_clear_error(&e);
+	g_key_file_free(kf);
+	return ok;
+}
+
+gboolean
+config_load(struct config *c, int *argc, char ***argv, GError **err)
+{
+	char		*v[N_OPTIONS] = { NULL };
+	char		*config_file = NULL;
+	gboolean	 version = FALSE, ok = FALSE;
+	GOptionEntry	 entries[N_OPTIONS + 3];
+	GOptionContext	*ctx;
+	int		 i;
+
+	memset(c, 0, sizeof(*c));
+	memset(entries, 0, sizeof(entries));
+	for (i = 0; i < N_OPTIONS; i++) {
+		entries[i].long_name = option_defs[i].name;
+		entries[i].arg = G_OPTION_ARG_STRING;
+		entries[i].arg_data = &v[i];
+		entries[i].description = option_defs[i].help;
+		entries[i].arg_description = option_defs[i].arg;
+	}
+	entries[i++] = (GOptionEntry){ "config", 'c', 0, G_OPTION_ARG_FILENAME,
+	    &config_file, "Read settings from FILE ([labmail] group)",
+	    "FILE" };
+	entries[i++] = (GOptionEntry){ "version", 'V', 0, G_OPTION_ARG_NONE,
+	    &version, "Print the version and exit", NULL };
+
+	ctx = g_option_context_new("- webmail bridge for the SMTP lab");
+	g_option_context_set_summary(ctx, "Serves the lab guide, a send "
+	    "form that talks SMTP to the lab's server and shows the whole\n"
+	    "dialogue.  Every option is also a key of the config file.");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, argc, argv, err))
+		goto out;
+	if (version) {
+		printf("labmail %s\n", LABMAIL_VERSION);
+		exit(0);
+	}
+	if (*argc > 1) {
+		fail(err, "unexpected argument \"%s\" (see --help)",
+		    (*argv)[1]);
+		goto out;
+	}
+	if (config_file != NULL && !read_file(config_file, v, err))
+		goto out;
+	ok = convert(c, v, err);
+out:
+	for (i = 0; i < N_OPTIONS; i++)
+		g_free(v[i]);
+	g_free(config_file);
+	g_option_context_free(ctx);
+	if (!ok)
+		config_free(c);
+	return ok;
+}
+
+void
+config_free(struct config *c)
+{
+	char	**strings[] = { &c->listen_host, &c->listen_port,
+	    &c->data_dir, &c->smtp_host, &c->smtp_port, &c->helo, &c->domain,
+	    &c->smtp_alias, &c->smtp_hostname, &c->smtp_addr,
+	    &c->client_addr, &c->dhcp_addr, &c->dns_addr };
+	gsize	  i;
+
+	for (i = 0; i < G_N_ELEMENTS(strings); i++)
+		g_clear_pointer(strings[i], g_free);
+}

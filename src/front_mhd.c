@@ -1,0 +1,349 @@
+/*
+ * front_mhd - libmicrohttpd adapter: MHD connection <-> http_request.
+ */
+#include <sys/socket.h>
+#include <netdb.h>
+
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "front_mhd.h"
+
+struct front_mhd {
+	struct MHD_Daemon	*daemon;
+	const struct app	*app;
+	GThreadPool		*workers;
+};
+
+/* Where a request is in its life. */
+enum conn_state {
+	CONN_READING,		/* headers in, body coming */
+	CONN_WORKING,		/* suspended, a worker runs app_handle() */
+	CONN_DONE,		/* resp is ready to send */
+};
+
+struct conn {
+	struct front_mhd	*front;
+	struct MHD_Connection	*mhd;
+	enum conn_state		 state;
+	struct http_request	 req;
+	struct http_response	 resp;
+	struct MHD_PostProcessor *post;
+	GHashTable		*fields;	/* name -> GString, as it comes */
+	gsize			 body_len;
+};
+
+/* Copy one header, cookie or query argument into a request table. */
+static enum MHD_Result
+copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	GHashTable	*table = cls;
+	char		*name;
+
+	if (kind == MHD_HEADER_KIND) {
+		name = g_ascii_strdown(key, -1);
+		http_table_add(table, name, value ? value : "");
+		g_free(name);
+	} else
+		http_table_add(table, key, value ? value : "");
+	return MHD_YES;
+}
+
+/* The numeric address of the client. */
+static char *
+peer_address(struct MHD_Connection *mhd)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mhd,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char	host[NI_MAXHOST];
+	socklen_t len;
+
+	if (ci == NULL || ci->client_addr == NULL)
+		return g_strdup("-");
+	len = ci->client_addr->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, len, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		return g_strdup("-");
+	return g_strdup(host);
+}
+
+/* Collect one chunk of a form field (MHD post processor callback). */
+static enum MHD_Result
+collect_field(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *content_type,
+    const char *transfer_encoding, const char *data, uint64_t off,
+    size_t size)
+{
+	struct conn	*c = cls;
+	GString		*value;
+
+	(void)kind; (void)filename; (void)content_type;
+	(void)transfer_encoding; (void)off;
+	if ((value = g_hash_table_lookup(c->fields, key)) == NULL) {
+		value = g_string_new(NULL);
+		g_hash_table_insert(c->fields, g_strdup(key), value);
+	}
+	if (value->len + size > HTTP_FIELD_MAX) {
+		c->req.body_too_large = TRUE;
+		return MHD_NO;
+	}
+	g_string_append_len(value, data, size);
+	return MHD_YES;
+}
+
+/* Free a field being collected (hash table destroy function). */
+static void
+field_free(gpointer p)
+{
+	g_string_free(p, TRUE);
+}
+
+/* A new connection: fill in what the headers tell. */
+static struct conn *
+conn_new(struct front_mhd *f, struct MHD_Connection *mhd, const char *url,
+    const char *method)
+{
+	struct conn	*c = g_new0(struct conn, 1);
+	const char	*length;
+
+	c->front = f;
+	c->mhd = mhd;
+	c->state = CONN_READING;
+	http_request_init(&c->req);
+	http_response_init(&c->resp);
+	c->req.method = g_strdup(method);
+	c->req.path = g_strdup(url);
+	c->req.prefix = g_strdup("");
+	c->req.peer = peer_address(mhd);
+	MHD_get_connection_values(mhd, MHD_HEADER_KIND, copy_value,
+	    c->req.headers);
+	MHD_get_connection_values(mhd, MHD_COOKIE_KIND, copy_value,
+	    c->req.cookies);
+	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
+	    c->req.query);
+	c->fields = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    field_free);
+	length = http_header(&c->req, "content-length");
+	if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
+	    HTTP_BODY_MAX)
+		c->req.body_too_large = TRUE;
+	else if (strcmp(method, "POST") == 0)
+		c->post = MHD_create_post_processor(mhd, 16384,
+		    collect_field, c);
+	return c;
+}
+
+/* Free a connection's state (MHD completion callback). */
+static void
+conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct conn	*c = *con_cls;
+
+	(void)cls; (void)mhd; (void)toe;
+	if (c == NULL)
+		return;
+	if (c->post != NULL)
+		MHD_destroy_post_processor(c->post);
+	g_hash_table_unref(c->fields);
+	http_request_clear(&c->req);
+	http_response_clear(&c->resp);
+	g_free(c);
+	*con_cls = NULL;
+}
+
+/*
+ * Feed body bytes to the form parser, within the limit.  Past the limit
+ * the rest is read and dropped, so that the client, still sending, gets
+ * the 413 page instead of a connection reset; MHD's connection timeout
+ * bounds how long that can last.
+ */
+static void
+read_body(struct conn *c, const char *data, size_t size)
+{
+	c->body_len += size;
+	if (c->body_len > HTTP_BODY_MAX)
+		c->req.body_too_large = TRUE;
+	if (c->post == NULL || c->req.body_too_large)
+		return;
+	if (MHD_post_process(c->post, data, size) == MHD_NO &&
+	    !c->req.body_too_large)
+		c->req.body_too_large = TRUE;
+}
+
+/* Move the collected fields into the request. */
+static void
+finish_body(struct conn *c)
+{
+	GHashTableIter	 it;
+	gpointer	 key, value;
+
+	g_hash_table_iter_init(&it, c->fields);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		http_request_add_field(&c->req, key, ((GString *)value)->str,
+		    ((GString *)value)->len);
+}
+
+/*
+ * Decode %XX in the path and query with MHD's own decoder, but empty a
+ * value that decodes to a NUL byte: "style.css%00.txt" would otherwise
+ * reach us cut short as "style.css" (a classic filter bypass).  An empty
+ * path matches no route, so the answer is 404.
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *mhd, char *s)
+{
+	size_t	len = MHD_http_unescape(s);
+
+	(void)cls; (void)mhd;
+	if (memchr(s, '\0', len) != NULL) {
+		*s = '\0';
+		return 0;
+	}
+	return len;
+}
+
+/* Drop our reference when MHD is done with a body. */
+static void
+bytes_unref(void *cls)
+{
+	g_bytes_unref(cls);
+}
+
+/* Hand the response to MHD, without copying the body. */
+static enum MHD_Result
+send_response(struct conn *c)
+{
+	struct MHD_Response	*r;
+	enum MHD_Result		 ret;
+	gsize			 len = 0;
+	const void		*data = NULL;
+	guint			 i;
+
+	if (c->resp.body != NULL)
+		data = g_bytes_get_data(c->resp.body, &len);
+	if (len > 0)
+		r = MHD_create_response_from_buffer_with_free_callback_cls(len,
+		    (void *)data, bytes_unref, g_bytes_ref(c->resp.body));
+	else
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	for (i = 0; i < c->resp.headers->len; i++) {
+		struct http_header *h = &g_array_index(c->resp.headers,
+		    struct http_header, i);
+
+		MHD_add_response_header(r, h->name, h->value);
+	}
+	ret = MHD_queue_response(c->mhd, c->resp.status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Worker thread: run a request that may wait on SMTP, then resume. */
+static void
+work(gpointer data, gpointer user_data)
+{
+	struct conn	*c = data;
+
+	(void)user_data;
+	app_handle(c->front->app, &c->req, &c->resp);
+	c->state = CONN_DONE;
+	MHD_resume_connection(c->mhd);
+}
+
+/* MHD access handler: called once for the headers, for each body chunk,
+ * at the end of the body, and again after a resume. */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mhd, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct front_mhd	*f = cls;
+	struct conn		*c = *con_cls;
+
+	(void)version;
+	if (c == NULL) {
+		*con_cls = c = conn_new(f, mhd, url, method);
+		return MHD_YES;
+	}
+	if (c->state == CONN_READING && *upload_data_size > 0) {
+		read_body(c, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (c->state == CONN_READING) {
+		finish_body(c);
+		if (!c->req.body_too_large && app_may_block(f->app, &c->req)) {
+			c->state = CONN_WORKING;
+			MHD_suspend_connection(mhd);
+			g_thread_pool_push(f->workers, c, NULL);
+			return MHD_YES;
+		}
+		app_handle(f->app, &c->req, &c->resp);
+		c->state = CONN_DONE;
+	}
+	if (c->state != CONN_DONE)
+		return MHD_YES;
+	return send_response(c);
+}
+
+struct front_mhd *
+front_mhd_start(const struct app *app, const char *host, const char *port,
+    GError **err)
+{
+	struct front_mhd	*f;
+	struct addrinfo		 hints, *ai = NULL;
+	unsigned int		 flags;
+	int			 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "listen %s:%s: %s", host, port, gai_strerror(rc));
+		return NULL;
+	}
+	f = g_new0(struct front_mhd, 1);
+	f->app = app;
+	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
+	    NULL);
+	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	f->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_get_num_processors(),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (f->daemon == NULL) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "cannot listen on %s:%s (in use, or not an address of "
+		    "this machine?)", host, port);
+		g_thread_pool_free(f->workers, TRUE, TRUE);
+		g_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+front_mhd_stop(struct front_mhd *f)
+{
+	/* Stop accepting; sends under way finish and are answered. */
+	MHD_quiesce_daemon(f->daemon);
+	g_thread_pool_free(f->workers, FALSE, TRUE);
+	MHD_stop_daemon(f->daemon);
+	g_free(f);
+}

@@ -1,0 +1,26 @@
+/*
+ * front_mhd - the standalone front end, on libmicrohttpd.
+ *
+ * It translates each HTTP request into a struct http_request, calls
+ * app_handle(), and sends the struct http_response back; nothing else.
+ * Requests that may wait on SMTP (app_may_block()) are suspended and
+ * handled on a pool of worker threads, so the event loop keeps serving
+ * every other page meanwhile.
+ */
+#ifndef LABMAIL_FRONT_MHD_H
+#define LABMAIL_FRONT_MHD_H
+
+#include "app.h"
+
+/* Workers for requests that may block: that many sends at once. */
+#define FRONT_MHD_WORKERS	64
+
+struct front_mhd;
+
+/* Listen on host:port; NULL with *err set if it cannot. */
+struct front_mhd *front_mhd_start(const struct app *, const char *host,
+		    const char *port, GError **err);
+/* Stop accepting, let running requests end, and free. */
+void		 front_mhd_stop(struct front_mhd *);
+
+#endif

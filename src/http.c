@@ -1,0 +1,247 @@
+/*
+ * http - request and response values shared by the core and front ends.
+ */
+#include <string.h>
+
+#include "http.h"
+
+/* The status codes labmail answers with (RFC 9110, section 15). */
+static const struct {
+	int		 code;
+	const char	*text;
+} status_texts[] = {
+	{ 200, "OK" },
+	{ 303, "See Other" },
+	{ 304, "Not Modified" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 413, "Content Too Large" },
+	{ 429, "Too Many Requests" },
+	{ 500, "Internal Server Error" },
+	{ 502, "Bad Gateway" },
+	{ 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" },
+};
+
+/* A string table that owns its keys and values. */
+static GHashTable *
+table_new(void)
+{
+	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+}
+
+void
+http_request_init(struct http_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->query = table_new();
+	req->form = table_new();
+	req->headers = table_new();
+	req->cookies = table_new();
+}
+
+void
+http_request_clear(struct http_request *req)
+{
+	g_free(req->method);
+	g_free(req->path);
+	g_free(req->prefix);
+	g_free(req->peer);
+	g_free(req->bad_field);
+	g_hash_table_unref(req->query);
+	g_hash_table_unref(req->form);
+	g_hash_table_unref(req->headers);
+	g_hash_table_unref(req->cookies);
+	memset(req, 0, sizeof(*req));
+}
+
+void
+http_table_add(GHashTable *table, const char *name, const char *value)
+{
+	if (!g_hash_table_contains(table, name))
+		g_hash_table_insert(table, g_strdup(name), g_strdup(value));
+}
+
+void
+http_request_add_field(struct http_request *req, const char *name,
+    const char *data, gsize len)
+{
+	GString	*value;
+	gsize	 i;
+
+	if (g_hash_table_contains(req->form, name))
+		return;
+	value = g_string_sized_new(len);
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\0') {
+			g_string_append_c(value, data[i]);
+			continue;
+		}
+		g_string_append(value, "\xef\xbf\xbd");	/* U+FFFD */
+		if (req->bad_field == NULL)
+			req->bad_field = g_strdup(name);
+	}
+	g_hash_table_insert(req->form, g_strdup(name),
+	    g_string_free(value, FALSE));
+}
+
+const char *
+http_query(const struct http_request *req, const char *name)
+{
+	return g_hash_table_lookup(req->query, name);
+}
+
+const char *
+http_form(const struct http_request *req, const char *name)
+{
+	return g_hash_table_lookup(req->form, name);
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	return g_hash_table_lookup(req->headers, name);
+}
+
+const char *
+http_cookie(const struct http_request *req, const char *name)
+{
+	return g_hash_table_lookup(req->cookies, name);
+}
+
+void
+http_parse_cookies(struct http_request *req, const char *header)
+{
+	char	**pairs = g_strsplit(header, ";", 64);
+	char	 *eq;
+	int	  i;
+
+	for (i = 0; pairs[i] != NULL; i++) {
+		g_strstrip(pairs[i]);
+		eq = strchr(pairs[i], '=');
+		if (eq == NULL || eq == pairs[i])
+			continue;
+		*eq = '\0';
+		http_table_add(req->cookies, pairs[i], eq + 1);
+	}
+	g_strfreev(pairs);
+}
+
+/* Free the strings of one header (GArray clear function). */
+static void
+header_clear(gpointer p)
+{
+	struct http_header	*h = p;
+
+	g_free(h->name);
+	g_free(h->value);
+}
+
+void
+http_response_init(struct http_response *resp)
+{
+	resp->status = 500;
+	resp->headers = g_array_new(FALSE, FALSE, sizeof(struct http_header));
+	g_array_set_clear_func(resp->headers, header_clear);
+	resp->body = NULL;
+}
+
+void
+http_response_clear(struct http_response *resp)
+{
+	g_array_unref(resp->headers);
+	g_clear_pointer(&resp->body, g_bytes_unref);
+}
+
+void
+http_response_add_header(struct http_response *resp, const char *name,
+    const char *value)
+{
+	struct http_header	h = { g_strdup(name), g_strdup(value) };
+
+	g_array_append_val(resp->headers, h);
+}
+
+const char *
+http_response_header(const struct http_response *resp, const char *name)
+{
+	guint	i;
+
+	for (i = 0; i < resp->headers->len; i++) {
+		struct http_header *h = &g_array_index(resp->headers,
+		    struct http_header, i);
+
+		if (g_ascii_strcasecmp(h->name, name) == 0)
+			return h->value;
+	}
+	return NULL;
+}
+
+void
+http_response_set(struct http_response *resp, int status,
+    const char *content_type, GBytes *body)
+{
+	resp->status = status;
+	if (content_type != NULL)
+		http_response_add_header(resp, "Content-Type", content_type);
+	g_clear_pointer(&resp->body, g_bytes_unref);
+	resp->body = body;
+}
+
+void
+http_response_error(struct http_response *resp, int status)
+{
+	/* Never reprint the request: that is how error pages carry XSS. */
+	char	*text = g_strdup_printf("%d %s\n", status,
+	    http_status_text(status));
+
+	http_response_set(resp, status, "text/plain; charset=utf-8",
+	    g_bytes_new_take(text, strlen(text)));
+}
+
+void
+http_response_redirect(struct http_response *resp,
+    const struct http_request *req, const char *path)
+{
+	char	*location = g_strconcat(req->prefix, path, NULL);
+
+	http_response_set(resp, 303, NULL, NULL);
+	http_response_add_header(resp, "Location", location);
+	g_free(location);
+}
+
+const char *
+http_status_text(int status)
+{
+	gsize	i;
+
+	for (i = 0; i < G_N_ELEMENTS(status_texts); i++)
+		if (status_texts[i].code == status)
+			return status_texts[i].text;
+	return "Unknown";
+}
+
+char *
+http_date(gint64 unix_time)
+{
+	GDateTime	*dt = g_date_time_new_from_unix_utc(unix_time);
+	char		*s;
+
+	/* Day and month names must be English whatever the locale. */
+	static const char *const days[] = { "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat", "Sun" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
+	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+	s = g_strdup_printf("%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[g_date_time_get_day_of_week(dt) - 1],
+	    g_date_time_get_day_of_month(dt),
+	    months[g_date_time_get_month(dt) - 1],
+	    g_date_time_get_year(dt), g_date_time_get_hour(dt),
+	    g_date_time_get_minute(dt), g_date_time_get_second(dt));
+	g_date_time_unref(dt);
+	return s;
+}

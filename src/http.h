@@ -1,0 +1,91 @@
+/*
+ * http - the request and response that every front end translates to and
+ * from.  The core (app.c and the route_*.c pages) sees only these and
+ * knows nothing of sockets, libmicrohttpd or FastCGI.
+ *
+ * A front end fills a struct http_request, calls app_handle(), and sends
+ * the struct http_response back.  Both own their strings: free them with
+ * http_request_clear() and http_response_clear().
+ */
+#ifndef LABMAIL_HTTP_H
+#define LABMAIL_HTTP_H
+
+#include <glib.h>
+
+/* Named limits, checked by the front ends before anything is buffered. */
+#define HTTP_BODY_MAX		(2 * 1024 * 1024)	/* POST body */
+#define HTTP_FIELD_MAX		(1536 * 1024)		/* one form field */
+
+struct http_request {
+	char		*method;	/* "GET", "POST", ... */
+	char		*path;		/* decoded, without the prefix */
+	char		*prefix;	/* SCRIPT_NAME behind a web server,
+					 * "" standalone; links start with it */
+	char		*peer;		/* client address, for logs */
+	gboolean	 https;
+	GHashTable	*query;		/* name -> value, first one wins */
+	GHashTable	*form;		/* POST fields, urlencoded/multipart */
+	GHashTable	*headers;	/* lower-case name -> value */
+	GHashTable	*cookies;	/* name -> value */
+	gboolean	 body_too_large;	/* body over HTTP_BODY_MAX: 413 */
+	char		*bad_field;	/* a form field that held a NUL byte
+					 * (replaced by U+FFFD), or NULL */
+};
+
+struct http_header {
+	char	*name;
+	char	*value;
+};
+
+struct http_response {
+	int		 status;
+	GArray		*headers;	/* struct http_header */
+	GBytes		*body;		/* NULL: empty */
+};
+
+/* Empty request with its tables made (the front end fills them). */
+void		 http_request_init(struct http_request *);
+void		 http_request_clear(struct http_request *);
+
+const char	*http_query(const struct http_request *, const char *name);
+const char	*http_form(const struct http_request *, const char *name);
+const char	*http_header(const struct http_request *, const char *name);
+const char	*http_cookie(const struct http_request *, const char *name);
+
+/* Add name=value to table unless name is there (first value wins). */
+void		 http_table_add(GHashTable *, const char *name,
+		    const char *value);
+
+/*
+ * Add a form field from raw bytes (first value of a name wins).  A NUL
+ * byte is replaced by U+FFFD and the field named in req->bad_field, so
+ * that the page can refuse it by name instead of truncating silently.
+ */
+void		 http_request_add_field(struct http_request *,
+		    const char *name, const char *data, gsize len);
+
+/* Parse a Cookie header ("a=1; b=2") into req->cookies. */
+void		 http_parse_cookies(struct http_request *, const char *header);
+
+void		 http_response_init(struct http_response *);
+void		 http_response_clear(struct http_response *);
+void		 http_response_add_header(struct http_response *,
+		    const char *name, const char *value);
+const char	*http_response_header(const struct http_response *,
+		    const char *name);
+
+/* Set status, Content-Type and body (the body is taken over). */
+void		 http_response_set(struct http_response *, int status,
+		    const char *content_type, GBytes *body);
+/* A short plain-text error page; never echoes the request. */
+void		 http_response_error(struct http_response *, int status);
+/* 303 See Other to prefix + path. */
+void		 http_response_redirect(struct http_response *,
+		    const struct http_request *, const char *path);
+
+const char	*http_status_text(int status);
+
+/* "Sat, 28 Nov 2026 04:26:16 GMT" for Date/Last-Modified (RFC 9110). */
+char		*http_date(gint64 unix_time);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * route_guide - the home page, the lab guide and its network diagram.
+ */
+#include "guide.h"
+#include "routes.h"
+
+void
+route_home(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct config	*c = app->cfg;
+	struct tmpl_vars	*vars = tmpl_vars_new();
+
+	tmpl_setf(vars, "group", "%d", c->group);
+	tmpl_set(vars, "domain", c->domain);
+	tmpl_set(vars, "smtp_addr", c->smtp_addr);
+	tmpl_setf(vars, "smtp_server", "%s:%s", c->smtp_host, c->smtp_port);
+	app_page(app, req, resp, 200, "labmail", "home", vars);
+	tmpl_vars_free(vars);
+}
+
+void
+route_guide(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char		*lang = guide_pick_lang(http_query(req, "lang"),
+				    http_header(req, "accept-language"));
+	struct tmpl_vars	*vars = tmpl_vars_new();
+
+	tmpl_set(vars, "lang", lang);
+	/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
+	tmpl_set_html(vars, "article", guide_html(app->guide, lang));
+	app_page(app, req, resp, 200, guide_title(app->guide, lang), "guide",
+	    vars);
+	http_response_add_header(resp, "Content-Language", lang);
+	http_response_add_header(resp, "Vary", "Accept-Language");
+	tmpl_vars_free(vars);
+}
+
+void
+route_diagram(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	(void)req;
+	http_response_set(resp, 200, "image/svg+xml",
+	    g_bytes_ref(guide_diagram(app->guide)));
+}

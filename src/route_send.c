@@ -1,0 +1,359 @@
+/*
+ * route_send - the send form, and the SMTP dialogue that a POST starts.
+ *
+ * POST /send runs on a worker thread (see app_may_block()): it checks
+ * the form, opens an SMTP session to the configured server, builds the
+ * message for what the server offers, sends it, and shows the whole
+ * dialogue.  Whatever happens, the form comes back with what was typed.
+ */
+#include <string.h>
+
+#include "compose.h"
+#include "csrf.h"
+#include "routes.h"
+#include "smtp.h"
+
+/* The form's field names, in enum compose_field order. */
+static const char *const field_names[COMPOSE_N_FIELDS] = {
+	"from", "to", "cc", "subject", "body"
+};
+
+/* What the user sees for each way a dialogue can end. */
+struct verdict {
+	int		 status;	/* HTTP status of the page */
+	const char	*css;		/* "ok" or "fail" */
+	const char	*title;
+};
+
+/* Plain words for the reply codes a student meets in the lab. */
+static const struct {
+	int		 code;
+	const char	*meaning;
+} reply_meanings[] = {
+	{ 421, "The server is not available and closed the connection." },
+	{ 450, "The mailbox is busy or unavailable for now; try again later." },
+	{ 451, "The server had a local error; try again later." },
+	{ 452, "The server is short of storage; try again later." },
+	{ 501, "The server found a syntax error in an address or argument." },
+	{ 503, "The server expected the commands in another order." },
+	{ 550, "Mailbox unavailable: for RCPT TO, the recipient does not "
+	    "exist on the server (check the user name and the domain)." },
+	{ 551, "The recipient is not local to the server." },
+	{ 552, "The message is larger than the server accepts." },
+	{ 553, "The server does not accept this address." },
+	{ 554, "The server refused the transaction." },
+};
+
+/* A sentence for a refusal with this code. */
+static const char *
+reply_meaning(int code)
+{
+	gsize	i;
+
+	for (i = 0; i < G_N_ELEMENTS(reply_meanings); i++)
+		if (reply_meanings[i].code == code)
+			return reply_meanings[i].meaning;
+	return code >= 500 ? "The server refused, for good: sending the same "
+	    "again will fail the same way." :
+	    "The server refused for now: the same mail may pass later.";
+}
+
+/* The form as typed, NULL fields as "". */
+static void
+read_form(const struct http_request *req, struct compose_form *f)
+{
+	const char	*v[COMPOSE_N_FIELDS];
+	int		 i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < COMPOSE_N_FIELDS; i++) {
+		v[i] = http_form(req, field_names[i]);
+		if (v[i] == NULL)
+			v[i] = "";
+	}
+	f->from = v[COMPOSE_FROM];
+	f->to = v[COMPOSE_TO];
+	f->cc = v[COMPOSE_CC];
+	f->subject = v[COMPOSE_SUBJECT];
+	f->body = v[COMPOSE_BODY];
+}
+
+/* Put the typed values and their errors into vars. */
+static void
+set_form_vars(struct tmpl_vars *vars, const struct compose_form *f,
+    const struct compose_errors *errors)
+{
+	const char	*values[COMPOSE_N_FIELDS] = { f->from, f->to, f->cc,
+			    f->subject, f->body };
+	int		 i;
+
+	for (i = 0; i < COMPOSE_N_FIELDS; i++) {
+		/* Shown again as typed; invalid UTF-8 made displayable. */
+		char	*shown = g_utf8_make_valid(values[i], -1);
+		char	*err_name = g_strconcat("err_", field_names[i], NULL);
+
+		tmpl_set(vars, field_names[i], shown);
+		if (errors != NULL && errors->field[i] != NULL)
+			tmpl_set(vars, err_name, errors->field[i]);
+		g_free(shown);
+		g_free(err_name);
+	}
+}
+
+/* Render the send page: the form, with an optional notice and result. */
+static void
+send_page(const struct app *app, const struct http_request *req,
+    struct http_response *resp, int status, const struct compose_form *f,
+    const struct compose_errors *errors, struct tmpl_vars *vars)
+{
+	const struct config	*c = app->cfg;
+	char			*token = csrf_token(req, resp);
+
+	set_form_vars(vars, f, errors);
+	tmpl_set(vars, "csrf_token", token);
+	tmpl_setf(vars, "to_hint", "root@%s", c->domain);
+	tmpl_setf(vars, "smtp_server", "%s:%s", c->smtp_host, c->smtp_port);
+	app_page(app, req, resp, status, "Send a mail", "send", vars);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	g_free(token);
+}
+
+void
+route_send_form(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct compose_form	 f = { .from = "", .to = "", .cc = "",
+	    .subject = "", .body = "" };
+	struct tmpl_vars	*vars = tmpl_vars_new();
+
+	send_page(app, req, resp, 200, &f, NULL, vars);
+	tmpl_vars_free(vars);
+}
+
+/* The line as HTML, with the queue id marked in the server's reply. */
+static void
+set_line_html(struct tmpl_vars *vars, const struct smtp_line *line,
+    const char *queue_id)
+{
+	const char	*at = NULL;
+	GString		*html = g_string_new(NULL);
+
+	if (line->kind == SMTP_LINE_SERVER && queue_id != NULL)
+		at = strstr(line->text, queue_id);
+	if (at == NULL)
+		tmpl_escape(html, line->text);
+	else {
+		char	*before = g_strndup(line->text, at - line->text);
+
+		tmpl_escape(html, before);
+		g_string_append(html, "<mark>");
+		tmpl_escape(html, queue_id);
+		g_string_append(html, "</mark>");
+		tmpl_escape(html, at + strlen(queue_id));
+		g_free(before);
+	}
+	/* SAFE: every piece of text went through tmpl_escape(). */
+	tmpl_set_html(vars, "line", html->str);
+	g_string_free(html, TRUE);
+}
+
+/* The transcript as table rows, client and server told apart. */
+static char *
+render_transcript(const struct app *app, const struct smtp_outcome *o)
+{
+	static const char *const kinds[] = {
+		[SMTP_LINE_CLIENT] = "client", [SMTP_LINE_DATA] = "data",
+		[SMTP_LINE_SERVER] = "server", [SMTP_LINE_NOTE] = "note",
+	};
+	static const char *const arrows[] = {
+		[SMTP_LINE_CLIENT] = "C:", [SMTP_LINE_DATA] = "C:",
+		[SMTP_LINE_SERVER] = "S:", [SMTP_LINE_NOTE] = "--",
+	};
+	const struct tmpl	*row = app_template(app, "transcript-line");
+	GString			*out = g_string_new(NULL);
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	guint			 i;
+
+	for (i = 0; i < o->transcript->len; i++) {
+		const struct smtp_line	*line = o->transcript->pdata[i];
+		GDateTime		*t = g_date_time_new_from_unix_local(
+					    line->time_us / G_USEC_PER_SEC);
+
+		tmpl_set(vars, "kind", kinds[line->kind]);
+		tmpl_set(vars, "dir", arrows[line->kind]);
+		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d",
+		    g_date_time_get_hour(t), g_date_time_get_minute(t),
+		    g_date_time_get_second(t),
+		    (int)(line->time_us % G_USEC_PER_SEC / 1000));
+		tmpl_setf(vars, "elapsed", "+%.1f ms",
+		    line->elapsed_us / 1000.0);
+		set_line_html(vars, line, o->queue_id);
+		tmpl_render(row, vars, out);
+		g_date_time_unref(t);
+	}
+	tmpl_vars_free(vars);
+	return g_string_free(out, FALSE);
+}
+
+/* The refused recipients as list items. */
+static char *
+render_refused(const struct smtp_outcome *o)
+{
+	GString	*out = g_string_new(NULL);
+	guint	 i;
+
+	for (i = 0; i < o->refused->len; i++) {
+		const struct smtp_refusal *r = o->refused->pdata[i];
+
+		g_string_append(out, "<li><code>");
+		tmpl_escape(out, r->rcpt);
+		g_string_append(out, "</code>: ");
+		tmpl_escape(out, r->reply);
+		g_string_append(out, " <span class=\"why\">");
+		tmpl_escape(out, reply_meaning(r->code));
+		g_string_append(out, "</span></li>\n");
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Status, style and headline for the way the session ended. */
+static struct verdict
+judge(enum smtp_status st)
+{
+	switch (st) {
+	case SMTP_OK:
+		return (struct verdict){ 200, "ok", "Mail queued" };
+	case SMTP_TIMEOUT:
+		return (struct verdict){ 504, "fail",
+		    "The SMTP server did not answer in time" };
+	case SMTP_TOO_BIG:
+		return (struct verdict){ 413, "fail",
+		    "The message is larger than the server accepts" };
+	case SMTP_CONN_FAILED:
+		return (struct verdict){ 502, "fail",
+		    "No dialogue with the SMTP server" };
+	case SMTP_PROTOCOL:
+		return (struct verdict){ 502, "fail",
+		    "The server's reply was not valid SMTP" };
+	case SMTP_UNSUPPORTED:
+		return (struct verdict){ 502, "fail",
+		    "The addresses need SMTPUTF8, which the server lacks" };
+	case SMTP_REFUSED:
+	default:
+		return (struct verdict){ 502, "fail",
+		    "The SMTP server refused the mail" };
+	}
+}
+
+/* Put the outcome of the session into vars; returns the HTTP status. */
+static int
+set_result_vars(const struct app *app, struct tmpl_vars *vars,
+    const struct smtp_outcome *o)
+{
+	struct verdict	 v = judge(o->status);
+	GString		*result = g_string_new(NULL);
+	char		*rows = render_transcript(app, o);
+	char		*refused = render_refused(o);
+
+	tmpl_set(vars, "verdict_class", v.css);
+	tmpl_set(vars, "verdict", v.title);
+	if (o->status == SMTP_OK)
+		tmpl_setf(vars, "explain", "Accepted for %u recipient%s and "
+		    "queued as %s.", o->n_accepted, o->n_accepted == 1 ?
+		    "" : "s", o->queue_id ? o->queue_id : "(no id given)");
+	else if (o->status == SMTP_REFUSED && o->code != 0)
+		tmpl_set(vars, "explain", reply_meaning(o->code));
+	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);
+	tmpl_set(vars, "queue_id", o->queue_id);
+	/* SAFE: built from templates and tmpl_escape(). */
+	tmpl_set_html(vars, "transcript", rows);
+	tmpl_set_html(vars, "refused", refused);
+	tmpl_render(app_template(app, "send-result"), vars, result);
+	/* SAFE: rendered from a template. */
+	tmpl_set_html(vars, "result", result->str);
+	g_string_free(result, TRUE);
+	g_free(rows);
+	g_free(refused);
+	return v.status;
+}
+
+/* Build the message for what the server offers, then send it. */
+static void
+compose_and_send(const struct app *app, struct smtp_session *s,
+    const struct compose_form *f)
+{
+	const struct smtp_caps	*caps = smtp_session_caps(s);
+	struct compose_options	 opts = {
+		.eightbit = caps->eightbitmime,
+		.id_domain = app->cfg->domain,
+		.date = g_get_real_time() / G_USEC_PER_SEC,
+	};
+	struct compose_mail	*mail = compose_build(f, &opts, NULL);
+	struct smtp_envelope	 env;
+
+	/* compose_check() passed, so building cannot fail. */
+	g_assert(mail != NULL);
+	env.mail_from = mail->mail_from;
+	env.rcpt = (const char *const *)mail->rcpt->pdata;
+	env.n_rcpt = mail->rcpt->len;
+	env.eightbit = mail->eightbit;
+	env.smtputf8 = mail->smtputf8;
+	smtp_session_send(s, &env, mail->message);
+	compose_mail_free(mail);
+}
+
+/* Run the whole dialogue; the page shows it, whatever the outcome. */
+static void
+deliver(const struct app *app, const struct http_request *req,
+    struct http_response *resp, const struct compose_form *f)
+{
+	const struct config	*c = app->cfg;
+	struct smtp_params	 params = {
+		.host = c->smtp_host,
+		.port = c->smtp_port,
+		.helo_name = c->helo,
+		.connect_timeout_ms = c->smtp_connect_timeout * 1000,
+		.command_timeout_ms = c->smtp_timeout * 1000,
+		.data_timeout_ms = c->smtp_data_timeout * 1000,
+	};
+	struct smtp_session	*s = smtp_session_new(&params);
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	int			 status;
+
+	if (smtp_session_open(s) == SMTP_OK)
+		compose_and_send(app, s, f);
+	smtp_session_quit(s);
+	status = set_result_vars(app, vars, smtp_session_outcome(s));
+	send_page(app, req, resp, status, f, NULL, vars);
+	tmpl_vars_free(vars);
+	smtp_session_free(s);
+}
+
+void
+route_send_post(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct compose_form	 f;
+	struct compose_errors	 errors;
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	int			 i;
+
+	read_form(req, &f);
+	if (!csrf_check(req)) {
+		tmpl_set(vars, "notice", "This form had expired or did not "
+		    "come from this page, so nothing was sent. Check it and "
+		    "send it again.");
+		send_page(app, req, resp, 403, &f, NULL, vars);
+	} else if (!compose_check(&f, app->cfg->max_body, &errors) ||
+	    req->bad_field != NULL) {
+		for (i = 0; i < COMPOSE_N_FIELDS; i++)
+			if (g_strcmp0(req->bad_field, field_names[i]) == 0)
+				errors.field[i] = "contains a NUL byte";
+		tmpl_set(vars, "notice", "Nothing was sent: please correct "
+		    "the fields marked below.");
+		send_page(app, req, resp, errors.too_large ? 413 : 400, &f,
+		    &errors, vars);
+	} else
+		deliver(app, req, resp, &f);
+	tmpl_vars_free(vars);
+}

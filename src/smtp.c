@@ -1,0 +1,1183 @@
+/*
+ * smtp - labmail's own SMTP client (RFC 5321); smtp.h is the contract.
+ *
+ * A session is a small state machine driven by blocking calls from one
+ * worker thread.  Three layers, each in one place:
+ *
+ *  - the wire: conn_read() and conn_write() are the only functions that
+ *    touch the socket (a STARTTLS session would slot in there), each
+ *    bounded by a deadline waited for with poll(2);
+ *  - the protocol: cmd_send() writes one command, reply_read() reads one
+ *    whole reply and validates it strictly;
+ *  - the dialogue: smtp_session_open(), smtp_session_send() and
+ *    smtp_session_quit() walk the states and map replies to statuses.
+ *
+ * Every line in either direction goes into the transcript as it happens,
+ * made printable, since a student reads it on a web page.
+ *
+ * No static mutable state, no strerror(3): several sessions may run at
+ * once on different threads.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "smtp.h"
+
+/* Room for one whole line of SMTP_LINE_MAX bytes plus its CRLF. */
+#define INBUF_SIZE	(2 * SMTP_LINE_MAX)
+G_STATIC_ASSERT(INBUF_SIZE >= SMTP_LINE_MAX + 2);
+
+enum state {
+	ST_INIT,
+	ST_CONNECT,
+	ST_GREETING,
+	ST_EHLO,
+	ST_HELO,
+	ST_READY,
+	ST_RSET,
+	ST_MAIL,
+	ST_RCPT,
+	ST_DATA,
+	ST_BODY,
+	ST_QUIT,
+	ST_CLOSED,
+};
+
+/* For the transcript's notes: what we were doing when a reply came. */
+static const char *const state_names[] = {
+	[ST_INIT] = "start",
+	[ST_CONNECT] = "connect",
+	[ST_GREETING] = "the greeting",
+	[ST_EHLO] = "EHLO",
+	[ST_HELO] = "HELO",
+	[ST_READY] = "ready",
+	[ST_RSET] = "RSET",
+	[ST_MAIL] = "MAIL FROM",
+	[ST_RCPT] = "RCPT TO",
+	[ST_DATA] = "DATA",
+	[ST_BODY] = "the end of the message",
+	[ST_QUIT] = "QUIT",
+	[ST_CLOSED] = "closed",
+};
+
+/* The connection: the socket and what was read but not yet used. */
+struct conn {
+	int		 fd;		/* -1 when closed */
+	/* A TLS session (gnutls_session_t) goes here with STARTTLS. */
+	gsize		 inlen;
+	char		 in[INBUF_SIZE];
+};
+
+struct smtp_session {
+	enum state	 state;
+	char		*host;
+	char		*port;
+	char		*helo_name;	/* NULL: own_literal */
+	char		*own_literal;	/* "[127.0.0.1]", once connected */
+	guint		 connect_ms;
+	guint		 command_ms;
+	guint		 data_ms;
+	gint64		 start_us;	/* monotonic */
+	gboolean	 in_txn;	/* MAIL accepted, no final reply yet */
+	struct smtp_caps caps;
+	struct smtp_outcome outcome;
+	int		 rcode;		/* the reply just read */
+	GPtrArray	*rlines;	/* its lines, as received */
+	struct conn	 conn;
+};
+
+static void	note(struct smtp_session *, const char *, ...)
+		    G_GNUC_PRINTF(2, 3);
+
+/* Copy text for display: tab, printable ASCII and printable UTF-8 stay,
+ * every other byte becomes '?', so that a hostile server can put neither
+ * terminal escapes, nor invalid UTF-8, nor bidi overrides into a page. */
+static char *
+printable_dup(const char *p, gsize len)
+{
+	GString		*out = g_string_sized_new(len);
+	const char	*next;
+	gunichar	 u;
+	gsize		 i = 0;
+	guchar		 ch;
+
+	while (i < len) {
+		ch = (guchar)p[i];
+		if (ch == '\t' || (ch >= 0x20 && ch < 0x7f)) {
+			g_string_append_c(out, (char)ch);
+			i++;
+			continue;
+		}
+		if (ch >= 0x80) {
+			u = g_utf8_get_char_validated(p + i, (gssize)(len - i));
+			if (u != (gunichar)-1 && u != (gunichar)-2 &&
+			    g_unichar_isprint(u)) {
+				next = g_utf8_next_char(p + i);
+				g_string_append_len(out, p + i, next - (p + i));
+				i = (gsize)(next - p);
+				continue;
+			}
+		}
+		g_string_append_c(out, '?');
+		i++;
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Free one transcript line. */
+static void
+line_free(gpointer p)
+{
+	struct smtp_line *l = p;
+
+	g_free(l->text);
+	g_free(l);
+}
+
+/* Free one refused recipient. */
+static void
+refusal_free(gpointer p)
+{
+	struct smtp_refusal *r = p;
+
+	g_free(r->rcpt);
+	g_free(r->reply);
+	g_free(r);
+}
+
+/* Append one line to the transcript, stamped with the time. */
+static void
+transcript_add(struct smtp_session *s, enum smtp_line_kind kind,
+    const char *text, gsize len)
+{
+	struct smtp_line *l = g_new0(struct smtp_line, 1);
+
+	l->kind = kind;
+	l->time_us = g_get_real_time();
+	l->elapsed_us = g_get_monotonic_time() - s->start_us;
+	l->text = printable_dup(text, len);
+	g_ptr_array_add(s->outcome.transcript, l);
+}
+
+/* Append our own remark to the transcript. */
+static void
+note(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	transcript_add(s, SMTP_LINE_NOTE, text, strlen(text));
+	g_free(text);
+}
+
+/* Write a timeout as "2 s" or "0.3 s", without floating point so that
+ * the locale's decimal comma cannot sneak in. */
+static void
+fmt_secs(guint ms, char *buf, gsize size)
+{
+	guint	frac = ms % 1000;
+	int	digits = 3;
+
+	if (frac == 0) {
+		g_snprintf(buf, size, "%u s", ms / 1000);
+		return;
+	}
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	g_snprintf(buf, size, "%u.%0*u s", ms / 1000, digits, frac);
+}
+
+/* Move to a new state. */
+static void
+state_set(struct smtp_session *s, enum state st)
+{
+	s->state = st;
+}
+
+/* Milliseconds left before a monotonic deadline, for poll(2). */
+static int
+ms_left(gint64 deadline)
+{
+	gint64	left = deadline - g_get_monotonic_time();
+
+	if (left <= 0)
+		return 0;
+	left = (left + 999) / 1000;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait until fd is ready for events; -1 with errno ETIMEDOUT once the
+ * deadline has passed. */
+static int
+wait_fd(int fd, short events, gint64 deadline)
+{
+	struct pollfd	pfd;
+	int		ms, n;
+
+	for (;;) {
+		if ((ms = ms_left(deadline)) == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Read some bytes: the count, 0 at end of file, or -1 with errno
+ * (ETIMEDOUT past the deadline).  The socket is non-blocking, so a read
+ * after poll(2) said "readable" can never hang. */
+static gssize
+conn_read(struct conn *c, void *buf, gsize len, gint64 deadline)
+{
+	gssize	n;
+
+	for (;;) {
+		n = recv(c->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(c->fd, POLLIN, deadline) == -1)
+			return -1;
+	}
+}
+
+/* Write all of buf before the deadline: 0, or -1 with errno. */
+static int
+conn_write(struct conn *c, const void *buf, gsize len, gint64 deadline)
+{
+	const char	*p = buf;
+	gssize		 n;
+
+	while (len > 0) {
+		/* MSG_NOSIGNAL: a server that hangs up must cost us an
+		 * EPIPE, not the whole process through SIGPIPE. */
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (gsize)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(c->fd, POLLOUT, deadline) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Close the connection, if open. */
+static void
+conn_close(struct conn *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->inlen = 0;
+}
+
+/* A deadline timeout_ms from now, in monotonic microseconds. */
+static gint64
+deadline_in(guint timeout_ms)
+{
+	return g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+}
+
+/* Say in the transcript why I/O stopped and map it to a status; err is
+ * 0 when the server closed the connection. */
+static enum smtp_status
+io_failed(struct smtp_session *s, int err, guint timeout_ms,
+    gboolean writing)
+{
+	char	secs[32];
+
+	if (err == 0) {
+		note(s, "connection closed by the server");
+		return SMTP_CONN_FAILED;
+	}
+	if (err == ETIMEDOUT) {
+		fmt_secs(timeout_ms, secs, sizeof(secs));
+		if (writing)
+			note(s, "could not send within %s", secs);
+		else
+			note(s, "no reply within %s", secs);
+		return SMTP_TIMEOUT;
+	}
+	note(s, "connection lost: %s", g_strerror(err));
+	return SMTP_CONN_FAILED;
+}
+
+/* Write bytes to the server, bounded by timeout_ms. */
+static enum smtp_status
+wire_write(struct smtp_session *s, const char *buf, gsize len,
+    guint timeout_ms)
+{
+	if (conn_write(&s->conn, buf, len, deadline_in(timeout_ms)) == -1)
+		return io_failed(s, errno, timeout_ms, TRUE);
+	return SMTP_OK;
+}
+
+/* Read one line into line, without its CRLF (or bare LF). */
+static enum smtp_status
+line_read(struct smtp_session *s, GString *line, gint64 deadline,
+    guint timeout_ms)
+{
+	struct conn	*c = &s->conn;
+	char		*nl;
+	gsize		 used, len;
+	gssize		 n;
+	int		 err;
+
+	for (;;) {
+		if ((nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+			used = (gsize)(nl - c->in) + 1;
+			len = used - 1;
+			if (len > 0 && c->in[len - 1] == '\r')
+				len--;
+			if (len > SMTP_LINE_MAX)
+				break;
+			g_string_truncate(line, 0);
+			g_string_append_len(line, c->in, (gssize)len);
+			memmove(c->in, c->in + used, c->inlen - used);
+			c->inlen -= used;
+			return SMTP_OK;
+		}
+		/* Even with a CR at its end, this is more than a line. */
+		if (c->inlen >= SMTP_LINE_MAX + 2)
+			break;
+		n = conn_read(c, c->in + c->inlen, sizeof(c->in) - c->inlen,
+		    deadline);
+		if (n > 0) {
+			c->inlen += (gsize)n;
+			continue;
+		}
+		err = n == 0 ? 0 : errno;
+		/* Show what came before the end, e.g. a "421" without CRLF. */
+		if (n == 0 && c->inlen > 0)
+			transcript_add(s, SMTP_LINE_SERVER, c->in, c->inlen);
+		return io_failed(s, err, timeout_ms, FALSE);
+	}
+	/* A server that never ends its line must not make us buffer
+	 * without limit (memory exhaustion). */
+	note(s, "reply line longer than %d bytes", SMTP_LINE_MAX);
+	return SMTP_PROTOCOL;
+}
+
+/*
+ * Read one whole reply into s->rcode and s->rlines.  One deadline for all
+ * its lines: a server that dribbles a byte now and then cannot hold the
+ * worker forever (slowloris).
+ */
+static enum smtp_status
+reply_read(struct smtp_session *s, guint timeout_ms)
+{
+	gint64		 deadline = deadline_in(timeout_ms);
+	GString		*line = g_string_new(NULL);
+	enum smtp_status st = SMTP_OK;
+	const char	*text;
+	gboolean	 last = FALSE;
+	int		 code = 0;
+	guint		 n;
+
+	s->rcode = 0;
+	g_ptr_array_set_size(s->rlines, 0);
+	for (n = 0; !last; n++) {
+		if (n == SMTP_REPLY_LINES_MAX) {
+			note(s, "reply longer than %d lines",
+			    SMTP_REPLY_LINES_MAX);
+			st = SMTP_PROTOCOL;
+			break;
+		}
+		if ((st = line_read(s, line, deadline, timeout_ms)) != SMTP_OK)
+			break;
+		transcript_add(s, SMTP_LINE_SERVER, line->str, line->len);
+		/* A NUL would hide the rest of the line from the checks. */
+		if (memchr(line->str, '\0', line->len) != NULL ||
+		    !smtp_reply_parse_line(line->str, &code, &last, &text)) {
+			note(s, "malformed reply line");
+			st = SMTP_PROTOCOL;
+			break;
+		}
+		if (n > 0 && code != s->rcode) {
+			note(s, "reply lines carry different codes (%d, %d)",
+			    s->rcode, code);
+			st = SMTP_PROTOCOL;
+			break;
+		}
+		s->rcode = code;
+		g_ptr_array_add(s->rlines, g_strdup(line->str));
+	}
+	g_string_free(line, TRUE);
+	if (st != SMTP_OK)
+		s->rcode = 0;
+	return st;
+}
+
+/* The reply just read, made printable, lines joined by '\n'. */
+static char *
+reply_join(const struct smtp_session *s)
+{
+	GString		*out = g_string_new(NULL);
+	const char	*line;
+	char		*p;
+	guint		 i;
+
+	for (i = 0; i < s->rlines->len; i++) {
+		line = g_ptr_array_index(s->rlines, i);
+		p = printable_dup(line, strlen(line));
+		if (i > 0)
+			g_string_append_c(out, '\n');
+		g_string_append(out, p);
+		g_free(p);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Make the reply just read the outcome's code and reply. */
+static void
+reply_keep(struct smtp_session *s)
+{
+	s->outcome.code = s->rcode;
+	g_free(s->outcome.reply);
+	s->outcome.reply = reply_join(s);
+}
+
+/* Forget the outcome's reply before a command: if its reply never
+ * comes, an older one must not pass for it. */
+static void
+reply_forget(struct smtp_session *s)
+{
+	s->outcome.code = 0;
+	g_clear_pointer(&s->outcome.reply, g_free);
+}
+
+/* Map the reply just read to a status: a code in [lo, hi] is SMTP_OK,
+ * 4xx and 5xx are refusals, anything else breaks the protocol. */
+static enum smtp_status
+reply_expect(struct smtp_session *s, int lo, int hi)
+{
+	if (s->rcode >= lo && s->rcode <= hi)
+		return SMTP_OK;
+	if (s->rcode >= 400)
+		return SMTP_REFUSED;
+	note(s, "unexpected reply %d to %s", s->rcode, state_names[s->state]);
+	return SMTP_PROTOCOL;
+}
+
+/* Send one command line, CRLF added, and put it in the transcript. */
+static enum smtp_status
+cmd_send(struct smtp_session *s, const char *cmd)
+{
+	enum smtp_status st;
+	GString		*wire;
+
+	/* A CR or LF inside an argument would end our command early and
+	 * let the rest run as a command of its own (SMTP injection). */
+	if (strpbrk(cmd, "\r\n") != NULL) {
+		note(s, "refusing to send a command holding CR or LF");
+		return SMTP_PROTOCOL;
+	}
+	/* Bytes left unread mean the server answered what we never asked:
+	 * any reply read from here on would be out of step. */
+	if (s->conn.inlen > 0) {
+		note(s, "the server sent data out of turn");
+		return SMTP_PROTOCOL;
+	}
+	transcript_add(s, SMTP_LINE_CLIENT, cmd, strlen(cmd));
+	wire = g_string_new(cmd);
+	g_string_append(wire, "\r\n");
+	st = wire_write(s, wire->str, wire->len, s->command_ms);
+	g_string_free(wire, TRUE);
+	return st;
+}
+
+/* Send a command in a new state, read its reply and keep it. */
+static enum smtp_status
+exchange(struct smtp_session *s, enum state st, const char *cmd,
+    guint timeout_ms)
+{
+	enum smtp_status r;
+
+	state_set(s, st);
+	reply_forget(s);
+	if ((r = cmd_send(s, cmd)) != SMTP_OK)
+		return r;
+	if ((r = reply_read(s, timeout_ms)) != SMTP_OK)
+		return r;
+	reply_keep(s);
+	return SMTP_OK;
+}
+
+/* End a step: record its status and drop a connection that cannot go
+ * on (after a timeout or a broken reply, we and the server are out of
+ * step for good). */
+static enum smtp_status
+finish(struct smtp_session *s, enum smtp_status st)
+{
+	s->outcome.status = st;
+	if (st == SMTP_TIMEOUT || st == SMTP_CONN_FAILED ||
+	    st == SMTP_PROTOCOL) {
+		conn_close(&s->conn);
+		state_set(s, ST_CLOSED);
+	}
+	return st;
+}
+
+/* Put a socket address in text form and its port in *port. */
+static void
+addr_str(const struct sockaddr *sa, char *buf, socklen_t size, guint *port)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	buf[0] = '\0';
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
+		*port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+/* The address literal of our end of the connection (RFC 5321 4.1.3),
+ * for EHLO: "[192.0.2.1]" or "[IPv6:2001:db8::1]". */
+static char *
+own_literal(int fd)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in6	*sin6;
+	struct in_addr		 v4;
+	socklen_t		 len = sizeof(ss);
+	char			 buf[INET6_ADDRSTRLEN];
+	guint			 port;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return g_strdup("localhost");
+	if (ss.ss_family == AF_INET6) {
+		sin6 = (struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
+			inet_ntop(AF_INET, &v4, buf, sizeof(buf));
+			return g_strdup_printf("[%s]", buf);
+		}
+		addr_str((struct sockaddr *)&ss, buf, sizeof(buf), &port);
+		return g_strdup_printf("[IPv6:%s]", buf);
+	}
+	if (ss.ss_family == AF_INET) {
+		addr_str((struct sockaddr *)&ss, buf, sizeof(buf), &port);
+		return g_strdup_printf("[%s]", buf);
+	}
+	return g_strdup("localhost");
+}
+
+/* Connect one socket, waiting at most timeout_ms: the descriptor, or -1
+ * with errno (ETIMEDOUT when no answer came). */
+static int
+connect_one(const struct addrinfo *ai, guint timeout_ms)
+{
+	socklen_t	len;
+	int		fd, err;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EINTR)
+		goto fail;
+	if (wait_fd(fd, POLLOUT, deadline_in(timeout_ms)) == -1)
+		goto fail;
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		goto fail;
+	if (err != 0) {
+		errno = err;
+		goto fail;
+	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* Resolve the server and connect to the first address that answers. */
+static enum smtp_status
+session_connect(struct smtp_session *s)
+{
+	struct addrinfo		 hints, *res, *ai;
+	enum smtp_status	 st = SMTP_CONN_FAILED;
+	char			 addr[INET6_ADDRSTRLEN], secs[32];
+	guint			 port;
+	int			 rc, fd;
+
+	state_set(s, ST_CONNECT);
+	note(s, "connecting to %s port %s", s->host, s->port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(s->host, s->port, &hints, &res)) != 0) {
+		note(s, "cannot resolve %s port %s: %s", s->host, s->port,
+		    rc == EAI_SYSTEM ? g_strerror(errno) : gai_strerror(rc));
+		return SMTP_CONN_FAILED;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		addr_str(ai->ai_addr, addr, sizeof(addr), &port);
+		if ((fd = connect_one(ai, s->connect_ms)) != -1) {
+			note(s, "connected to %s port %u", addr, port);
+			s->conn.fd = fd;
+			s->own_literal = own_literal(fd);
+			st = SMTP_OK;
+			break;
+		}
+		if (errno == ETIMEDOUT) {
+			fmt_secs(s->connect_ms, secs, sizeof(secs));
+			note(s, "connect to %s port %u: no answer within %s",
+			    addr, port, secs);
+			st = SMTP_TIMEOUT;
+		} else {
+			note(s, "connect to %s port %u: %s", addr, port,
+			    g_strerror(errno));
+			st = SMTP_CONN_FAILED;
+		}
+	}
+	freeaddrinfo(res);
+	return st;
+}
+
+/* Say EHLO and learn the server's extensions; HELO if EHLO is refused
+ * for good (5xx: a server from before RFC 1869). */
+static enum smtp_status
+session_hello(struct smtp_session *s)
+{
+	const char		*name, *text;
+	enum smtp_status	 st;
+	gboolean		 last;
+	char			*cmd;
+	guint			 i;
+	int			 code;
+
+	name = s->helo_name != NULL ? s->helo_name : s->own_literal;
+	cmd = g_strdup_printf("EHLO %s", name);
+	st = exchange(s, ST_EHLO, cmd, s->command_ms);
+	g_free(cmd);
+	if (st != SMTP_OK)
+		return st;
+	if (s->rcode >= 500 && s->rcode <= 599) {
+		cmd = g_strdup_printf("HELO %s", name);
+		st = exchange(s, ST_HELO, cmd, s->command_ms);
+		g_free(cmd);
+		if (st != SMTP_OK)
+			return st;
+		return reply_expect(s, 200, 299);
+	}
+	if ((st = reply_expect(s, 200, 299)) != SMTP_OK)
+		return st;
+	s->caps.esmtp = TRUE;
+	/* The first line is the server's name, the others its keywords;
+	 * a line may be a bare "250", so let the parser find the text. */
+	for (i = 1; i < s->rlines->len; i++)
+		if (smtp_reply_parse_line(g_ptr_array_index(s->rlines, i),
+		    &code, &last, &text))
+			smtp_caps_parse_line(&s->caps, text);
+	return SMTP_OK;
+}
+
+/* A new session, not yet connected; copies what it keeps of p. */
+struct smtp_session *
+smtp_session_new(const struct smtp_params *p)
+{
+	struct smtp_session *s = g_new0(struct smtp_session, 1);
+
+	s->state = ST_INIT;
+	s->host = g_strdup(p->host);
+	s->port = g_strdup(p->port != NULL ? p->port : "25");
+	s->helo_name = g_strdup(p->helo_name);
+	s->connect_ms = p->connect_timeout_ms != 0 ? p->connect_timeout_ms :
+	    SMTP_DEFAULT_CONNECT_TIMEOUT_MS;
+	s->command_ms = p->command_timeout_ms != 0 ? p->command_timeout_ms :
+	    SMTP_DEFAULT_COMMAND_TIMEOUT_MS;
+	s->data_ms = p->data_timeout_ms != 0 ? p->data_timeout_ms :
+	    SMTP_DEFAULT_DATA_TIMEOUT_MS;
+	s->start_us = g_get_monotonic_time();
+	s->rlines = g_ptr_array_new_with_free_func(g_free);
+	s->outcome.status = SMTP_OK;
+	s->outcome.refused = g_ptr_array_new_with_free_func(refusal_free);
+	s->outcome.transcript = g_ptr_array_new_with_free_func(line_free);
+	s->conn.fd = -1;
+	return s;
+}
+
+/* Close without QUIT and free everything, outcome included. */
+void
+smtp_session_free(struct smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	conn_close(&s->conn);
+	g_free(s->host);
+	g_free(s->port);
+	g_free(s->helo_name);
+	g_free(s->own_literal);
+	g_ptr_array_unref(s->rlines);
+	g_free(s->outcome.reply);
+	g_free(s->outcome.queue_id);
+	g_ptr_array_unref(s->outcome.refused);
+	g_ptr_array_unref(s->outcome.transcript);
+	g_free(s);
+}
+
+/* Connect, read the greeting, say EHLO (or HELO). */
+enum smtp_status
+smtp_session_open(struct smtp_session *s)
+{
+	enum smtp_status st;
+
+	g_return_val_if_fail(s->state == ST_INIT, SMTP_PROTOCOL);
+	s->start_us = g_get_monotonic_time();
+	if (s->host == NULL) {
+		note(s, "no server to connect to");
+		return finish(s, SMTP_CONN_FAILED);
+	}
+	if ((st = session_connect(s)) != SMTP_OK)
+		return finish(s, st);
+	state_set(s, ST_GREETING);
+	if ((st = reply_read(s, s->command_ms)) != SMTP_OK)
+		return finish(s, st);
+	reply_keep(s);
+	/* A 421 or 554 greeting: the server will not talk to us now. */
+	if ((st = reply_expect(s, 220, 220)) != SMTP_OK)
+		return finish(s, st);
+	if ((st = session_hello(s)) != SMTP_OK)
+		return finish(s, st);
+	state_set(s, ST_READY);
+	return finish(s, SMTP_OK);
+}
+
+/* What the server offered in its EHLO reply. */
+const struct smtp_caps *
+smtp_session_caps(const struct smtp_session *s)
+{
+	return &s->caps;
+}
+
+/* Check the envelope before sending any of it, so that a bad recipient
+ * cannot leave half a transaction behind. */
+static gboolean
+envelope_ok(struct smtp_session *s, const struct smtp_envelope *env)
+{
+	gsize	i;
+
+	if (env->mail_from == NULL || strpbrk(env->mail_from, "\r\n")) {
+		note(s, "refusing a sender holding CR or LF");
+		return FALSE;
+	}
+	if (env->n_rcpt == 0) {
+		note(s, "no recipients");
+		return FALSE;
+	}
+	for (i = 0; i < env->n_rcpt; i++) {
+		if (env->rcpt[i] == NULL || strpbrk(env->rcpt[i], "\r\n")) {
+			note(s, "refusing a recipient holding CR or LF");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* Say RSET if an earlier transaction was left open. */
+static enum smtp_status
+session_reset(struct smtp_session *s)
+{
+	enum smtp_status st;
+
+	if (!s->in_txn)
+		return SMTP_OK;
+	if ((st = exchange(s, ST_RSET, "RSET", s->command_ms)) != SMTP_OK)
+		return st;
+	if ((st = reply_expect(s, 200, 299)) == SMTP_OK)
+		s->in_txn = FALSE;
+	return st;
+}
+
+/* MAIL FROM with the parameters the server offers and we need. */
+static enum smtp_status
+send_mail(struct smtp_session *s, const struct smtp_envelope *env,
+    guint64 size)
+{
+	enum smtp_status st;
+	GString		*cmd = g_string_new(NULL);
+
+	g_string_printf(cmd, "MAIL FROM:<%s>", env->mail_from);
+	if (s->caps.has_size)
+		g_string_append_printf(cmd, " SIZE=%" G_GUINT64_FORMAT, size);
+	if (env->eightbit && s->caps.eightbitmime)
+		g_string_append(cmd, " BODY=8BITMIME");
+	if (env->smtputf8)
+		g_string_append(cmd, " SMTPUTF8");
+	st = exchange(s, ST_MAIL, cmd->str, s->command_ms);
+	g_string_free(cmd, TRUE);
+	if (st != SMTP_OK)
+		return st;
+	if ((st = reply_expect(s, 200, 299)) == SMTP_OK)
+		s->in_txn = TRUE;
+	return st;
+}
+
+/* One RCPT TO per recipient; refusals are listed, not fatal. */
+static enum smtp_status
+send_rcpts(struct smtp_session *s, const struct smtp_envelope *env)
+{
+	struct smtp_refusal	*r;
+	enum smtp_status	 st;
+	char			*cmd;
+	gsize			 i;
+
+	for (i = 0; i < env->n_rcpt; i++) {
+		cmd = g_strdup_printf("RCPT TO:<%s>", env->rcpt[i]);
+		st = exchange(s, ST_RCPT, cmd, s->command_ms);
+		g_free(cmd);
+		if (st != SMTP_OK)
+			return st;
+		st = reply_expect(s, 200, 299);
+		if (st == SMTP_OK) {
+			s->outcome.n_accepted++;
+		} else if (st == SMTP_REFUSED) {
+			r = g_new0(struct smtp_refusal, 1);
+			r->rcpt = g_strdup(env->rcpt[i]);
+			r->code = s->rcode;
+			r->reply = reply_join(s);
+			g_ptr_array_add(s->outcome.refused, r);
+		} else
+			return st;
+	}
+	if (s->outcome.n_accepted == 0) {
+		note(s, "every recipient was refused: the message is not sent");
+		return SMTP_REFUSED;
+	}
+	return SMTP_OK;
+}
+
+/* Put the first lines of the message as sent into the transcript, then
+ * the "." that ends it.  wire is smtp_dot_stuff() output, so every line
+ * ends with CRLF and the last one is the ".". */
+static void
+transcript_body(struct smtp_session *s, const GString *wire)
+{
+	const char	*p = wire->str, *end = wire->str + wire->len - 3;
+	const char	*eol;
+	guint		 n = 0;
+
+	for (; p < end; p = eol + 1, n++) {
+		eol = memchr(p, '\n', (gsize)(end - p));
+		if (n < SMTP_TRANSCRIPT_DATA_LINES)
+			transcript_add(s, SMTP_LINE_DATA, p,
+			    (gsize)(eol - 1 - p));
+	}
+	if (n > SMTP_TRANSCRIPT_DATA_LINES)
+		note(s, "(%u more lines of the message)",
+		    n - SMTP_TRANSCRIPT_DATA_LINES);
+	transcript_add(s, SMTP_LINE_CLIENT, ".", 1);
+}
+
+/* DATA, the message, and the final reply. */
+static enum smtp_status
+send_data(struct smtp_session *s, const GString *wire)
+{
+	enum smtp_status st;
+
+	if ((st = exchange(s, ST_DATA, "DATA", s->command_ms)) != SMTP_OK)
+		return st;
+	if ((st = reply_expect(s, 354, 354)) != SMTP_OK)
+		return st;
+	state_set(s, ST_BODY);
+	reply_forget(s);
+	transcript_body(s, wire);
+	if ((st = wire_write(s, wire->str, wire->len, s->data_ms)) != SMTP_OK)
+		return st;
+	if ((st = reply_read(s, s->data_ms)) != SMTP_OK)
+		return st;
+	reply_keep(s);
+	/* Whatever the answer, the transaction is over. */
+	s->in_txn = FALSE;
+	if ((st = reply_expect(s, 200, 299)) != SMTP_OK)
+		return st;
+	s->outcome.queue_id = smtp_queue_id_from_reply(s->outcome.reply);
+	return SMTP_OK;
+}
+
+/* Put the message on the wire form and return its size as RFC 1870
+ * counts it: CRLF line ends, without the stuffed dots and the ".". */
+static guint64
+stuff(GString *out, const char *data, gsize len)
+{
+	gsize		i, start = out->len, added = 0;
+	gboolean	bol = TRUE;
+	char		ch;
+
+	for (i = 0; i < len; i++) {
+		ch = data[i];
+		if (bol && ch == '.') {
+			g_string_append_c(out, '.');
+			added++;
+		}
+		if (ch == '\r' || ch == '\n') {
+			if (ch == '\r' && i + 1 < len && data[i + 1] == '\n')
+				i++;
+			g_string_append_len(out, "\r\n", 2);
+			bol = TRUE;
+		} else {
+			g_string_append_c(out, ch);
+			bol = FALSE;
+		}
+	}
+	if (!bol)
+		g_string_append_len(out, "\r\n", 2);
+	g_string_append_len(out, ".\r\n", 3);
+	return out->len - start - 3 - added;
+}
+
+/* One mail transaction: MAIL, RCPT..., DATA and the message. */
+enum smtp_status
+smtp_session_send(struct smtp_session *s, const struct smtp_envelope *env,
+    GBytes *message)
+{
+	enum smtp_status st;
+	const char	*data;
+	GString		*wire;
+	guint64		 size;
+	gsize		 len;
+
+	g_return_val_if_fail(env != NULL && message != NULL, SMTP_PROTOCOL);
+	/* Not connected (open failed, or a failure closed it): nothing to
+	 * do, and the outcome keeps the step that failed. */
+	if (s->state != ST_READY)
+		return SMTP_CONN_FAILED;
+	reply_forget(s);
+	g_clear_pointer(&s->outcome.queue_id, g_free);
+	g_ptr_array_set_size(s->outcome.refused, 0);
+	s->outcome.n_accepted = 0;
+	/* The caller's mistake, not the connection's: keep it open. */
+	if (!envelope_ok(s, env)) {
+		s->outcome.status = SMTP_PROTOCOL;
+		return SMTP_PROTOCOL;
+	}
+	if (env->smtputf8 && !s->caps.smtputf8) {
+		note(s, "the server does not offer SMTPUTF8, which these "
+		    "addresses need");
+		return finish(s, SMTP_UNSUPPORTED);
+	}
+	data = g_bytes_get_data(message, &len);
+	wire = g_string_sized_new(len + len / 32 + 8);
+	size = stuff(wire, data, len);
+	if (s->caps.has_size && s->caps.size_max > 0 &&
+	    size > s->caps.size_max) {
+		note(s, "the message (%" G_GUINT64_FORMAT " bytes) is larger "
+		    "than the server accepts (SIZE %" G_GUINT64_FORMAT ")",
+		    size, s->caps.size_max);
+		g_string_free(wire, TRUE);
+		return finish(s, SMTP_TOO_BIG);
+	}
+	if (env->eightbit && !s->caps.eightbitmime)
+		note(s, "the server does not offer 8BITMIME; sending the "
+		    "8-bit message as it is");
+	if ((st = session_reset(s)) == SMTP_OK &&
+	    (st = send_mail(s, env, size)) == SMTP_OK &&
+	    (st = send_rcpts(s, env)) == SMTP_OK)
+		st = send_data(s, wire);
+	g_string_free(wire, TRUE);
+	if (st == SMTP_OK || st == SMTP_REFUSED)
+		state_set(s, ST_READY);
+	return finish(s, st);
+}
+
+/* Say QUIT, read its reply if any, and close. */
+void
+smtp_session_quit(struct smtp_session *s)
+{
+	if (s->conn.fd == -1)
+		return;
+	/* Failures here change nothing for the user: the outcome stays
+	 * that of the last real step, and the reply to QUIT is not kept. */
+	state_set(s, ST_QUIT);
+	if (cmd_send(s, "QUIT") == SMTP_OK)
+		(void)reply_read(s, s->command_ms);
+	conn_close(&s->conn);
+	state_set(s, ST_CLOSED);
+}
+
+/* The outcome and transcript so far. */
+const struct smtp_outcome *
+smtp_session_outcome(const struct smtp_session *s)
+{
+	return &s->outcome;
+}
+
+/* Validate one reply line and split it into code, last and text. */
+gboolean
+smtp_reply_parse_line(const char *line, int *code, gboolean *last,
+    const char **text)
+{
+	/* RFC 5321 4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
+	if (line[0] < '2' || line[0] > '5' || line[1] < '0' ||
+	    line[1] > '5' || line[2] < '0' || line[2] > '9')
+		return FALSE;
+	switch (line[3]) {
+	case '\0':
+		*last = TRUE;
+		*text = line + 3;
+		break;
+	case ' ':
+		*last = TRUE;
+		*text = line + 4;
+		break;
+	case '-':
+		*last = FALSE;
+		*text = line + 4;
+		break;
+	default:
+		return FALSE;
+	}
+	*code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	return TRUE;
+}
+
+/* Append the message in its wire form after DATA. */
+void
+smtp_dot_stuff(GString *out, const char *data, gsize len)
+{
+	(void)stuff(out, data, len);
+}
+
+/* Parse a decimal number of octets with no sign, space or overflow. */
+static gboolean
+parse_size(const char *p, guint64 *out)
+{
+	guint64	v = 0;
+
+	if (*p == '\0')
+		return FALSE;
+	for (; *p != '\0'; p++) {
+		if (!g_ascii_isdigit(*p))
+			return FALSE;
+		if (v > (G_MAXUINT64 - (guint64)(*p - '0')) / 10)
+			return FALSE;
+		v = v * 10 + (guint64)(*p - '0');
+	}
+	*out = v;
+	return TRUE;
+}
+
+/* Whether the keyword of len bytes at kw is name, ignoring case. */
+static gboolean
+keyword_is(const char *kw, gsize len, const char *name)
+{
+	return len == strlen(name) && g_ascii_strncasecmp(kw, name, len) == 0;
+}
+
+/* Note one EHLO keyword line in caps; unknown keywords are ignored. */
+void
+smtp_caps_parse_line(struct smtp_caps *caps, const char *text)
+{
+	gsize		 len = strcspn(text, " ");
+	const char	*arg = text + len;
+	guint64		 size;
+
+	while (*arg == ' ')
+		arg++;
+	if (keyword_is(text, len, "SIZE")) {
+		/* A SIZE we cannot read is ignored rather than guessed. */
+		if (*arg == '\0') {
+			caps->has_size = TRUE;
+			caps->size_max = 0;
+		} else if (parse_size(arg, &size)) {
+			caps->has_size = TRUE;
+			caps->size_max = size;
+		}
+	} else if (keyword_is(text, len, "8BITMIME"))
+		caps->eightbitmime = TRUE;
+	else if (keyword_is(text, len, "SMTPUTF8"))
+		caps->smtputf8 = TRUE;
+	else if (keyword_is(text, len, "PIPELINING"))
+		caps->pipelining = TRUE;
+	else if (keyword_is(text, len, "STARTTLS"))
+		caps->starttls = TRUE;
+}
+
+/* The [A-Za-z0-9]+ token after "queued as", or NULL. */
+char *
+smtp_queue_id_from_reply(const char *text)
+{
+	const char	*p, *start;
+
+	if (text == NULL)
+		return NULL;
+	for (p = text; *p != '\0'; p++)
+		if (g_ascii_strncasecmp(p, "queued as", 9) == 0)
+			break;
+	if (*p == '\0')
+		return NULL;
+	for (p += 9; *p == ' '; p++)
+		;
+	for (start = p; g_ascii_isalnum(*p); p++)
+		;
+	return p > start ? g_strndup(start, (gsize)(p - start)) : NULL;
+}
+
+/* A short English word for a status. */
+const char *
+smtp_status_str(enum smtp_status st)
+{
+	switch (st) {
+	case SMTP_OK:
+		return "ok";
+	case SMTP_REFUSED:
+		return "refused";
+	case SMTP_TIMEOUT:
+		return "timed out";
+	case SMTP_CONN_FAILED:
+		return "connection failed";
+	case SMTP_PROTOCOL:
+		return "protocol error";
+	case SMTP_TOO_BIG:
+		return "message too big";
+	case SMTP_UNSUPPORTED:
+		return "unsupported";
+	}
+	return "unknown";
+}

@@ -1,0 +1,188 @@
+/*
+ * smtp - labmail's own SMTP client (RFC 5321).
+ *
+ * The lab is about this dialogue, so the client is ours and keeps a
+ * transcript of every line, as a student would see it with nc.
+ *
+ * A session is blocking (each I/O waits with poll(2) up to a timeout) and
+ * is meant to run on a worker thread, never on the HTTP event loop.  It is
+ * an explicit state machine: one function writes commands, one reads and
+ * validates replies, and every line in both directions is appended to the
+ * transcript as it goes.
+ *
+ * Use:
+ *	s = smtp_session_new(&params);
+ *	if (smtp_session_open(s) == SMTP_OK)          connect, 220, EHLO/HELO
+ *		... look at smtp_session_caps(s), build the message ...
+ *		smtp_session_send(s, &envelope, msg);     MAIL, RCPT..., DATA, "."
+ *	smtp_session_quit(s);                          QUIT (if still connected)
+ *	... read smtp_session_outcome(s) ...
+ *	smtp_session_free(s);
+ *
+ * Ownership: params and envelope strings are borrowed for the call only;
+ * the session copies what it keeps.  Everything returned by the accessors
+ * belongs to the session and lives until smtp_session_free().
+ */
+#ifndef LABMAIL_SMTP_H
+#define LABMAIL_SMTP_H
+
+#include <glib.h>
+
+/* Limits that protect us from a misbehaving server. */
+#define SMTP_LINE_MAX		4096	/* one reply line, CRLF excluded */
+#define SMTP_REPLY_LINES_MAX	64	/* lines of one multi-line reply */
+
+/*
+ * Used when a timeout of struct smtp_params is 0.  Shorter than the
+ * minutes RFC 5321 4.5.3.2 suggests: a person is waiting for the page.
+ */
+#define SMTP_DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define SMTP_DEFAULT_COMMAND_TIMEOUT_MS	30000
+#define SMTP_DEFAULT_DATA_TIMEOUT_MS	60000
+
+enum smtp_status {
+	SMTP_OK,		/* the step succeeded */
+	SMTP_REFUSED,		/* the server answered 4xx/5xx (see outcome) */
+	SMTP_TIMEOUT,		/* connect or a reply did not come in time */
+	SMTP_CONN_FAILED,	/* could not connect, or connection lost */
+	SMTP_PROTOCOL,		/* malformed reply, line too long, ...;
+				 * also an envelope we refuse to send
+				 * (CR or LF in an address, no rcpt) */
+	SMTP_TOO_BIG,		/* message larger than the server's SIZE */
+	SMTP_UNSUPPORTED,	/* needs SMTPUTF8 and the server lacks it */
+};
+
+struct smtp_params {
+	const char	*host;		/* name or address of the server */
+	const char	*port;		/* service name or number, "25";
+					 * NULL: "25" */
+	const char	*helo_name;	/* EHLO argument; NULL: the address
+					 * literal of our own end of the
+					 * connection, e.g. "[127.0.0.1]" */
+	guint		 connect_timeout_ms;	/* each address tried */
+	guint		 command_timeout_ms;	/* each reply but the last */
+	guint		 data_timeout_ms;	/* sending the message, and the
+						 * reply to the final "." */
+	/* A timeout bounds a whole reply, not each read: a server that
+	 * dribbles a byte now and then cannot hold the worker. */
+};
+
+/* What the server offered in its EHLO reply. */
+struct smtp_caps {
+	gboolean	 esmtp;		/* EHLO accepted (else HELO was used) */
+	gboolean	 eightbitmime;
+	gboolean	 smtputf8;
+	gboolean	 pipelining;
+	gboolean	 starttls;
+	gboolean	 has_size;
+	guint64		 size_max;	/* 0 with has_size: no fixed limit */
+};
+
+struct smtp_envelope {
+	const char	*mail_from;	/* addr-spec, may be "" (null path) */
+	const char *const *rcpt;	/* addr-specs */
+	gsize		 n_rcpt;
+	gboolean	 eightbit;	/* body is 8bit: add BODY=8BITMIME */
+	gboolean	 smtputf8;	/* addresses need SMTPUTF8 */
+};
+
+enum smtp_line_kind {
+	SMTP_LINE_CLIENT,	/* a command we sent */
+	SMTP_LINE_DATA,		/* a line of the message we sent */
+	SMTP_LINE_SERVER,	/* a reply line we received */
+	SMTP_LINE_NOTE,		/* our own remark: "connected to ...",
+				 * "timed out after 2 s", "(42 more lines)" */
+};
+
+struct smtp_line {
+	enum smtp_line_kind kind;
+	gint64		 time_us;	/* g_get_real_time() when sent/read */
+	gint64		 elapsed_us;	/* since smtp_session_open() */
+	char		*text;		/* without CRLF; in lines of every
+					 * kind, bytes that are not tab,
+					 * printable ASCII or printable
+					 * UTF-8 are replaced by '?' */
+};
+
+/* Only the first lines of a message body are kept in the transcript. */
+#define SMTP_TRANSCRIPT_DATA_LINES	200
+
+struct smtp_refusal {
+	char		*rcpt;		/* the recipient refused */
+	int		 code;
+	char		*reply;		/* the reply, as outcome->reply */
+};
+
+struct smtp_outcome {
+	enum smtp_status status;	/* of the last step run (open or
+					 * send; QUIT changes nothing) */
+	int		 code;		/* last reply code; 0 if the last
+					 * command got no reply */
+	char		*reply;		/* last reply, NULL as for code: its
+					 * full lines as received, codes
+					 * included ("550 5.1.1 <x@y>: ..."),
+					 * made printable as the transcript,
+					 * joined by '\n' */
+	char		*queue_id;	/* from "250 ... queued as ID", or NULL */
+	guint		 n_accepted;	/* recipients accepted (last send) */
+	GPtrArray	*refused;	/* struct smtp_refusal * */
+	GPtrArray	*transcript;	/* struct smtp_line * */
+};
+
+struct smtp_session;
+
+struct smtp_session	*smtp_session_new(const struct smtp_params *);
+void			 smtp_session_free(struct smtp_session *);
+
+/* Connect, read the greeting, EHLO (HELO if EHLO is refused). */
+enum smtp_status	 smtp_session_open(struct smtp_session *);
+
+/* Valid after smtp_session_open() returned SMTP_OK. */
+const struct smtp_caps	*smtp_session_caps(const struct smtp_session *);
+
+/*
+ * MAIL FROM (with SIZE=, BODY=8BITMIME, SMTPUTF8 when offered and
+ * needed), one RCPT TO per recipient, DATA and the message.  The message
+ * is the whole RFC 5322 text; line ends may be LF or CRLF, and the
+ * session sends CRLF, dot-stuffed, ended by ".".  Sends when at least one
+ * recipient was accepted; refused ones are listed in the outcome.
+ * SMTP_TOO_BIG is returned before MAIL when the message exceeds SIZE.
+ * If the session is not ready (open failed, or a failure closed the
+ * connection), returns SMTP_CONN_FAILED and changes nothing.  After a
+ * refusal the session stays ready: another send starts with RSET if a
+ * transaction was left open.
+ */
+enum smtp_status	 smtp_session_send(struct smtp_session *,
+			    const struct smtp_envelope *, GBytes *message);
+
+/* QUIT and close; harmless when not connected. */
+void			 smtp_session_quit(struct smtp_session *);
+
+const struct smtp_outcome *smtp_session_outcome(const struct smtp_session *);
+
+/* Pure helpers, exposed for the unit tests. */
+
+/*
+ * Parse one reply line (CRLF removed).  On success sets *code (200..599),
+ * *last (FALSE for "250-", TRUE for "250 " or a bare "250") and *text
+ * (points into line, after the separator) and returns TRUE.
+ */
+gboolean	 smtp_reply_parse_line(const char *line, int *code,
+		    gboolean *last, const char **text);
+
+/*
+ * Append the message to out as it goes on the wire after DATA: every line
+ * ended by CRLF (bare LF or CR become CRLF), a line starting with "."
+ * gets one more ".", a final CRLF is added if missing, then ".\r\n".
+ */
+void		 smtp_dot_stuff(GString *out, const char *data, gsize len);
+
+/* Update caps from one EHLO keyword line ("SIZE 10240000", "8BITMIME"). */
+void		 smtp_caps_parse_line(struct smtp_caps *, const char *text);
+
+/* The queue id in a reply such as "2.0.0 Ok: queued as 1210F36E6C". */
+char		*smtp_queue_id_from_reply(const char *text);
+
+const char	*smtp_status_str(enum smtp_status);
+
+#endif

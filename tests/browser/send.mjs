@@ -1,0 +1,363 @@
+// send.mjs - labmail in real Chromium: the guide's table of contents, the
+// send form through to a queued mail, and the form's XSS safety.
+//
+// Usage: node send.mjs BASE_URL RECIPIENT SCREENSHOT_DIR
+//
+// Drives Debian's /usr/bin/chromium through playwright-core (no browser is
+// ever downloaded).  BASE_URL is a labmail on loopback whose --smtp is a
+// test Postfix on loopback; nothing here goes anywhere else (Chromium's own
+// background traffic is switched off by its flags).
+//
+// Prints "ok: <step>" for each check that passes, exits 1 with
+// "FAIL: <step>: <why>" on the first that does not.  The last line on
+// success is "sent: <JSON>" with the subject, body and queue id of the
+// mail, so that the caller can find it in the recipient's spool.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+const TIMEOUT_MS = 20000;		// any single wait
+const SEND_TIMEOUT_MS = 60000;		// the POST that runs the SMTP dialogue
+
+const FROM = 'darth@starwars.univ';
+const SUBJECT = 'Test navigateur — été ✓';
+// A lone "." ends DATA unless the client dot-stuffs it, and ".dot" loses
+// its dot on the server side unless stuffed: both must arrive as typed.
+const BODY_LINES = [
+  'Bonjour,',
+  '',
+  'Ce message vient du test navigateur de labmail.',
+  '.',
+  '.dot at the start of a line',
+  'Ligne accentuée : été, œuvre, ✓',
+  '..two dots',
+  'Fin.',
+];
+const BODY = BODY_LINES.join('\n');
+
+const XSS_SUBJECT = '<script>window.__pwned=1</script>';
+const XSS_FROM = '"><img src=x onerror="window.__pwned=2">@x';
+const XSS_BODY = '</textarea><img src=x onerror="window.__pwned=3">';
+
+class Failure extends Error {}
+
+let step = 'start';
+function ok(what) {
+  console.log('ok: ' + what);
+}
+function check(cond, why) {
+  if (!cond)
+    throw new Failure(why);
+}
+
+function usage() {
+  console.error('usage: node send.mjs BASE_URL RECIPIENT SCREENSHOT_DIR');
+  process.exit(2);
+}
+
+const [base0, recipient, shotDir] = process.argv.slice(2);
+if (!base0 || !recipient || !shotDir)
+  usage();
+const BASE = base0.replace(/\/+$/, '');
+const ORIGIN = new URL(BASE).origin;
+
+// Everything the pages report that a person would count as broken.
+const problems = [];
+// Console errors that a given step expects (a 400 page logs its status).
+let expectedConsole = [];
+
+function watch(page) {
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error')
+      return;
+    const text = msg.text();
+    if (expectedConsole.some((re) => re.test(text)))
+      return;
+    problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(
+    `request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`));
+  page.on('response', (resp) => {
+    const req = resp.request();
+    // The documents' own statuses are checked where they are expected.
+    if (req.isNavigationRequest() && req.frame() === page.mainFrame())
+      return;
+    if (resp.status() >= 400)
+      problems.push(`${resp.status()} for ${req.method()} ${resp.url()}`);
+  });
+  page.on('request', (req) => {
+    if (new URL(req.url()).origin !== ORIGIN && !req.url().startsWith('data:'))
+      problems.push(`request outside labmail: ${req.url()}`);
+  });
+}
+
+function noProblems(what) {
+  check(problems.length === 0,
+    `${what}: ${problems.length} problem(s) on the page:\n  ` +
+    problems.join('\n  '));
+}
+
+// The content-security-policy violations, seen from inside the page.  The
+// init script and the binding are injected by the DevTools protocol, so
+// labmail's CSP does not stop them.
+async function watchCsp(page) {
+  await page.exposeBinding('__labtestCsp', (_src, v) => {
+    problems.push(`CSP violation: ${v.directive} blocked ${v.blocked}` +
+      ` (${v.source}:${v.line}) ${v.sample}`);
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__labtestCsp({
+        directive: e.violatedDirective, blocked: e.blockedURI,
+        source: e.sourceFile, line: e.lineNumber, sample: e.sample,
+      });
+    });
+  });
+}
+
+async function shot(page, name, fullPage = true) {
+  const file = path.join(shotDir, name);
+  await page.screenshot({ path: file, fullPage });
+  ok(`screenshot ${file}`);
+}
+
+async function guide(page) {
+  step = 'guide';
+  const resp = await page.goto(`${BASE}/guide?lang=en`);
+  check(resp && resp.status() === 200,
+    `GET /guide?lang=en answered ${resp && resp.status()}`);
+  ok('GET /guide?lang=en is 200');
+
+  const toc = page.locator('nav.toc');
+  check(await toc.count() === 1, `expected one nav.toc, found ${await toc.count()}`);
+  check(await toc.isVisible(), 'nav.toc is not visible');
+  ok('the guide has a visible nav.toc');
+
+  step = 'guide: table of contents';
+  const link = toc.locator('a', { hasText: 'Step 4' });
+  check(await link.count() === 1,
+    `expected one TOC link with "Step 4", found ${await link.count()}`);
+  const href = await link.getAttribute('href');
+  check(href && /^#[^#\s]+$/.test(href), `the Step 4 link's href is ${JSON.stringify(href)}`);
+  const id = decodeURIComponent(href.slice(1));
+  const target = page.locator(`[id="${id.replace(/["\\]/g, '\\$&')}"]`);
+  check(await target.count() === 1, `expected one element with id="${id}", found ${await target.count()}`);
+  const tag = await target.evaluate((e) => e.tagName);
+  check(/^H[1-6]$/.test(tag), `#${id} is a <${tag}>, not a heading`);
+  check(/Step 4/.test(await target.innerText()), `#${id} does not say "Step 4"`);
+  ok(`the TOC links "Step 4" to heading <${tag.toLowerCase()} id="${id}">`);
+
+  await shot(page, 'guide.png');
+
+  const before = await page.evaluate(() => window.scrollY);
+  await link.click();
+  await page.waitForFunction((h) => location.hash === h, href, { timeout: TIMEOUT_MS })
+    .catch(() => {});
+  const hash = await page.evaluate(() => location.hash);
+  check(hash === href, `after the click the URL hash is ${JSON.stringify(hash)}, expected ${href}`);
+  check(page.url() === `${BASE}/guide?lang=en${href}`,
+    `after the click the URL is ${page.url()}`);
+  ok(`clicking the link changed the URL hash to ${hash}`);
+
+  // In the viewport, and not hidden under anything (a sticky header, say):
+  // poll, in case the page scrolls smoothly.
+  const where = await page.waitForFunction((i) => {
+    const e = document.getElementById(i);
+    if (!e)
+      return null;
+    const r = e.getBoundingClientRect();
+    const x = r.left + Math.min(r.width / 2, 20);
+    const y = r.top + r.height / 2;
+    if (r.top < 0 || r.bottom > window.innerHeight || r.height === 0)
+      return null;
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !(hit === e || e.contains(hit)))
+      return null;
+    return { top: r.top, bottom: r.bottom, scrollY: window.scrollY };
+  }, id, { timeout: TIMEOUT_MS }).then((h) => h.jsonValue()).catch(() => null);
+  if (!where) {
+    const r = await target.evaluate((e) => {
+      const b = e.getBoundingClientRect();
+      return { top: b.top, bottom: b.bottom, innerHeight: window.innerHeight };
+    });
+    throw new Failure(`#${id} is not visible in the viewport after the click: ${JSON.stringify(r)}`);
+  }
+  check(where.scrollY > before, `the page did not scroll (scrollY ${before} -> ${where.scrollY})`);
+  ok(`#${id} is in the viewport (top ${Math.round(where.top)} px, scrolled to ${Math.round(where.scrollY)})`);
+  await shot(page, 'guide-step4.png', false);
+  noProblems('guide');
+  ok('guide: no console errors, CSP violations or failed loads');
+}
+
+async function submit(page) {
+  const [resp] = await Promise.all([
+    page.waitForNavigation({ timeout: SEND_TIMEOUT_MS, waitUntil: 'load' }),
+    page.getByRole('button', { name: 'Send' }).click(),
+  ]);
+  check(resp !== null, 'submitting the form did not load a page');
+  check(resp.request().method() === 'POST' && new URL(resp.url()).pathname === '/send',
+    `submitting the form loaded ${resp.request().method()} ${resp.url()}`);
+  return resp;
+}
+
+async function sendForm(page) {
+  step = 'send form';
+  const resp = await page.goto(`${BASE}/send`);
+  check(resp && resp.status() === 200, `GET /send answered ${resp && resp.status()}`);
+  const token = await page.locator('form input[name="csrf_token"]').getAttribute('value');
+  check(token && token.length >= 16, `the form's csrf_token is ${JSON.stringify(token)}`);
+  ok('GET /send is 200 with a CSRF token');
+
+  await page.getByLabel('From').fill(FROM);
+  await page.getByLabel('To').fill(recipient);
+  await page.getByLabel('Subject').fill(SUBJECT);
+  await page.getByLabel('Message').fill(BODY);
+  check(await page.getByLabel('Message').inputValue() === BODY, 'the body did not type in as given');
+  ok('filled in from, to, subject and a body with "." and ".dot" lines');
+
+  step = 'send: submit';
+  const started = Date.now();
+  const res = await submit(page);
+  const status = res.status();
+  const verdict = (await page.locator('#verdict').innerText().catch(() => '')).trim();
+  if (status !== 200 || verdict !== 'Mail queued') {
+    await shot(page, 'send-result.png').catch(() => {});
+    const explain = await page.locator('.result').innerText().catch(() => '(no .result)');
+    throw new Failure(`POST /send answered ${status}, headline ${JSON.stringify(verdict)}:\n${explain}`);
+  }
+  ok(`POST /send is 200 "Mail queued" after ${Date.now() - started} ms`);
+
+  step = 'send: result page';
+  check(await page.getByText('Mail queued', { exact: true }).isVisible(),
+    '"Mail queued" is not visible');
+  const qid = (await page.locator('#queue-id').innerText()).trim();
+  check(/^[0-9A-F]+$/i.test(qid), `#queue-id says ${JSON.stringify(qid)}`);
+  ok(`#queue-id is ${qid}`);
+
+  const serverRows = page.locator('table.transcript tr.server', { hasText: qid });
+  check(await serverRows.count() >= 1, `no server line of the transcript has the queue id ${qid}`);
+  const serverLine = (await serverRows.first().locator('code').innerText()).trim();
+  check(/^250\b/.test(serverLine), `the server line with the queue id is ${JSON.stringify(serverLine)}`);
+  check(await serverRows.first().locator('mark').innerText() === qid,
+    'the queue id in the transcript is not marked');
+  ok(`the transcript has the server line "${serverLine}"`);
+
+  const clientLines = await page.locator('table.transcript tr.client code').allInnerTexts();
+  check(clientLines.some((l) => l.trim() === 'QUIT'),
+    `no client line "QUIT" in the transcript: ${JSON.stringify(clientLines)}`);
+  for (const cmd of [/^(EHLO|HELO) /, /^MAIL FROM:<darth@starwars\.univ>/,
+    new RegExp(`^RCPT TO:<${recipient.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>`), /^DATA$/]) {
+    check(clientLines.some((l) => cmd.test(l.trim())),
+      `no client line ${cmd} in the transcript: ${JSON.stringify(clientLines)}`);
+  }
+  ok(`the transcript has the client lines EHLO, MAIL FROM, RCPT TO, DATA and QUIT`);
+
+  check(await page.getByLabel('Subject').inputValue() === SUBJECT,
+    `the form came back with subject ${JSON.stringify(await page.getByLabel('Subject').inputValue())}`);
+  ok('the form came back with the subject as typed');
+
+  await shot(page, 'send-result.png');
+  noProblems('send');
+  ok('send: no console errors, CSP violations or failed loads');
+  return qid;
+}
+
+async function xss(page, dialogs) {
+  step = 'xss';
+  const resp = await page.goto(`${BASE}/send`);
+  check(resp && resp.status() === 200, `GET /send answered ${resp && resp.status()}`);
+  await page.getByLabel('From').fill(XSS_FROM);
+  await page.getByLabel('To').fill(recipient);
+  await page.getByLabel('Subject').fill(XSS_SUBJECT);
+  await page.getByLabel('Message').fill(XSS_BODY);
+  ok('filled in the form with markup in from, subject and body');
+
+  // Chromium logs the 400 of the page it loads; that one is expected.
+  expectedConsole = [/status of 400 \(Bad Request\)/];
+  const res = await submit(page);
+  check(res.status() === 400, `POST /send with an invalid from answered ${res.status()}, expected 400`);
+  ok('POST /send with an invalid from is 400');
+
+  const pwned = await page.evaluate(() => typeof window.__pwned);
+  check(pwned === 'undefined', `window.__pwned is ${pwned}: the markup ran`);
+  check(dialogs.length === 0, `dialogs fired: ${JSON.stringify(dialogs)}`);
+  const injected = await page.evaluate(() => ({
+    imgs: document.querySelectorAll('img').length,
+    scripts: document.querySelectorAll('script').length,
+    onerror: document.querySelectorAll('[onerror]').length,
+    forms: document.querySelectorAll('form.send').length,
+  }));
+  check(injected.imgs === 0 && injected.scripts === 0 && injected.onerror === 0,
+    `the page has elements made from the typed text: ${JSON.stringify(injected)}`);
+  check(injected.forms === 1, `expected the form once, found ${injected.forms}`);
+  ok('window.__pwned is undefined, no dialog, no <img>/<script> made from the input');
+
+  const fields = {
+    From: XSS_FROM, To: recipient, Subject: XSS_SUBJECT, Message: XSS_BODY,
+  };
+  for (const [label, typed] of Object.entries(fields)) {
+    const value = await page.getByLabel(label).inputValue();
+    check(value === typed, `the ${label} field shows ${JSON.stringify(value)}, typed ${JSON.stringify(typed)}`);
+  }
+  ok('every field shows the typed text as text');
+
+  const err = (await page.locator('#from-error').innerText()).trim();
+  check(err.length > 0, 'no error next to the From field');
+  check(!(await page.getByText('Mail queued').count()), 'the page says "Mail queued"');
+  ok(`the error next to From says ${JSON.stringify(err)}`);
+
+  await shot(page, 'send-invalid.png');
+  noProblems('xss');
+  expectedConsole = [];
+  ok('xss: no console errors, CSP violations or failed loads');
+}
+
+async function main() {
+  fs.mkdirSync(shotDir, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+    timeout: TIMEOUT_MS,
+  });
+  let page;
+  try {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 }, locale: 'en-GB',
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    const dialogs = [];
+    page.on('dialog', (d) => {
+      dialogs.push(`${d.type()}: ${d.message()}`);
+      d.dismiss().catch(() => {});
+    });
+    watch(page);
+    await watchCsp(page);
+    ok(`Chromium ${browser.version()} started`);
+
+    await guide(page);
+    const qid = await sendForm(page);
+    await xss(page, dialogs);
+
+    console.log('sent: ' + JSON.stringify({ subject: SUBJECT, body: BODY, queue_id: qid, from: FROM }));
+    ok('all');
+  } catch (e) {
+    if (page)
+      await page.screenshot({ path: path.join(shotDir, 'failure.png'), fullPage: true })
+        .catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  const why = e instanceof Failure ? e.message : (e && e.stack) || String(e);
+  console.log(`FAIL: ${step}: ${why}`);
+  process.exit(1);
+});

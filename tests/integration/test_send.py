@@ -1,0 +1,342 @@
+"""The send form, end to end: browser-like HTTP client -> labmail -> SMTP.
+
+Against a real Postfix (mail lands in a test user's /var/mail spool),
+against smtp-sink, and against faultsmtp.py, which misbehaves on purpose.
+"""
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+import labtest
+
+FORM = {
+    "from": "darth@starwars.univ",
+    "to": "root@mail181.com",
+    "cc": "",
+    "subject": "TP SMTP",
+    "body": "NAME1, NAME2, secret, 181\n",
+}
+
+
+def form(csrf, **fields):
+    data = dict(FORM, csrf_token=csrf)
+    data.update(fields)
+    return data
+
+
+@unittest.skipUnless(labtest.is_root(), "needs root for Postfix and useradd")
+class PostfixDelivery(unittest.TestCase):
+    """A mail sent through the form arrives in the user's spool, intact."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.postfix = labtest.Postfix()
+        cls.user = labtest.TestUser()
+        cls.other = labtest.TestUser()
+        cls.lm = labtest.Labmail(smtp_port=cls.postfix.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lm.cleanup()
+        cls.postfix.stop()
+        cls.user.remove()
+        cls.other.remove()
+
+    def setUp(self):
+        self.b = labtest.Browser(self.lm.base)
+
+    def test_mail_arrives_intact(self):
+        body = ("Line one\n"
+                ".\n"
+                ".starts with a dot\n"
+                "..two dots\n"
+                "From the start of a line\n"
+                "Accents : été, ça, 181 ✓\n"
+                "\n"
+                "last line")
+        subject = "Été à Paris — ça marche ✓"
+        r = self.b.post("/send", form(
+            self.b.csrf(), to="%s@mail181.com" % self.user.name,
+            cc="%s@mail181.com" % self.other.name,
+            **{"from": "Élodie Dupont <darth@starwars.univ>"},
+            subject=subject, body=body))
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("Mail queued", r.text)
+        qid = re.search(r'id="queue-id">([0-9A-F]+)<', r.text).group(1)
+        spool = self.user.wait_mail()
+        self.assertIn(("with ESMTP id %s" % qid).encode(), spool)
+        self.assertTrue(spool.startswith(b"From darth@starwars.univ "))
+        raw = spool.split(b"\n", 1)[1]
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.assertEqual(msg["Subject"], subject)
+        self.assertEqual(msg["From"].addresses[0].display_name, "Élodie Dupont")
+        self.assertEqual(msg["To"], "%s@mail181.com" % self.user.name)
+        self.assertEqual(msg["Cc"], "%s@mail181.com" % self.other.name)
+        self.assertEqual(msg["Return-Path"], "<darth@starwars.univ>")
+        for h in ("Date", "Message-ID", "MIME-Version", "Received",
+                  "Delivered-To", "X-Original-To"):
+            self.assertIsNotNone(msg[h], h)
+        self.assertEqual(msg.get_content_type(), "text/plain")
+        self.assertEqual(msg.get_content_charset(), "utf-8")
+        # local(8) quotes body "From " lines (mboxo): undo it to compare.
+        got = msg.get_content().replace("\n>From ", "\nFrom ")
+        self.assertEqual(got.rstrip("\n").split("\n"), body.split("\n"))
+        self.other.wait_mail()
+
+    def test_unknown_recipient_is_refused_with_server_reply(self):
+        r = self.b.post("/send", form(self.b.csrf(),
+                                      to="nosuchuser@mail181.com"))
+        self.assertEqual(r.status, 502)
+        self.assertIn("550", r.text)
+        self.assertIn("User unknown in local recipient table", r.text)
+        self.assertIn("does not exist on the server", r.text)
+        # The form keeps what was typed, for a retry.
+        self.assertIn('value="nosuchuser@mail181.com"', r.text)
+
+    def test_one_refused_recipient_still_sends(self):
+        r = self.b.post("/send", form(
+            self.b.csrf(), to="%s@mail181.com, ghost@mail181.com" %
+            self.user.name))
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("ghost@mail181.com", r.text)
+        self.assertIn("Accepted for 1 recipient ", r.text)
+
+
+class SmtpSinkDelivery(unittest.TestCase):
+    """smtp-sink: the dialogue shows every command and reply in order."""
+
+    def test_dialogue_is_shown(self):
+        sink = labtest.SmtpSink()
+        self.addCleanup(sink.stop)
+        lm = labtest.Labmail(smtp_port=sink.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        r = b.post("/send", form(b.csrf()))
+        self.assertEqual(r.status, 200, r.text)
+        lines = re.findall(r'<tr class="(client|server|data|note)">.*?'
+                           r'<code>(.*?)</code>', r.text)
+        commands = [t for k, t in lines if k == "client"]
+        self.assertTrue(commands[0].startswith("EHLO [127.0.0.1]"), commands)
+        self.assertRegex(commands[1],
+                         r"^MAIL FROM:&lt;darth@starwars.univ&gt;( SIZE=\d+)?$")
+        self.assertEqual(commands[2:], [
+            "RCPT TO:&lt;root@mail181.com&gt;", "DATA", ".", "QUIT"])
+        server = [t for k, t in lines if k == "server"]
+        self.assertTrue(server[0].startswith("220 "))
+        self.assertTrue(any(s.startswith("354") for s in server))
+        self.assertTrue(server[-1].startswith("221"))
+
+
+class FaultyServers(unittest.TestCase):
+    """Each way a server can fail gets its status and a clear page."""
+
+    def send_to(self, mode, *labmail_args, **fields):
+        saved = tempfile.mkdtemp(prefix="labmail-fault-")
+        self.addCleanup(shutil.rmtree, saved)
+        server = labtest.FaultSMTP(mode, save_dir=saved)
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail(*labmail_args, smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        r = b.post("/send", form(b.csrf(), **fields))
+        return r, saved
+
+    def test_greeting_421(self):
+        r, _ = self.send_to("greet421")
+        self.assertEqual(r.status, 502)
+        self.assertIn("421", r.text)
+        self.assertIn("not available", r.text)
+
+    def test_all_recipients_refused(self):
+        r, saved = self.send_to("rcpt550")
+        self.assertEqual(r.status, 502)
+        self.assertIn("550 5.1.1", r.text)
+        self.assertNotIn("<code>DATA</code>", r.text)
+        self.assertEqual(os.listdir(saved), [])
+
+    def test_refused_after_data(self):
+        r, _ = self.send_to("data552")
+        self.assertEqual(r.status, 502)
+        self.assertIn("552 5.3.4", r.text)
+        self.assertIn("larger than the server accepts", r.text)
+
+    def test_connection_closed_mid_dialogue(self):
+        r, _ = self.send_to("close")
+        self.assertEqual(r.status, 502)
+        self.assertIn("connection closed by the server", r.text)
+
+    def test_silent_server_times_out(self):
+        r, _ = self.send_to("silent", "--smtp-timeout", "1")
+        self.assertEqual(r.status, 504)
+        self.assertIn("did not answer in time", r.text)
+        self.assertIn('value="root@mail181.com"', r.text)
+
+    def test_size_limit_of_server(self):
+        r, saved = self.send_to("size100", body="x" * 500)
+        self.assertEqual(r.status, 413)
+        self.assertEqual(os.listdir(saved), [])
+
+    def test_helo_when_ehlo_refused(self):
+        r, saved = self.send_to("noehlo")
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("<code>HELO [127.0.0.1]</code>", r.text)
+
+    def test_wire_format(self):
+        body = "a\n.\n.b\nlong " + "é" * 700 + "\nend"
+        r, saved = self.send_to("ok", body=body)
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("ABC123", r.text)
+        with open(os.path.join(saved, os.listdir(saved)[0]), "rb") as f:
+            wire = f.read()
+        self.assertNotRegex(wire, rb"[^\r]\n")          # CRLF only
+        self.assertIn(b"\r\n..\r\n", wire)               # "." stuffed
+        self.assertIn(b"\r\n..b\r\n", wire)
+        self.assertTrue(all(len(l) <= 998 for l in wire.split(b"\r\n")))
+        self.assertTrue(wire.endswith(b"\r\n.\r\n"))
+
+
+class BadInput(unittest.TestCase):
+    """Rejected forms come back with what was typed; nothing is sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.saved = tempfile.mkdtemp(prefix="labmail-bad-")
+        cls.server = labtest.FaultSMTP("ok", save_dir=cls.saved)
+        cls.lm = labtest.Labmail("--max-body", "2000",
+                                 smtp_port=cls.server.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lm.cleanup()
+        cls.server.stop()
+        shutil.rmtree(cls.saved)
+
+    def setUp(self):
+        self.b = labtest.Browser(self.lm.base)
+        self.token = self.b.csrf()
+
+    def tearDown(self):
+        self.assertEqual(os.listdir(self.saved), [], "something was sent")
+
+    def assert_refused(self, field, status=400, **fields):
+        r = self.b.post("/send", form(self.token, **fields))
+        self.assertEqual(r.status, status, r.text)
+        err = re.search(r'id="%s-error">([^<]*)<' % field, r.text).group(1)
+        self.assertNotEqual(err, "", "no error next to %s" % field)
+        return r
+
+    def test_header_injection_in_subject(self):
+        r = self.assert_refused("subject", subject="hi\r\nBcc: x@evil.com")
+        self.assertIn("hi\r\nBcc: x@evil.com", r.text.replace("&#13;", "\r"))
+
+    def test_smtp_injection_in_to(self):
+        self.assert_refused("to", to="a@b.c>\r\nRCPT TO:<x@evil.com")
+
+    def test_newline_in_from(self):
+        self.assert_refused("from", **{"from": "a@b.c\nDATA"})
+
+    def test_not_an_address(self):
+        r = self.assert_refused("to", to="not an address")
+        self.assertIn('value="not an address"', r.text)
+
+    def test_no_recipient(self):
+        self.assert_refused("to", to="")
+
+    def test_cc_list_with_garbage(self):
+        self.assert_refused("cc", cc="a@b.c, nonsense")
+
+    def test_nul_byte(self):
+        self.assert_refused("subject", subject="a\0b")
+
+    def test_invalid_utf8(self):
+        data = ("from=darth%40starwars.univ&to=root%40mail181.com&subject=%FF%FE"
+                "&body=x&csrf_token=" + self.token).encode()
+        r = self.b.post("/send", data, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400)
+        self.assertNotEqual(re.search(r'id="subject-error">([^<]*)<',
+                                      r.text).group(1), "")
+
+    def test_body_over_limit(self):
+        self.assert_refused("body", status=413, body="x" * 3000)
+
+    def test_request_over_http_limit(self):
+        r = self.b.post("/send", form(self.token, body="x" * (3 << 20)))
+        self.assertEqual(r.status, 413)
+
+    def test_missing_csrf(self):
+        data = dict(FORM)
+        r = self.b.post("/send", data)
+        self.assertEqual(r.status, 403)
+        self.assertIn('value="root@mail181.com"', r.text)
+
+    def test_wrong_csrf(self):
+        r = self.b.post("/send", form("A" * 22))
+        self.assertEqual(r.status, 403)
+
+    def test_script_is_inert(self):
+        r = self.assert_refused(
+            "from", **{"from": '"><script>alert(1)</script>'},
+            subject="<img src=x onerror=alert(1)>")
+        self.assertNotIn("<script>alert(1)", r.text)
+        self.assertNotIn("<img src=x", r.text)
+        self.assertIn("&lt;img src=x onerror=alert(1)&gt;", r.text)
+
+
+class Concurrency(unittest.TestCase):
+    """The event loop never waits on SMTP."""
+
+    def test_guide_answers_while_20_sends_hang(self):
+        server = labtest.FaultSMTP("silent")
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail("--smtp-timeout", "30", smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        token = b.csrf()
+        statuses = []
+
+        def send():
+            statuses.append(labtest.Browser(lm.base).post(
+                "/send", form(token), {"Cookie": "labmail_csrf=" + token}).status)
+
+        threads = [threading.Thread(target=send) for _ in range(20)]
+        for t in threads:
+            t.start()
+        # Wait until all 20 SMTP connections are open and waiting.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _count_connections(
+                server.port) < 20:
+            time.sleep(0.05)
+        self.assertGreaterEqual(_count_connections(server.port), 20)
+        for _ in range(10):
+            r = b.get("/guide")
+            self.assertEqual(r.status, 200)
+        self.assertEqual(statuses, [], "a hanging send finished early")
+        server.stop()          # the sends now fail fast
+        for t in threads:
+            t.join(60)
+        self.assertEqual(sorted(set(statuses)), [502])
+
+
+def _count_connections(port):
+    """Established TCP connections to 127.0.0.1:port, from /proc."""
+    n = 0
+    hexport = ":%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if local.endswith(hexport) and state == "01":
+                n += 1
+    return n
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,234 @@
+"""labmail as a server: start-up, configuration, pages, static files."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import labtest
+
+
+def run_labmail(*args):
+    return subprocess.run([labtest.LABMAIL, *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+class StartUp(unittest.TestCase):
+    """Bad configuration stops start-up with one clear line, status 2."""
+
+    def assert_usage_error(self, args, words):
+        p = run_labmail(*args)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        for w in words:
+            self.assertIn(w, lines[0])
+
+    def test_bad_port(self):
+        self.assert_usage_error(["--listen", "127.0.0.1:70000"],
+                                ["listen", "70000"])
+
+    def test_bad_group(self):
+        self.assert_usage_error(["--group", "abc"], ["group", "abc"])
+
+    def test_group_without_valid_address(self):
+        self.assert_usage_error(["--group", "42"], ["smtp-addr", "42"])
+
+    def test_missing_config_file(self):
+        self.assert_usage_error(["--config", "/nonexistent/labmail.conf"],
+                                ["/nonexistent/labmail.conf"])
+
+    def test_unknown_config_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write("[labmail]\ngrup = 142\n")
+            f.flush()
+            self.assert_usage_error(["--config", f.name], ["grup"])
+
+    def test_help_lists_every_option_with_default(self):
+        p = run_labmail("--help")
+        self.assertEqual(p.returncode, 0)
+        for opt in ("--listen", "--smtp", "--group", "--config", "--data-dir",
+                    "--smtp-timeout", "--version"):
+            self.assertIn(opt, p.stdout)
+        self.assertIn("127.0.0.1:8080", p.stdout)
+
+    def test_version(self):
+        p = run_labmail("--version")
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^labmail \d+\.\d+")
+
+    def test_sigterm_shuts_down_cleanly(self):
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.assertEqual(lm.stop(), 0)
+        self.assertIn("shutting down", lm.output())
+        os.unlink(lm.log.name)
+
+
+class Guide(unittest.TestCase):
+
+    def page(self, *args, path="/guide", headers=None):
+        lm = labtest.Labmail(*args, smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        return labtest.Browser(lm.base).get(path, headers)
+
+    def test_group_181_values(self):
+        r = self.page()
+        self.assertEqual(r.status, 200)
+        for v in ("mail181.com", "smtp181.mail181.com", "192.168.0.81",
+                  "172.20.181.1", "machine181.mail181.com"):
+            self.assertIn(v, r.text)
+        self.assertNotIn("{{", r.text)
+
+    def test_group_142_from_config_file(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write("[labmail]\ngroup = 142\n")
+            f.flush()
+            r = self.page("--config", f.name)
+        for v in ("mail142.com", "192.168.0.42", "172.20.142.1"):
+            self.assertIn(v, r.text)
+        self.assertNotIn("mail181.com", r.text)
+
+    def test_command_line_wins_over_file(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write("[labmail]\ngroup = 142\n")
+            f.flush()
+            r = self.page("--config", f.name, "--group", "150")
+        self.assertIn("mail150.com", r.text)
+
+    def test_language(self):
+        fr = self.page(headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+        en = self.page(headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+        self.assertEqual(fr.headers["Content-Language"], "fr")
+        self.assertEqual(en.headers["Content-Language"], "en")
+        self.assertIn("Étape 4", fr.text)
+        self.assertIn("Step 4", en.text)
+        q = self.page(path="/guide?lang=en",
+                      headers={"Accept-Language": "fr"})
+        self.assertEqual(q.headers["Content-Language"], "en")
+
+    def test_toc_links_reach_headings(self):
+        r = self.page(path="/guide?lang=en")
+        toc = re.search(r'<nav class="toc".*?</nav>', r.text, re.S).group(0)
+        links = re.findall(r'href="#([^"]+)"', toc)
+        self.assertGreater(len(links), 8)
+        for anchor in links:
+            self.assertIn('id="%s"' % anchor, r.text)
+
+    def test_ehlo_is_set_right(self):
+        r = self.page(path="/guide?lang=en")
+        self.assertIn("ehlo [172.20.181.1]", r.text)
+
+    def test_diagram(self):
+        r = self.page("--group", "142", path="/guide/network.svg")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["Content-Type"], "image/svg+xml")
+        self.assertIn("172.20.142.1", r.text)
+        self.assertNotIn("<script", r.text)
+
+
+class Http(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lm = labtest.Labmail(smtp_port=labtest.free_port())
+        cls.b = labtest.Browser(cls.lm.base)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lm.cleanup()
+
+    def test_security_headers_everywhere(self):
+        for path in ("/", "/guide", "/send", "/static/style.css", "/nope"):
+            h = self.b.get(path).headers
+            self.assertIn("default-src 'self'", h["Content-Security-Policy"])
+            self.assertIn("frame-ancestors 'none'",
+                          h["Content-Security-Policy"])
+            self.assertEqual(h["X-Content-Type-Options"], "nosniff")
+            self.assertIsNotNone(h["Referrer-Policy"])
+
+    def test_home_links(self):
+        r = self.b.get("/")
+        self.assertEqual(r.status, 200)
+        for link in ('href="/guide"', 'href="/send"'):
+            self.assertIn(link, r.text)
+
+    def test_unknown_path_and_method(self):
+        self.assertEqual(self.b.get("/nope").status, 404)
+        r = self.b.request("DELETE", "/guide")
+        self.assertEqual(r.status, 405)
+
+    def test_error_page_does_not_echo_request(self):
+        r = self.b.get("/%3Cscript%3Ealert(1)%3C/script%3E")
+        self.assertEqual(r.status, 404)
+        self.assertNotIn("script", r.text)
+
+    def test_static_type_and_validators(self):
+        r = self.b.get("/static/style.css")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["Content-Type"].startswith("text/css"))
+        etag, lm = r.headers["ETag"], r.headers["Last-Modified"]
+        self.assertEqual(self.b.get("/static/style.css",
+                                    {"If-None-Match": etag}).status, 304)
+        self.assertEqual(self.b.get("/static/style.css",
+                                    {"If-Modified-Since": lm}).status, 304)
+        self.assertEqual(self.b.get("/static/style.css",
+                                    {"If-None-Match": '"other"'}).status, 200)
+
+    def test_static_cannot_escape(self):
+        for path in ("/static/../src/main.c", "/static/%2e%2e/Makefile",
+                     "/static/..%2fMakefile", "/static/%2e%2e%2fMakefile",
+                     "/static/style.css%00.txt", "/static//etc/passwd",
+                     "/static/", "/static/.hidden"):
+            self.assertEqual(self.raw_status(path), 404, path)
+
+    def test_static_symlink_not_served(self):
+        data = tempfile.mkdtemp(prefix="labmail-data-")
+        self.addCleanup(shutil.rmtree, data)
+        for d in ("web", "static"):
+            shutil.copytree(os.path.join(labtest.TOP, d),
+                            os.path.join(data, d))
+        os.symlink("/etc/hostname",
+                   os.path.join(data, "static", "link.txt"))
+        with open(os.path.join(data, "static", "real.txt"), "w") as f:
+            f.write("served\n")
+        lm = labtest.Labmail("--data-dir", data,
+                             smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        self.assertEqual(b.get("/static/real.txt").text, "served\n")
+        self.assertEqual(b.get("/static/link.txt").status, 404)
+
+    def raw_status(self, path):
+        """Send the path byte for byte (no client-side normalisation)."""
+        with socket.create_connection((labtest.LOOPBACK, self.lm.port)) as s:
+            s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        return int(data.split(b" ", 2)[1])
+
+    def test_access_log_has_no_form_content(self):
+        token = self.b.csrf()
+        self.b.post("/send", {"from": "secret-sender@x.y", "to": "",
+                              "body": "very-secret-body",
+                              "csrf_token": token})
+        time.sleep(0.2)
+        out = self.lm.output()
+        self.assertIn('"POST /send"', out)
+        self.assertNotIn("very-secret-body", out)
+        self.assertNotIn("secret-sender", out)
+
+    def test_csrf_cookie_flags(self):
+        r = labtest.Browser(self.lm.base).get("/send")
+        cookie = r.headers["Set-Cookie"]
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,277 @@
+"""labtest - what the integration tests share: real servers on loopback.
+
+Every server here is started by the test that needs it, on 127.0.0.1,
+and stopped by pid: labmail itself, a private Postfix instance that
+delivers locally only, smtp-sink, and the fault-injecting faultsmtp.py.
+Test users are created with useradd/chpasswd and removed afterwards.
+Nothing here ever connects outside the loopback network.
+"""
+
+import http.cookiejar
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LABMAIL_BUILD", os.path.join(TOP, "build"))
+LABMAIL = os.path.join(BUILD, "labmail")
+PYTHON = "/usr/bin/python3"
+FAULTSMTP = os.path.join(TOP, "tests", "tools", "faultsmtp.py")
+LOOPBACK = "127.0.0.1"
+DOMAIN = "mail181.com"
+
+
+def free_port():
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc=None, timeout=15.0):
+    """Wait until something accepts on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %d" % proc.returncode)
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d" % port)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+class Labmail:
+    """build/labmail on a free loopback port, stopped with SIGTERM."""
+
+    def __init__(self, *args, smtp_port=None):
+        self.port = free_port()
+        self.base = "http://%s:%d" % (LOOPBACK, self.port)
+        self.log = tempfile.NamedTemporaryFile(prefix="labmail-", suffix=".log",
+                                               delete=False)
+        argv = [LABMAIL, "--listen", "%s:%d" % (LOOPBACK, self.port)]
+        if smtp_port is not None:
+            argv += ["--smtp", "%s:%d" % (LOOPBACK, smtp_port)]
+        self.proc = subprocess.Popen(argv + list(args), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        """SIGTERM; returns the exit status (0 for a clean shutdown)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def output(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def cleanup(self):
+        self.stop()
+        os.unlink(self.log.name)
+
+
+class FaultSMTP:
+    """tests/tools/faultsmtp.py in one of its modes."""
+
+    def __init__(self, mode, save_dir=None):
+        argv = [PYTHON, FAULTSMTP, "--port", "0", "--mode", mode]
+        if save_dir is not None:
+            argv += ["--save", save_dir]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            self.stop()
+            raise RuntimeError("faultsmtp did not start: %r" % line)
+        self.port = int(line[1])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on a free loopback port."""
+
+    def __init__(self, *options):
+        self.port = free_port()
+        # As root, smtp-sink wants a user to run as (-u).
+        user = ["-u", "nobody"] if is_root() else []
+        self.proc = subprocess.Popen(
+            ["smtp-sink", *user, *options, "%s:%d" % (LOOPBACK, self.port), "256"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Postfix:
+    """A private Postfix instance: loopback only, local delivery only.
+
+    It has its own configuration and queue under a temporary folder and
+    delivers to /var/mail/USER with local(8), as the lab's server does.
+    Mail for any other domain bounces (default_transport = error).
+    """
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="labmail-postfix-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        queue = os.path.join(self.dir, "queue")
+        data = os.path.join(self.dir, "data")
+        os.makedirs(queue)
+        os.makedirs(data)
+        shutil.chown(data, "postfix")
+        self.maillog = os.path.join(self.dir, "maillog")
+        with open(os.path.join(self.dir, "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+myhostname = smtp181.{DOMAIN}
+mydestination = {DOMAIN}, localhost
+mynetworks = 127.0.0.0/8
+default_transport = error
+relay_transport = error
+alias_maps =
+alias_database =
+maillog_file = {self.maillog}
+maillog_file_prefixes = {self.dir}
+smtpd_banner = $myhostname ESMTP $mail_name (Debian/GNU)
+""")
+        with open("/etc/postfix/master.cf") as f:
+            master = f.read().splitlines()
+        with open(os.path.join(self.dir, "master.cf"), "w") as f:
+            for line in master:
+                if line.startswith("smtp ") and " inet " in line:
+                    line = "%s:%d inet n - n - - smtpd" % (LOOPBACK, self.port)
+                f.write(line + "\n")
+        subprocess.run(["postfix", "-c", self.dir, "start"], check=True)
+        wait_port(self.port)
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.dir, "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class TestUser:
+    """A local Unix user with a password and an empty spool."""
+
+    def __init__(self):
+        self.name = "lmt" + secrets.token_hex(4)
+        self.password = secrets.token_urlsafe(12)
+        subprocess.run(["useradd", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", self.name], check=True)
+        subprocess.run(["chpasswd"], input="%s:%s\n" % (self.name, self.password),
+                       text=True, check=True)
+        self.uid = pwd.getpwnam(self.name).pw_uid
+        self.spool = "/var/mail/" + self.name
+
+    def wait_mail(self, count=1, timeout=20.0):
+        """The spool once it holds count messages (From_ lines)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.spool, "rb") as f:
+                    data = f.read()
+                if data.count(b"\nFrom ") + data.startswith(b"From ") >= count:
+                    return data
+            except FileNotFoundError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("no mail in %s after %gs" % (self.spool, timeout))
+
+    def remove(self):
+        subprocess.run(["userdel", self.name], stderr=subprocess.DEVNULL)
+        try:
+            os.unlink(self.spool)
+        except FileNotFoundError:
+            pass
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.text = body.decode("utf-8", errors="replace")
+
+
+class Browser:
+    """A tiny HTTP client with a cookie jar that does not follow redirects."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, base):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), self._NoRedirect())
+
+    def request(self, method, path, data=None, headers=None):
+        body = None
+        hdrs = dict(headers or {})
+        if isinstance(data, dict):
+            body = urllib.parse.urlencode(data).encode()
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif data is not None:
+            body = data
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers=hdrs)
+        try:
+            with self.opener.open(req, timeout=120) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def post(self, path, data, headers=None):
+        return self.request("POST", path, data, headers)
+
+    def cookie(self, name):
+        for c in self.jar:
+            if c.name == name:
+                return c.value
+        return None
+
+    def csrf(self, path="/send"):
+        """Load a form page and return its CSRF token."""
+        r = self.get(path)
+        marker = 'name="csrf_token" value="'
+        start = r.text.index(marker) + len(marker)
+        return r.text[start:r.text.index('"', start)]
