@@ -46,8 +46,12 @@ UNIT	 = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 # Debian packages: to build, to run the tests, to benchmark.
 DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
 	     libcmark-dev libmicrohttpd-dev libcmocka-dev
+# Node.js may come from elsewhere than Debian (with its own npm): then
+# only Debian's chromium is needed for the browser test.
+DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
+	     $(if $(shell command -v npm),,npm)
 DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl nginx-light \
-	     chromium nodejs npm valgrind
+	     chromium valgrind $(DEPS_NODE)
 DEPS_BENCH = $(DEPS_CHECK) wrk
 
 .PHONY: all run check check-unit check-san bench deps deps-check deps-bench \

@@ -5,9 +5,11 @@
  * folding, quoted-printable, the Message-ID and the Date.  This file
  * decides what is acceptable.  GMime's address parser is lenient on
  * purpose (it reads "foo" as a mailbox without a domain and silently
- * skips "<>" or a stray ">"), so each address of a list is parsed on its
- * own, any parser warning is a refusal, and the addr-spec that SMTP will
- * carry is checked again here, strictly.
+ * skips "<>" or a stray ">"), and in 3.2.13 it leaks on some malformed
+ * input.  So a list is cut into items here; each item must have the
+ * shape of a mailbox before GMime parses it, on its own; any parser
+ * warning is a refusal; and the addr-spec that SMTP will carry is
+ * checked again, strictly, after parsing.
  */
 
 #include <string.h>

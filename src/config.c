@@ -133,7 +133,11 @@ parse_host_port(const char *name, const char *s, const char *default_port,
 			return fail(err, "%s: \"%s\": junk after ]", name, s);
 		}
 	} else {
-		colon = strrchr(s, ':');
+		colon = strchr(s, ':');
+		/* "::1" or "2001:db8::5" would split at the wrong colon. */
+		if (colon != NULL && strchr(colon + 1, ':') != NULL)
+			return fail(err, "%s: \"%s\": an IPv6 address "
+			    "goes in brackets ([ADDR]:PORT)", name, s);
 		*host = colon ? g_strndup(s, colon - s) : g_strdup(s);
 	}
 	if (**host == '\0' || strpbrk(*host, " \t/") != NULL) {
@@ -297,7 +301,7 @@ read_file(const char *path, char **v, GError **err)
 {
 	GKeyFile	*kf = g_key_file_new();
 	GError		*e = NULL;
-	char		**keys = NULL;
+	char		**groups = NULL, **keys = NULL;
 	gboolean	 ok = FALSE;
 	gsize		 i;
 	int		 opt;
@@ -306,6 +310,14 @@ read_file(const char *path, char **v, GError **err)
 		fail(err, "config file %s: %s", path, e->message);
 		goto out;
 	}
+	/* A misspelt group would hide all its keys just as silently. */
+	groups = g_key_file_get_groups(kf, NULL);
+	for (i = 0; groups[i] != NULL; i++)
+		if (strcmp(groups[i], CONFIG_GROUP_NAME) != 0) {
+			fail(err, "config file %s: unknown group [%s]", path,
+			    groups[i]);
+			goto out;
+		}
 	keys = g_key_file_get_keys(kf, CONFIG_GROUP_NAME, NULL, NULL);
 	for (i = 0; keys != NULL && keys[i] != NULL; i++) {
 		for (opt = 0; opt < N_OPTIONS; opt++)
@@ -323,6 +335,7 @@ read_file(const char *path, char **v, GError **err)
 	}
 	ok = TRUE;
 out:
+	g_strfreev(groups);
 	g_strfreev(keys);
 	g_clear_error(&e);
 	g_key_file_free(kf);

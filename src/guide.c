@@ -130,7 +130,12 @@ heading_clear(gpointer p)
 	g_free(h->slug);
 }
 
-/* The headings of the document, in order. */
+/*
+ * The headings of the document, in the order of the HTML.  The whole
+ * tree is walked, not only the top level: a heading inside a block
+ * quote or a list item is a bare <hN> too, and skipping it would shift
+ * every later id by one.
+ */
 static GArray *
 collect_headings(cmark_node *doc)
 {
@@ -138,15 +143,18 @@ collect_headings(cmark_node *doc)
 			    sizeof(struct heading));
 	GHashTable	*seen = g_hash_table_new_full(g_str_hash, g_str_equal,
 			    g_free, NULL);
+	cmark_iter	*iter = cmark_iter_new(doc);
+	cmark_event_type ev;
 	cmark_node	*node;
 
 	g_array_set_clear_func(headings, heading_clear);
-	for (node = cmark_node_first_child(doc); node != NULL;
-	    node = cmark_node_next(node)) {
+	while ((ev = cmark_iter_next(iter)) != CMARK_EVENT_DONE) {
 		struct heading	 h;
 		GString		*text;
 
-		if (cmark_node_get_type(node) != CMARK_NODE_HEADING)
+		node = cmark_iter_get_node(iter);
+		if (ev != CMARK_EVENT_ENTER ||
+		    cmark_node_get_type(node) != CMARK_NODE_HEADING)
 			continue;
 		text = g_string_new(NULL);
 		node_text(node, text);
@@ -155,6 +163,7 @@ collect_headings(cmark_node *doc)
 		h.slug = slugify(h.text, seen);
 		g_array_append_val(headings, h);
 	}
+	cmark_iter_free(iter);
 	g_hash_table_unref(seen);
 	return headings;
 }

@@ -112,14 +112,20 @@ http_cookie(const struct http_request *req, const char *name)
 	return g_hash_table_lookup(req->cookies, name);
 }
 
+#define HTTP_COOKIES_MAX	64
+
 void
 http_parse_cookies(struct http_request *req, const char *header)
 {
-	char	**pairs = g_strsplit(header, ";", 64);
+	/*
+	 * Not g_strsplit(..., HTTP_COOKIES_MAX): its last piece would hold
+	 * the rest of the header, and that cookie a value with "; " in it.
+	 */
+	char	**pairs = g_strsplit(header, ";", -1);
 	char	 *eq;
 	int	  i;
 
-	for (i = 0; pairs[i] != NULL; i++) {
+	for (i = 0; pairs[i] != NULL && i < HTTP_COOKIES_MAX; i++) {
 		g_strstrip(pairs[i]);
 		eq = strchr(pairs[i], '=');
 		if (eq == NULL || eq == pairs[i])
@@ -224,10 +230,14 @@ http_status_text(int status)
 	return "Unknown";
 }
 
+/* The range of GDateTime: 0001-01-01 to 9999-12-31T23:59:59 UTC. */
+#define HTTP_DATE_MIN	G_GINT64_CONSTANT(-62135596800)
+#define HTTP_DATE_MAX	G_GINT64_CONSTANT(253402300799)
+
 char *
 http_date(gint64 unix_time)
 {
-	GDateTime	*dt = g_date_time_new_from_unix_utc(unix_time);
+	GDateTime	*dt;
 	char		*s;
 
 	/* Day and month names must be English whatever the locale. */
@@ -236,6 +246,12 @@ http_date(gint64 unix_time)
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
 	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
+	/*
+	 * A file's mtime can be out of that range (touch -d on tmpfs):
+	 * GDateTime would be NULL and the names indexed with -1.
+	 */
+	dt = g_date_time_new_from_unix_utc(CLAMP(unix_time, HTTP_DATE_MIN,
+	    HTTP_DATE_MAX));
 	s = g_strdup_printf("%s, %02d %s %04d %02d:%02d:%02d GMT",
 	    days[g_date_time_get_day_of_week(dt) - 1],
 	    g_date_time_get_day_of_month(dt),

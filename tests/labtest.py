@@ -90,8 +90,16 @@ class Labmail:
             return f.read()
 
     def cleanup(self):
-        self.stop()
+        """Stop; fail if labmail did not exit cleanly or a sanitizer spoke."""
+        status = self.stop()
+        out = self.output()
         os.unlink(self.log.name)
+        for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if alarm in out:
+                raise AssertionError("labmail: %s\n%s" % (alarm, out[-4000:]))
+        if status != 0:
+            raise AssertionError("labmail exited with %d\n%s" %
+                                 (status, out[-4000:]))
 
 
 class FaultSMTP:

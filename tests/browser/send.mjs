@@ -173,8 +173,9 @@ async function guide(page) {
       return null;
     const r = e.getBoundingClientRect();
     const x = r.left + Math.min(r.width / 2, 20);
-    const y = r.top + r.height / 2;
-    if (r.top < 0 || r.bottom > window.innerHeight || r.height === 0)
+    const y = Math.max(r.top, 0) + r.height / 2;
+    // A scroll to the anchor may land a fraction of a pixel off.
+    if (r.top < -1 || r.bottom > window.innerHeight + 1 || r.height === 0)
       return null;
     const hit = document.elementFromPoint(x, y);
     if (!hit || !(hit === e || e.contains(hit)))
@@ -288,8 +289,8 @@ async function xss(page, dialogs) {
   check(pwned === 'undefined', `window.__pwned is ${pwned}: the markup ran`);
   check(dialogs.length === 0, `dialogs fired: ${JSON.stringify(dialogs)}`);
   const injected = await page.evaluate(() => ({
-    imgs: document.querySelectorAll('img').length,
-    scripts: document.querySelectorAll('script').length,
+    imgs: document.querySelectorAll('img[src="x"]').length,
+    scripts: [...document.scripts].filter((e) => e.text.includes('__pwned')).length,
     onerror: document.querySelectorAll('[onerror]').length,
     forms: document.querySelectorAll('form.send').length,
   }));

@@ -59,8 +59,9 @@ class BrowserTest(unittest.TestCase):
         self.addCleanup(self.user.remove)
         self.labmail = labtest.Labmail(smtp_port=self.postfix.port)
         self.addCleanup(self.labmail.cleanup)
-        self.shots = os.environ.get("LABMAIL_SCREENSHOTS") or \
-            os.path.join(labtest.BUILD, "screenshots")
+        self.shots = os.path.abspath(
+            os.environ.get("LABMAIL_SCREENSHOTS") or
+            os.path.join(labtest.BUILD, "screenshots"))
         os.makedirs(self.shots, exist_ok=True)
 
     def run_script(self, recipient):

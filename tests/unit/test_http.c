@@ -1,0 +1,666 @@
+/*
+ * test_http - unit tests of the http and csrf modules.
+ *
+ * http: cookie parsing and form fields are table-driven; dates are
+ * compared with fixed strings; error pages are checked to hold nothing
+ * but the status, whatever the request held.  csrf: the cookie a new
+ * token is set with, reuse of a good cookie, and csrf_check() on
+ * every way a pair can be wrong.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "csrf.h"
+#include "http.h"
+
+/* A string literal and its length, NUL bytes included. */
+#define WITH_LEN(s)	s, sizeof(s) - 1
+
+#define U_FFFD		"\xef\xbf\xbd"
+
+/* One Cookie header and the table it gives ("name=value;..." sorted). */
+static const struct {
+	const char	*header;
+	const char	*want;
+} cookie_cases[] = {
+	{ "", "" },
+	{ "a=1", "a=1;" },
+	{ "a=1; b=2", "a=1;b=2;" },
+	{ "a=1;b=2", "a=1;b=2;" },
+	{ "  a=1 ;   b=2  ", "a=1;b=2;" },
+	{ "a=1;\tb=2", "a=1;b=2;" },
+	/* First value of a name wins. */
+	{ "a=1; a=2", "a=1;" },
+	{ "a=; a=2", "a=;" },
+	/* No '=' or no name: skipped, the rest kept. */
+	{ "junk; b=2", "b=2;" },
+	{ "=x; b=2", "b=2;" },
+	{ "b=2; junk", "b=2;" },
+	{ ";;; ; b=2;;", "b=2;" },
+	/* The value runs to the ';', '=' and quotes included. */
+	{ "a=b=c", "a=b=c;" },
+	{ "a=\"q\"", "a=\"q\";" },
+	{ "a=", "a=;" },
+	{ "labmail_csrf=AAAAAAAAAAAAAAAAAAAAAA; theme=dark",
+	    "labmail_csrf=AAAAAAAAAAAAAAAAAAAAAA;theme=dark;" },
+};
+
+/* The cookies of req as "name=value;" in name order. */
+static char *
+cookies_string(const struct http_request *req)
+{
+	GList	*names = g_list_sort(g_hash_table_get_keys(req->cookies),
+		    (GCompareFunc)strcmp), *l;
+	GString	*out = g_string_new(NULL);
+
+	for (l = names; l != NULL; l = l->next)
+		g_string_append_printf(out, "%s=%s;", (char *)l->data,
+		    http_cookie(req, l->data));
+	g_list_free(names);
+	return g_string_free(out, FALSE);
+}
+
+static void
+test_parse_cookies(void **state)
+{
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cookie_cases); i++) {
+		struct http_request	 req;
+		char			*got;
+
+		http_request_init(&req);
+		http_parse_cookies(&req, cookie_cases[i].header);
+		got = cookies_string(&req);
+		if (strcmp(got, cookie_cases[i].want) != 0)
+			fail_msg("\"%s\": got \"%s\", want \"%s\"",
+			    cookie_cases[i].header, got, cookie_cases[i].want);
+		g_free(got);
+		http_request_clear(&req);
+	}
+}
+
+/* A header of many cookies: at most 64 kept, none holding a ';'. */
+static void
+test_parse_cookies_many(void **state)
+{
+	struct http_request	 req;
+	GString			*header = g_string_new(NULL);
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < 100; i++)
+		g_string_append_printf(header, "c%d=v%d; ", i, i);
+	http_request_init(&req);
+	http_parse_cookies(&req, header->str);
+	assert_int_equal(g_hash_table_size(req.cookies), 64);
+	assert_string_equal(http_cookie(&req, "c0"), "v0");
+	assert_string_equal(http_cookie(&req, "c63"), "v63");
+	assert_null(http_cookie(&req, "c64"));
+	assert_null(http_cookie(&req, "c99"));
+	http_request_clear(&req);
+	g_string_free(header, TRUE);
+}
+
+/* One form field as raw bytes, and what the form then holds. */
+static const struct {
+	const char	*data;
+	gsize		 len;
+	const char	*want;
+	gboolean	 bad;		/* the field is named in bad_field */
+} field_cases[] = {
+	{ WITH_LEN("hello"), "hello", FALSE },
+	{ WITH_LEN(""), "", FALSE },
+	{ WITH_LEN("Été ✓"), "Été ✓", FALSE },
+	{ WITH_LEN("a\0b"), "a" U_FFFD "b", TRUE },
+	{ WITH_LEN("\0"), U_FFFD, TRUE },
+	{ WITH_LEN("a\0\0"), "a" U_FFFD U_FFFD, TRUE },
+	{ "abcdef", 3, "abc", FALSE },		/* len, not the NUL, ends it */
+	{ WITH_LEN("line\r\nnext\t"), "line\r\nnext\t", FALSE },
+};
+
+static void
+test_add_field(void **state)
+{
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(field_cases); i++) {
+		struct http_request	 req;
+
+		http_request_init(&req);
+		http_request_add_field(&req, "body", field_cases[i].data,
+		    field_cases[i].len);
+		assert_string_equal(http_form(&req, "body"),
+		    field_cases[i].want);
+		if (field_cases[i].bad)
+			assert_string_equal(req.bad_field, "body");
+		else
+			assert_null(req.bad_field);
+		http_request_clear(&req);
+	}
+}
+
+/* First value of a name wins; bad_field names the first bad field. */
+static void
+test_add_field_order(void **state)
+{
+	struct http_request	 req;
+
+	(void)state;
+	http_request_init(&req);
+	http_request_add_field(&req, "to", WITH_LEN("first"));
+	http_request_add_field(&req, "to", WITH_LEN("second"));
+	assert_string_equal(http_form(&req, "to"), "first");
+	assert_null(req.bad_field);
+	http_request_add_field(&req, "subject", WITH_LEN("x\0y"));
+	http_request_add_field(&req, "body", WITH_LEN("\0"));
+	assert_string_equal(req.bad_field, "subject");
+	assert_string_equal(http_form(&req, "body"), U_FFFD);
+	assert_null(http_form(&req, "cc"));
+	assert_int_equal(g_hash_table_size(req.form), 3);
+	http_request_clear(&req);
+	/* Cleared: all zero, tables gone. */
+	assert_null(req.form);
+	assert_null(req.bad_field);
+}
+
+/* http_table_add() and the lookups. */
+static void
+test_tables(void **state)
+{
+	struct http_request	 req;
+
+	(void)state;
+	http_request_init(&req);
+	assert_null(req.method);
+	assert_false(req.https);
+	http_table_add(req.query, "lang", "en");
+	http_table_add(req.query, "lang", "fr");
+	http_table_add(req.headers, "accept-language", "fr");
+	assert_string_equal(http_query(&req, "lang"), "en");
+	assert_null(http_query(&req, "Lang"));
+	assert_string_equal(http_header(&req, "accept-language"), "fr");
+	assert_null(http_header(&req, "cookie"));
+	assert_null(http_cookie(&req, "x"));
+	assert_null(http_form(&req, "x"));
+	req.method = g_strdup("GET");
+	req.path = g_strdup("/");
+	req.prefix = g_strdup("");
+	req.peer = g_strdup("127.0.0.1");
+	http_request_clear(&req);
+}
+
+/* http_date(): RFC 9110 IMF-fixdate, English names, any time. */
+static const struct {
+	gint64		 t;
+	const char	*want;
+} date_cases[] = {
+	{ 0, "Thu, 01 Jan 1970 00:00:00 GMT" },
+	{ 1700000000, "Tue, 14 Nov 2023 22:13:20 GMT" },
+	{ 951782400, "Tue, 29 Feb 2000 00:00:00 GMT" },
+	{ 1735689599, "Tue, 31 Dec 2024 23:59:59 GMT" },
+	{ 1748736000, "Sun, 01 Jun 2025 00:00:00 GMT" },
+	{ 1754006400, "Fri, 01 Aug 2025 00:00:00 GMT" },
+	{ 1757203200, "Sun, 07 Sep 2025 00:00:00 GMT" },
+	{ 1760400000, "Tue, 14 Oct 2025 00:00:00 GMT" },
+	{ 1764547200, "Mon, 01 Dec 2025 00:00:00 GMT" },
+	{ 1739577600, "Sat, 15 Feb 2025 00:00:00 GMT" },
+	{ 1742169600, "Mon, 17 Mar 2025 00:00:00 GMT" },
+	{ 1745884800, "Tue, 29 Apr 2025 00:00:00 GMT" },
+	{ 1747267200, "Thu, 15 May 2025 00:00:00 GMT" },
+	{ 1751328000, "Tue, 01 Jul 2025 00:00:00 GMT" },
+	{ 1736985600, "Thu, 16 Jan 2025 00:00:00 GMT" },
+	{ 1737072000, "Fri, 17 Jan 2025 00:00:00 GMT" },
+	{ 1737158400, "Sat, 18 Jan 2025 00:00:00 GMT" },
+	{ 1737244800, "Sun, 19 Jan 2025 00:00:00 GMT" },
+	{ 1737331200, "Mon, 20 Jan 2025 00:00:00 GMT" },
+	{ 1737417600, "Tue, 21 Jan 2025 00:00:00 GMT" },
+	{ 1737504000, "Wed, 22 Jan 2025 00:00:00 GMT" },
+	{ -1, "Wed, 31 Dec 1969 23:59:59 GMT" },
+	{ 253402300799, "Fri, 31 Dec 9999 23:59:59 GMT" },
+	/* Past what GDateTime holds (a file's mtime on tmpfs can be). */
+	{ 253402300800, "Fri, 31 Dec 9999 23:59:59 GMT" },
+	{ G_MAXINT64, "Fri, 31 Dec 9999 23:59:59 GMT" },
+	{ G_MININT64, "Mon, 01 Jan 0001 00:00:00 GMT" },
+};
+
+static void
+test_date(void **state)
+{
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(date_cases); i++) {
+		char	*got = http_date(date_cases[i].t);
+
+		if (strcmp(got, date_cases[i].want) != 0)
+			fail_msg("%" G_GINT64_FORMAT ": got \"%s\", want "
+			    "\"%s\"", date_cases[i].t, got,
+			    date_cases[i].want);
+		g_free(got);
+	}
+}
+
+/* The body of resp as a string. */
+static char *
+body_string(const struct http_response *resp)
+{
+	gsize		 len;
+	const char	*data;
+
+	if (resp->body == NULL)
+		return NULL;
+	data = g_bytes_get_data(resp->body, &len);
+	return g_strndup(data, len);
+}
+
+/* Error pages: status line text only, never the request. */
+static void
+test_error_page(void **state)
+{
+	static const struct {
+		int		 status;
+		const char	*body;
+	} cases[] = {
+		{ 400, "400 Bad Request\n" },
+		{ 403, "403 Forbidden\n" },
+		{ 404, "404 Not Found\n" },
+		{ 405, "405 Method Not Allowed\n" },
+		{ 413, "413 Content Too Large\n" },
+		{ 500, "500 Internal Server Error\n" },
+		{ 502, "502 Bad Gateway\n" },
+		{ 418, "418 Unknown\n" },
+	};
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct http_request	 req;
+		struct http_response	 resp;
+		char			*body;
+
+		/* A request full of markup, which the page must not show. */
+		http_request_init(&req);
+		req.method = g_strdup("<script>m</script>");
+		req.path = g_strdup("/<script>alert(1)</script>");
+		req.prefix = g_strdup("");
+		http_table_add(req.query, "q", "<img src=x onerror=alert(1)>");
+		http_table_add(req.headers, "referer", "<b>ref</b>");
+		http_response_init(&resp);
+		http_response_error(&resp, cases[i].status);
+		assert_int_equal(resp.status, cases[i].status);
+		assert_string_equal(http_response_header(&resp,
+		    "content-type"), "text/plain; charset=utf-8");
+		body = body_string(&resp);
+		assert_string_equal(body, cases[i].body);
+		assert_null(strchr(body, '<'));
+		assert_int_equal(resp.headers->len, 1);
+		g_free(body);
+		http_response_clear(&resp);
+		http_request_clear(&req);
+	}
+}
+
+/* Redirects: 303 to prefix + path, no body. */
+static void
+test_redirect(void **state)
+{
+	static const struct {
+		const char	*prefix;
+		const char	*path;
+		const char	*want;
+	} cases[] = {
+		{ "", "/send", "/send" },
+		{ "/labmail", "/send", "/labmail/send" },
+		{ "/cgi-bin/labmail.cgi", "/?lang=en",
+		    "/cgi-bin/labmail.cgi/?lang=en" },
+	};
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct http_request	 req;
+		struct http_response	 resp;
+
+		http_request_init(&req);
+		req.prefix = g_strdup(cases[i].prefix);
+		http_response_init(&resp);
+		http_response_redirect(&resp, &req, cases[i].path);
+		assert_int_equal(resp.status, 303);
+		assert_string_equal(http_response_header(&resp, "Location"),
+		    cases[i].want);
+		assert_null(resp.body);
+		assert_null(http_response_header(&resp, "Content-Type"));
+		http_response_clear(&resp);
+		http_request_clear(&req);
+	}
+}
+
+/* Responses: default 500, headers in order, body replaced and freed. */
+static void
+test_response(void **state)
+{
+	struct http_response	 resp;
+	struct http_header	*h;
+	char			*body;
+
+	(void)state;
+	http_response_init(&resp);
+	assert_int_equal(resp.status, 500);
+	assert_null(resp.body);
+	assert_null(http_response_header(&resp, "X-Frame-Options"));
+	http_response_add_header(&resp, "X-Frame-Options", "DENY");
+	http_response_add_header(&resp, "Set-Cookie", "a=1");
+	http_response_add_header(&resp, "Set-Cookie", "b=2");
+	assert_string_equal(http_response_header(&resp, "x-frame-options"),
+	    "DENY");
+	/* The first of a repeated header. */
+	assert_string_equal(http_response_header(&resp, "set-cookie"), "a=1");
+	assert_int_equal(resp.headers->len, 3);
+	h = &g_array_index(resp.headers, struct http_header, 2);
+	assert_string_equal(h->name, "Set-Cookie");
+	assert_string_equal(h->value, "b=2");
+
+	http_response_set(&resp, 200, "text/html; charset=utf-8",
+	    g_bytes_new_static("old", 3));
+	http_response_set(&resp, 200, NULL, g_bytes_new("new", 3));
+	assert_int_equal(resp.status, 200);
+	body = body_string(&resp);
+	assert_string_equal(body, "new");
+	g_free(body);
+	assert_string_equal(http_response_header(&resp, "Content-Type"),
+	    "text/html; charset=utf-8");
+	http_response_set(&resp, 304, NULL, NULL);
+	assert_null(resp.body);
+	http_response_clear(&resp);
+}
+
+static void
+test_status_text(void **state)
+{
+	(void)state;
+	assert_string_equal(http_status_text(200), "OK");
+	assert_string_equal(http_status_text(303), "See Other");
+	assert_string_equal(http_status_text(304), "Not Modified");
+	assert_string_equal(http_status_text(413), "Content Too Large");
+	assert_string_equal(http_status_text(429), "Too Many Requests");
+	assert_string_equal(http_status_text(504), "Gateway Timeout");
+	assert_string_equal(http_status_text(0), "Unknown");
+	assert_string_equal(http_status_text(-1), "Unknown");
+	assert_string_equal(http_status_text(999), "Unknown");
+}
+
+/* TRUE if s is a token as csrf.c makes them: 22 base64url characters. */
+static gboolean
+is_token(const char *s)
+{
+	gsize	i;
+
+	if (s == NULL || strlen(s) != 22)
+		return FALSE;
+	for (i = 0; i < 22; i++)
+		if (!g_ascii_isalnum(s[i]) && s[i] != '-' && s[i] != '_')
+			return FALSE;
+	return TRUE;
+}
+
+/* A new token: the cookie that carries it, per prefix and scheme. */
+static void
+test_csrf_new(void **state)
+{
+	static const struct {
+		const char	*prefix;
+		gboolean	 https;
+		const char	*attrs;
+	} cases[] = {
+		{ "", FALSE, "; Path=/; HttpOnly; SameSite=Strict" },
+		{ "", TRUE, "; Path=/; HttpOnly; SameSite=Strict; Secure" },
+		{ "/labmail", FALSE,
+		    "; Path=/labmail/; HttpOnly; SameSite=Strict" },
+		{ "/cgi-bin/lm.cgi", TRUE,
+		    "; Path=/cgi-bin/lm.cgi/; HttpOnly; SameSite=Strict; "
+		    "Secure" },
+	};
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct http_request	 req;
+		struct http_response	 resp;
+		char			*token, *want;
+
+		http_request_init(&req);
+		req.prefix = g_strdup(cases[i].prefix);
+		req.https = cases[i].https;
+		http_response_init(&resp);
+		token = csrf_token(&req, &resp);
+		if (!is_token(token))
+			fail_msg("bad token \"%s\"", token);
+		want = g_strconcat(CSRF_COOKIE "=", token, cases[i].attrs,
+		    NULL);
+		assert_string_equal(http_response_header(&resp,
+		    "Set-Cookie"), want);
+		assert_int_equal(resp.headers->len, 1);
+		g_free(want);
+		g_free(token);
+		http_response_clear(&resp);
+		http_request_clear(&req);
+	}
+}
+
+/* Tokens differ from one to the next, and use the whole alphabet. */
+static void
+test_csrf_random(void **state)
+{
+	GHashTable	*seen = g_hash_table_new_full(g_str_hash, g_str_equal,
+			    g_free, NULL);
+	gboolean	 chars[256] = { FALSE };
+	int		 i, n_chars = 0;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		struct http_request	 req;
+		struct http_response	 resp;
+		char			*token, *p;
+
+		http_request_init(&req);
+		req.prefix = g_strdup("");
+		http_response_init(&resp);
+		token = csrf_token(&req, &resp);
+		assert_true(is_token(token));
+		for (p = token; *p != '\0'; p++)
+			chars[(guchar)*p] = TRUE;
+		if (!g_hash_table_add(seen, token))
+			fail_msg("token %s twice", token);
+		http_response_clear(&resp);
+		http_request_clear(&req);
+	}
+	for (i = 0; i < 256; i++)
+		n_chars += chars[i];
+	/* 22000 characters drawn from 64: each is all but sure to occur. */
+	assert_int_equal(n_chars, 64);
+	assert_true(chars['-'] && chars['_']);
+	g_hash_table_unref(seen);
+}
+
+/* A cookie holding a well-formed token is reused; others are replaced. */
+static void
+test_csrf_reuse(void **state)
+{
+	static const struct {
+		const char	*cookie;
+		gboolean	 reused;
+	} cases[] = {
+		{ "AAAAAAAAAAAAAAAAAAAAAA", TRUE },
+		{ "abcdefghij-_0123456789", TRUE },
+		{ "abcdefghij-_012345678", FALSE },	/* 21 */
+		{ "abcdefghij-_01234567890", FALSE },	/* 23 */
+		{ "abcdefghij+/0123456789", FALSE },	/* base64, not url */
+		{ "abcdefghij-_012345678=", FALSE },
+		{ "abcdefghij-_01234567 9", FALSE },
+		{ "", FALSE },
+		{ NULL, FALSE },
+	};
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct http_request	 req;
+		struct http_response	 resp;
+		char			*token;
+
+		http_request_init(&req);
+		req.prefix = g_strdup("");
+		if (cases[i].cookie != NULL)
+			http_table_add(req.cookies, CSRF_COOKIE,
+			    cases[i].cookie);
+		http_response_init(&resp);
+		token = csrf_token(&req, &resp);
+		assert_true(is_token(token));
+		if (cases[i].reused) {
+			assert_string_equal(token, cases[i].cookie);
+			assert_null(http_response_header(&resp,
+			    "Set-Cookie"));
+		} else {
+			const char	*set = http_response_header(&resp,
+			    "Set-Cookie");
+
+			if (cases[i].cookie != NULL)
+				assert_string_not_equal(token,
+				    cases[i].cookie);
+			assert_non_null(set);
+			assert_true(g_str_has_prefix(set, CSRF_COOKIE "="));
+			assert_memory_equal(set + strlen(CSRF_COOKIE "="),
+			    token, 22);
+		}
+		g_free(token);
+		http_response_clear(&resp);
+		http_request_clear(&req);
+	}
+}
+
+/* csrf_check(): a cookie and a form field; NULL: not sent. */
+static const struct {
+	const char	*cookie;
+	const char	*field;
+	gboolean	 ok;
+} check_cases[] = {
+	{ "abcdefghij-_0123456789", "abcdefghij-_0123456789", TRUE },
+	{ "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAA", TRUE },
+	{ NULL, NULL, FALSE },
+	{ "abcdefghij-_0123456789", NULL, FALSE },
+	{ NULL, "abcdefghij-_0123456789", FALSE },
+	{ "", "", FALSE },
+	{ "abcdefghij-_0123456789", "abcdefghij-_0123456788", FALSE },
+	{ "abcdefghij-_0123456789", "bbcdefghij-_0123456789", FALSE },
+	{ "abcdefghij-_0123456789", "ABCDEFGHIJ-_0123456789", FALSE },
+	{ "abcdefghij-_0123456789", "abcdefghij-_0123456789x", FALSE },
+	{ "abcdefghij-_0123456789x", "abcdefghij-_0123456789x", FALSE },
+	{ "abcdefghij-_012345678", "abcdefghij-_012345678", FALSE },
+	{ "short", "short", FALSE },
+	{ "abcdefghij+/0123456789", "abcdefghij+/0123456789", FALSE },
+	{ "abcdefghij-_01234567\xc3\xa9", "abcdefghij-_01234567\xc3\xa9",
+	    FALSE },
+};
+
+static void
+test_csrf_check(void **state)
+{
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(check_cases); i++) {
+		struct http_request	 req;
+
+		http_request_init(&req);
+		if (check_cases[i].cookie != NULL)
+			http_table_add(req.cookies, CSRF_COOKIE,
+			    check_cases[i].cookie);
+		if (check_cases[i].field != NULL)
+			http_request_add_field(&req, CSRF_FIELD,
+			    check_cases[i].field,
+			    strlen(check_cases[i].field));
+		if (csrf_check(&req) != check_cases[i].ok)
+			fail_msg("cookie %s, field %s: want %s",
+			    check_cases[i].cookie ? check_cases[i].cookie :
+			    "none", check_cases[i].field ?
+			    check_cases[i].field : "none",
+			    check_cases[i].ok ? "accepted" : "refused");
+		http_request_clear(&req);
+	}
+}
+
+/* A token from csrf_token(), sent back in cookie and form, passes. */
+static void
+test_csrf_roundtrip(void **state)
+{
+	struct http_request	 get, post;
+	struct http_response	 resp;
+	char			*token, *header;
+
+	(void)state;
+	http_request_init(&get);
+	get.prefix = g_strdup("");
+	http_response_init(&resp);
+	token = csrf_token(&get, &resp);
+	/* The browser sends back the cookie's "name=value" part. */
+	header = g_strndup(http_response_header(&resp, "Set-Cookie"),
+	    strcspn(http_response_header(&resp, "Set-Cookie"), ";"));
+
+	http_request_init(&post);
+	http_parse_cookies(&post, header);
+	http_request_add_field(&post, CSRF_FIELD, token, strlen(token));
+	assert_true(csrf_check(&post));
+	http_request_clear(&post);
+
+	/* The same token with a NUL byte in the field does not pass. */
+	http_request_init(&post);
+	http_parse_cookies(&post, header);
+	{
+		char	field[23];
+
+		memcpy(field, token, 22);
+		field[5] = '\0';
+		http_request_add_field(&post, CSRF_FIELD, field, 22);
+	}
+	assert_false(csrf_check(&post));
+	http_request_clear(&post);
+
+	g_free(header);
+	g_free(token);
+	http_response_clear(&resp);
+	http_request_clear(&get);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest	 tests[] = {
+		cmocka_unit_test(test_parse_cookies),
+		cmocka_unit_test(test_parse_cookies_many),
+		cmocka_unit_test(test_add_field),
+		cmocka_unit_test(test_add_field_order),
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_error_page),
+		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_response),
+		cmocka_unit_test(test_status_text),
+		cmocka_unit_test(test_csrf_new),
+		cmocka_unit_test(test_csrf_random),
+		cmocka_unit_test(test_csrf_reuse),
+		cmocka_unit_test(test_csrf_check),
+		cmocka_unit_test(test_csrf_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
