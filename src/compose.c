@@ -25,7 +25,6 @@
 #define ID_DOMAIN_FALLBACK	"labmail.invalid"
 
 /* What the user reads next to a field. */
-#define MSG_NUL		"contains a NUL byte"
 #define MSG_UTF8	"is not valid UTF-8"
 #define MSG_MULTILINE	"must be a single line"
 #define MSG_CONTROL	"contains a control character"
@@ -87,7 +86,7 @@ form_text(const struct compose_form *form, enum compose_field field,
 		*len = 0;
 		return "";
 	}
-	*len = form->len[field] != 0 ? form->len[field] : strlen(s);
+	*len = strlen(s);
 	return s;
 }
 
@@ -113,8 +112,6 @@ has_control(const char *s, gsize len)
 static const char *
 check_text(enum compose_field field, const char *s, gsize len)
 {
-	if (memchr(s, '\0', len) != NULL)
-		return MSG_NUL;
 	if (!g_utf8_validate_len(s, len, NULL))
 		return MSG_UTF8;
 	if (field == COMPOSE_BODY)

@@ -30,10 +30,9 @@ enum compose_field {
 };
 
 /*
- * What the user typed; NULL is the same as "".  len[] gives each field's
- * length in octets, indexed by enum compose_field; 0 means "up to the
- * first NUL".  Pass the decoded lengths so that a NUL typed as %00 is
- * seen and refused instead of silently cutting the field short.
+ * What the user typed; NULL is the same as "".  The fields are C strings:
+ * a NUL byte cannot reach this module, the HTTP front end refuses it
+ * (see http_request_add_field()).
  */
 struct compose_form {
 	const char	*from;
@@ -41,7 +40,6 @@ struct compose_form {
 	const char	*cc;
 	const char	*subject;
 	const char	*body;
-	gsize		 len[COMPOSE_N_FIELDS];
 };
 
 struct compose_errors {

@@ -407,21 +407,30 @@ def bench_guide(binary, tmp, duration, conn_counts, rounds):
 
     summary = []
     print()
-    print("   %-6s %14s %14s %8s %8s   (median of %d round%s)" % (
-        "conns", "labmail req/s", "nginx req/s", "ratio", "target", rounds,
-        "" if rounds == 1 else "s"))
+    print("   %-6s %14s %14s %7s %8s %12s" % (
+        "conns", "labmail req/s", "nginx req/s", "ratio", "target",
+        "CPU/req l/n"))
     for conns in conn_counts:
-        lab_rps = statistics.median(x["rps"] for x in
-                                    results[("labmail", conns)])
-        ngx_rps = statistics.median(x["rps"] for x in
-                                    results[("nginx", conns)])
+        lab, ngx = results[("labmail", conns)], results[("nginx", conns)]
+        lab_rps = statistics.median(x["rps"] for x in lab)
+        ngx_rps = statistics.median(x["rps"] for x in ngx)
+        lab_us = statistics.median(us_per(x["cpu"]["labmail"],
+                                          x["requests"]) for x in lab)
+        ngx_us = statistics.median(us_per(x["cpu"]["nginx"],
+                                          x["requests"]) for x in ngx)
         ratio = lab_rps / ngx_rps if ngx_rps else 0.0
-        print("   c=%-4d %14.0f %14.0f %8.2f %8s" % (
-            conns, lab_rps, ngx_rps, ratio, ">= %.1f" % TARGET_GUIDE))
+        print("   c=%-4d %14.0f %14.0f %7.2f %8s %5.1f/%.1f us" % (
+            conns, lab_rps, ngx_rps, ratio, ">= %.1f" % TARGET_GUIDE,
+            lab_us, ngx_us))
         summary.append("guide c=%d: labmail %.0f req/s, nginx %.0f req/s, "
-                       "ratio %.2f (target >= %.1f)%s" % (
+                       "ratio %.2f (target >= %.1f)%s; CPU/req %.1f vs "
+                       "%.1f us" % (
                            conns, lab_rps, ngx_rps, ratio, TARGET_GUIDE,
-                           "" if ratio >= TARGET_GUIDE else "  [below]"))
+                           "" if ratio >= TARGET_GUIDE else " [below]",
+                           lab_us, ngx_us))
+    print("   (median of %d round%s; CPU/req: server CPU time per request, "
+          "labmail/nginx, steadier than req/s on a busy machine)"
+          % (rounds, "" if rounds == 1 else "s"))
     print()
     return summary
 
@@ -534,6 +543,8 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
               % res["non2xx"])
 
     ratio = lab_rate / src_rate if src_rate else 0.0
+    lab_us = us_per(res["cpu"]["labmail"], res["requests"])
+    src_us = us_per(src_cpu, count)
     print()
     print("   %-12s %14s %8s %8s" % ("", "msg/s", "ratio", "target"))
     print("   %-12s %14.0f" % ("smtp-source", src_rate))
@@ -541,10 +552,11 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
                                          ">= %.1f" % TARGET_SEND))
     print()
     return ["send: labmail %.0f msg/s, smtp-source %.0f msg/s, ratio %.2f "
-            "(target >= %.1f)%s%s" % (
+            "(target >= %.1f)%s%s; CPU/msg %.0f vs %.0f us" % (
                 lab_rate, src_rate, ratio, TARGET_SEND,
-                "" if ratio >= TARGET_SEND else "  [below]",
-                "  (%d non-2xx)" % res["non2xx"] if res["non2xx"] else "")]
+                "" if ratio >= TARGET_SEND else " [below]",
+                " (%d non-2xx)" % res["non2xx"] if res["non2xx"] else "",
+                lab_us, src_us)]
 
 
 # -------------------------------------------------------------------- main
@@ -563,6 +575,10 @@ def check_tools():
     if missing:
         raise BenchError("missing: %s (make deps-bench installs wrk, "
                          "nginx-light, postfix)" % ", ".join(missing))
+
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt()
 
 
 def main():
@@ -586,8 +602,7 @@ def main():
     args = ap.parse_args()
 
     # SIGTERM (e.g. from make being stopped): clean up like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(
-        KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     tmp = tempfile.mkdtemp(prefix="labmail-bench-")
     os.chmod(tmp, 0o755)
