@@ -3,6 +3,9 @@
  */
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string.h>
 
 #include "assets.h"
@@ -51,29 +54,61 @@ asset_free(gpointer p)
 	g_free(a);
 }
 
-/* Read one regular file into the table under its relative name. */
+/* Read the whole of an open file of the given size. */
+static GBytes *
+read_all(int fd, gsize size, const char *path, GError **err)
+{
+	char	*data = g_malloc(size + 1);
+	gsize	 got = 0;
+	ssize_t	 n;
+
+	while (got < size && (n = read(fd, data + got, size - got)) > 0)
+		got += n;
+	if (got != size) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_IO,
+		    "%s: short read", path);
+		g_free(data);
+		return NULL;
+	}
+	return g_bytes_new_take(data, size);
+}
+
+/*
+ * Read one regular file into the table under its relative name.  It is
+ * opened with O_NOFOLLOW and checked with fstat(), so that a symlink put
+ * in place after the lstat() of the walk is refused too.  It is copied,
+ * not mapped: editing the file while labmail runs must not crash it.
+ */
 static gboolean
 load_file(struct assets *as, const char *path, const char *rel,
-    const struct stat *st, GError **err)
+    GError **err)
 {
 	struct asset	*a;
-	char		*data, *sum;
-	gsize		 len;
+	struct stat	 st;
+	GBytes		*data = NULL;
+	char		*sum;
+	int		 fd;
 
-	if (st->st_size > ASSETS_FILE_MAX) {
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		    "%s: not a regular file", path);
+	else if (st.st_size > ASSETS_FILE_MAX)
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
 		    "%s: larger than %d bytes", path, ASSETS_FILE_MAX);
-		return FALSE;
-	}
-	if (!g_file_get_contents(path, &data, &len, err))
+	else
+		data = read_all(fd, st.st_size, path, err);
+	if (fd != -1)
+		close(fd);
+	if (data == NULL)
 		return FALSE;
 	a = g_new0(struct asset, 1);
-	a->data = g_bytes_new_take(data, len);
+	a->data = data;
 	a->content_type = assets_content_type(rel);
 	sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, a->data);
 	a->etag = g_strdup_printf("\"%.16s\"", sum);
 	g_free(sum);
-	a->mtime = st->st_mtime;
+	a->mtime = st.st_mtime;
 	a->last_modified = http_date(a->mtime);
 	g_hash_table_replace(as->files, g_strdup(rel), a);
 	return TRUE;
@@ -104,7 +139,7 @@ load_dir(struct assets *as, const char *dir, const char *rel, int depth,
 		else if (S_ISDIR(st.st_mode))
 			ok = load_dir(as, path, sub, depth + 1, err);
 		else if (S_ISREG(st.st_mode))
-			ok = load_file(as, path, sub, &st, err);
+			ok = load_file(as, path, sub, err);
 		g_free(path);
 		g_free(sub);
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "http.h"
 
 enum option {
 	OPT_LISTEN,
@@ -277,7 +278,7 @@ convert(struct config *c, char **v, GError **err)
 		return FALSE;
 	n = 1048576;
 	if (v[OPT_MAX_BODY] != NULL && !parse_uint("max-body",
-	    v[OPT_MAX_BODY], 1, 64 * 1048576, &n, err))
+	    v[OPT_MAX_BODY], 1, HTTP_FIELD_MAX, &n, err))
 		return FALSE;
 	c->max_body = n;
 	n = DEFAULT_GROUP;

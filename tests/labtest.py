@@ -58,7 +58,7 @@ def is_root():
 class Labmail:
     """build/labmail on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, *args, smtp_port=None):
+    def __init__(self, *args, smtp_port=None, wrapper=(), timeout=15.0):
         self.port = free_port()
         self.base = "http://%s:%d" % (LOOPBACK, self.port)
         self.log = tempfile.NamedTemporaryFile(prefix="labmail-", suffix=".log",
@@ -66,9 +66,9 @@ class Labmail:
         argv = [LABMAIL, "--listen", "%s:%d" % (LOOPBACK, self.port)]
         if smtp_port is not None:
             argv += ["--smtp", "%s:%d" % (LOOPBACK, smtp_port)]
-        self.proc = subprocess.Popen(argv + list(args), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc)
+        self.proc = subprocess.Popen(list(wrapper) + argv + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc, timeout)
 
     def url(self, path):
         return self.base + path

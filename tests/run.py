@@ -24,10 +24,11 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_unit(build):
     """Run each cmocka program; count its tests from its own summary."""
     passed = failed = 0
+    os.environ["LABMAIL_TOP"] = TOP
     for prog in sorted(glob.glob(os.path.join(build, "test_*"))):
         if not os.access(prog, os.X_OK) or prog.endswith(".o"):
             continue
-        proc = subprocess.run([prog], stdout=subprocess.PIPE,
+        proc = subprocess.run([prog], stdout=subprocess.PIPE, cwd=TOP,
                               stderr=subprocess.STDOUT, text=True)
         sys.stdout.write(proc.stdout)
         ok = re.search(r"\[  PASSED  \] (\d+) test", proc.stdout)

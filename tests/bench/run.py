@@ -35,6 +35,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
 sys.path.insert(0, os.path.join(TOP, "tests"))
 from labtest import free_port, wait_port  # noqa: E402
 
@@ -82,6 +83,12 @@ class Proc:
         if port is not None:
             try:
                 wait_port(port, self.proc, timeout=15)
+                # Something else may hold the port we were given: make
+                # sure the server that answered is still ours.
+                time.sleep(0.1)
+                if self.proc.poll() is not None:
+                    raise RuntimeError("exited with %d"
+                                       % self.proc.returncode)
             except RuntimeError as e:
                 msg = "%s did not start (%s): %s" % (name, e,
                                                     " ".join(argv))
@@ -116,7 +123,7 @@ class Proc:
             p.stop()
 
 
-def start_labmail(binary, smtp_port, tmp, tag):
+def start_labmail(binary, smtp_port, tag):
     """labmail on a free loopback port; its per-request log to /dev/null."""
     port = free_port()
     argv = [binary, "--listen", "%s:%d" % (LOOPBACK, port),
@@ -353,7 +360,7 @@ def bench_guide(binary, tmp, duration, conn_counts, rounds):
     print("== 1. GET %s: labmail against nginx (static copy)" % GUIDE_PATH)
     print("   labmail's per-request log (stderr) goes to /dev/null "
           "during the benchmark.")
-    lab = start_labmail(binary, free_port(), tmp, "guide")
+    lab = start_labmail(binary, free_port(), "guide")
     lab_url = "http://%s:%d%s" % (LOOPBACK, lab.port, GUIDE_PATH)
     status, html = fetch(lab_url)
     if status != 200 or not html:
@@ -493,7 +500,7 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
 
     # labmail: one check request, then wrk with send.lua.
     sink = start_sink(tmp, "labmail")
-    lab = start_labmail(binary, sink.port, tmp, "send")
+    lab = start_labmail(binary, sink.port, "send")
     token = secrets.token_urlsafe(16)           # 22 chars, base64url
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", token)
     form = urllib.parse.urlencode({

@@ -188,7 +188,7 @@ static const struct good_case good_cases[] = {
 	    "--smtp-data-timeout", "45", NULL }, "smtp_connect_timeout=1\n"
 	    "smtp_timeout=86400\nsmtp_data_timeout=45\n" },
 	{ { "--max-body", "1", NULL }, "max_body=1\n" },
-	{ { "--max-body", "67108864", NULL }, "max_body=67108864\n" },
+	{ { "--max-body", "1572864", NULL }, "max_body=1572864\n" },
 };
 
 static void
@@ -278,8 +278,8 @@ static const struct bad_case bad_cases[] = {
 	    "smtp-data-timeout: \"10s\" is not a number" },
 	/* Body: 1 octet to 64 MiB. */
 	{ { "--max-body", "0", NULL },
-	    "max-body: \"0\" is not a number from 1 to 67108864" },
-	{ { "--max-body", "67108865", NULL }, "max-body: \"67108865\"" },
+	    "max-body: \"0\" is not a number from 1 to 1572864" },
+	{ { "--max-body", "1572865", NULL }, "max-body: \"1572865\"" },
 	{ { "--max-body", "1e6", NULL }, "max-body: \"1e6\"" },
 	{ { "--max-body", "99999999999999999999999", NULL }, "max-body: " },
 	/* What the option parser refuses. */
