@@ -10,6 +10,11 @@
 #include "log.h"
 #include "routes.h"
 
+struct app_cache {
+	GMutex		 lock;
+	GHashTable	*pages;		/* "prefix\nkey" -> GBytes */
+};
+
 struct route {
 	const char	*method;
 	const char	*path;
@@ -165,6 +170,39 @@ app_page(const struct app *app, const struct http_request *req,
 	    g_bytes_new_take(g_string_free(page, FALSE), len));
 }
 
+/* The cache key of a page: the prefix changes every link in it. */
+static char *
+cache_key(const struct http_request *req, const char *key)
+{
+	return g_strconcat(req->prefix, "\n", key, NULL);
+}
+
+GBytes *
+app_cache_get(const struct app *app, const struct http_request *req,
+    const char *key)
+{
+	char	*k = cache_key(req, key);
+	GBytes	*page;
+
+	g_mutex_lock(&app->cache->lock);
+	page = g_hash_table_lookup(app->cache->pages, k);
+	if (page != NULL)
+		g_bytes_ref(page);
+	g_mutex_unlock(&app->cache->lock);
+	g_free(k);
+	return page;
+}
+
+void
+app_cache_put(const struct app *app, const struct http_request *req,
+    const char *key, GBytes *page)
+{
+	g_mutex_lock(&app->cache->lock);
+	g_hash_table_replace(app->cache->pages, cache_key(req, key),
+	    g_bytes_ref(page));
+	g_mutex_unlock(&app->cache->lock);
+}
+
 /* Load every web/templates/NAME.html into app->templates. */
 static gboolean
 load_templates(struct app *app, GError **err)
@@ -233,6 +271,10 @@ app_new(const struct config *cfg, const char *data_dir, GError **err)
 	app->data_dir = g_strdup(data_dir);
 	app->templates = g_hash_table_new_full(g_str_hash, g_str_equal,
 	    g_free, (GDestroyNotify)tmpl_free);
+	app->cache = g_new0(struct app_cache, 1);
+	g_mutex_init(&app->cache->lock);
+	app->cache->pages = g_hash_table_new_full(g_str_hash, g_str_equal,
+	    g_free, (GDestroyNotify)g_bytes_unref);
 	if (!load_templates(app, err) ||
 	    (app->guide = load_guide(app, err)) == NULL)
 		goto fail;
@@ -253,6 +295,9 @@ app_free(struct app *app)
 	if (app == NULL)
 		return;
 	g_hash_table_unref(app->templates);
+	g_hash_table_unref(app->cache->pages);
+	g_mutex_clear(&app->cache->lock);
+	g_free(app->cache);
 	guide_free(app->guide);
 	assets_free(app->assets);
 	g_free(app->data_dir);

@@ -18,12 +18,15 @@
 #include "http.h"
 #include "tmpl.h"
 
+struct app_cache;
+
 struct app {
 	const struct config	*cfg;		/* borrowed */
 	char			*data_dir;	/* holds web/ and static/ */
 	GHashTable		*templates;	/* name -> struct tmpl * */
 	struct guide		*guide;
 	struct assets		*assets;
+	struct app_cache	*cache;		/* pages rendered once */
 };
 
 /* Load everything from data_dir; NULL with *err set on failure. */
@@ -47,5 +50,16 @@ const struct tmpl *app_template(const struct app *, const char *name);
 void		 app_page(const struct app *, const struct http_request *,
 		    struct http_response *, int status, const char *title,
 		    const char *name, struct tmpl_vars *vars);
+
+/*
+ * Pages that depend on nothing but the prefix and a key (the guide in
+ * one language) are rendered once, then served from memory.  Lookups
+ * return a new reference, or NULL; put takes a reference of its own.
+ * Thread-safe.
+ */
+GBytes		*app_cache_get(const struct app *, const struct http_request *,
+		    const char *key);
+void		 app_cache_put(const struct app *, const struct http_request *,
+		    const char *key, GBytes *page);
 
 #endif

@@ -2,7 +2,9 @@
  * front_mhd - libmicrohttpd adapter: MHD connection <-> http_request.
  */
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 
 #include <string.h>
 
@@ -57,15 +59,17 @@ peer_address(struct MHD_Connection *mhd)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mhd,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char	host[NI_MAXHOST];
-	socklen_t len;
+	char	host[INET6_ADDRSTRLEN];
+	const void *addr;
 
 	if (ci == NULL || ci->client_addr == NULL)
 		return g_strdup("-");
-	len = ci->client_addr->sa_family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	if (getnameinfo(ci->client_addr, len, host, sizeof(host), NULL, 0,
-	    NI_NUMERICHOST) != 0)
+	if (ci->client_addr->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+	else
+		addr = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
+	if (inet_ntop(ci->client_addr->sa_family, addr, host,
+	    sizeof(host)) == NULL)
 		return g_strdup("-");
 	return g_strdup(host);
 }

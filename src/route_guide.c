@@ -25,16 +25,23 @@ route_guide(const struct app *app, const struct http_request *req,
 {
 	const char		*lang = guide_pick_lang(http_query(req, "lang"),
 				    http_header(req, "accept-language"));
-	struct tmpl_vars	*vars = tmpl_vars_new();
+	GBytes			*page = app_cache_get(app, req, lang);
+	struct tmpl_vars	*vars;
 
-	tmpl_set(vars, "lang", lang);
-	/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
-	tmpl_set_html(vars, "article", guide_html(app->guide, lang));
-	app_page(app, req, resp, 200, guide_title(app->guide, lang), "guide",
-	    vars);
+	if (page != NULL)
+		http_response_set(resp, 200, "text/html; charset=utf-8", page);
+	else {
+		vars = tmpl_vars_new();
+		tmpl_set(vars, "lang", lang);
+		/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
+		tmpl_set_html(vars, "article", guide_html(app->guide, lang));
+		app_page(app, req, resp, 200, guide_title(app->guide, lang),
+		    "guide", vars);
+		app_cache_put(app, req, lang, resp->body);
+		tmpl_vars_free(vars);
+	}
 	http_response_add_header(resp, "Content-Language", lang);
 	http_response_add_header(resp, "Vary", "Accept-Language");
-	tmpl_vars_free(vars);
 }
 
 void

@@ -7,6 +7,7 @@
  * dialogue.  Whatever happens, the form comes back with what was typed.
  */
 #include <string.h>
+#include <time.h>
 
 #include "compose.h"
 #include "csrf.h"
@@ -176,20 +177,20 @@ render_transcript(const struct app *app, const struct smtp_outcome *o)
 
 	for (i = 0; i < o->transcript->len; i++) {
 		const struct smtp_line	*line = o->transcript->pdata[i];
-		GDateTime		*t = g_date_time_new_from_unix_local(
-					    line->time_us / G_USEC_PER_SEC);
+		time_t			 sec = line->time_us / G_USEC_PER_SEC;
+		struct tm		 tm;
 
+		/* localtime_r: GDateTime would re-read the zone per line. */
+		localtime_r(&sec, &tm);
 		tmpl_set(vars, "kind", kinds[line->kind]);
 		tmpl_set(vars, "dir", arrows[line->kind]);
-		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d",
-		    g_date_time_get_hour(t), g_date_time_get_minute(t),
-		    g_date_time_get_second(t),
+		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d", tm.tm_hour,
+		    tm.tm_min, tm.tm_sec,
 		    (int)(line->time_us % G_USEC_PER_SEC / 1000));
 		tmpl_setf(vars, "elapsed", "+%.1f ms",
 		    line->elapsed_us / 1000.0);
 		set_line_html(vars, line, o->queue_id);
 		tmpl_render(row, vars, out);
-		g_date_time_unref(t);
 	}
 	tmpl_vars_free(vars);
 	return g_string_free(out, FALSE);

@@ -185,7 +185,9 @@ events {{
 }}
 
 http {{
-    access_log off;
+    # Both servers log every request, as they would in service: labmail
+    # one line on stderr (sent to /dev/null here), nginx to its file.
+    access_log {tmp}/access.log;
     client_body_temp_path {tmp}/client_body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;

@@ -1,0 +1,80 @@
+/*
+ * mailview - one message of a spool, parsed with GMime into what a page
+ * may show: decoded headers, text, and a list of the other parts.
+ *
+ * Mail is attacker-controlled.  Nothing here produces HTML: every string
+ * is plain UTF-8 text that the page escapes.  Text parts are decoded
+ * (quoted-printable, base64, any charset GMime knows) into UTF-8, with
+ * invalid sequences replaced; an HTML part is never turned into page
+ * markup: it is listed, and served on its own (see mailview_part()) for
+ * a sandboxed frame.  mboxo/mboxrd ">From " quoting is undone in text.
+ *
+ * The message is read from an open spool file between two offsets
+ * through a bounded GMime stream, so a message of tens of MB is not
+ * loaded whole; text shown is capped at MAILVIEW_TEXT_MAX per part.
+ *
+ * Ownership: the struct mailview and all its strings belong to the
+ * caller (mailview_free()).  The fd is borrowed, never closed here; its
+ * file offset is moved.
+ */
+#ifndef LABMAIL_MAILVIEW_H
+#define LABMAIL_MAILVIEW_H
+
+#include <glib.h>
+
+#define MAILVIEW_TEXT_MAX	(1024 * 1024)	/* UTF-8 bytes per text part */
+#define MAILVIEW_PARTS_MAX	256		/* parts listed */
+
+enum mailview_kind {
+	MAILVIEW_TEXT,		/* text/plain (or any text/ but html):
+				 * shown inline */
+	MAILVIEW_HTML,		/* text/html: listed, shown sandboxed */
+	MAILVIEW_ATTACHMENT,	/* anything else, or a disposition of
+				 * attachment: listed, downloaded */
+};
+
+struct mailview_part {
+	enum mailview_kind kind;
+	guint		 number;	/* 1-based, depth-first over the
+					 * leaf parts; stable for URLs */
+	char		*content_type;	/* "image/png", lower case */
+	char		*filename;	/* decoded, path parts removed;
+					 * NULL if none */
+	gsize		 size;		/* decoded size in bytes */
+	char		*text;		/* MAILVIEW_TEXT: the decoded text,
+					 * else NULL */
+	gboolean	 truncated;	/* text cut at MAILVIEW_TEXT_MAX */
+};
+
+struct mailview {
+	char		*from;		/* decoded, as "Name <addr>" */
+	char		*to;
+	char		*cc;		/* NULL if absent */
+	char		*subject;	/* decoded, "" if absent */
+	char		*date;		/* the Date header as written */
+	gint64		 date_unix;	/* parsed, 0 if unparsable */
+	char		*message_id;
+	GPtrArray	*received;	/* char *, each Received header
+					 * unfolded, top (newest) first */
+	GPtrArray	*parts;		/* struct mailview_part *, leaves */
+};
+
+/*
+ * Parse the message stored in fd from offset start to end (end excluded;
+ * the From_ line already skipped by the caller).  NULL with *err set if
+ * GMime cannot parse anything at all.
+ */
+struct mailview	*mailview_parse(int fd, guint64 start, guint64 end,
+		    GError **err);
+void		 mailview_free(struct mailview *);
+
+/*
+ * The decoded content of leaf part number (as in struct mailview_part),
+ * into a new GBytes; *content_type and *filename (may be NULL) are set
+ * for the download.  NULL if there is no such part.
+ */
+GBytes		*mailview_part(int fd, guint64 start, guint64 end,
+		    guint number, char **content_type, char **filename,
+		    GError **err);
+
+#endif

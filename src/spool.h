@@ -1,0 +1,106 @@
+/*
+ * spool - an index of an mbox spool (/var/mail/USER), read, never written.
+ *
+ * The index holds where each message starts and ends; the summary of a
+ * message (sender, subject, date...) is read from its headers only when
+ * a page needs it, and then kept.  Building the index reads the file in
+ * fixed-size chunks, never the whole spool into memory.  When the spool
+ * has only grown since the last look (same file, same bytes where the
+ * old end was), spool_index_update() reads the new bytes alone; when it
+ * was rewritten or shrunk (another reader deleted mail), it indexes
+ * again from the start.
+ *
+ * Locking: every read of the file happens under an fcntl read lock (an
+ * open-file-description lock, F_OFD_SETLK, which conflicts with the
+ * fcntl write lock that Postfix's local(8) holds while it appends), so a
+ * half-written delivery is never seen.  Taking the lock waits at most
+ * SPOOL_LOCK_WAIT_MS, then gives up with SPOOL_ERROR_LOCKED.
+ *
+ * The mbox as found in the field: a message starts at a "From " line at
+ * the start of the file or after a blank line, whose form is that of a
+ * From_ line ("From sender Www Mmm dd hh:mm:ss yyyy"); a "From " line in
+ * a body that does not look like that is body text.  LF and CRLF line
+ * ends, a last message without a final newline, bytes before the first
+ * From_ line (ignored), an empty file.  Offsets are 64-bit: a spool of
+ * several GB is fine.
+ *
+ * Threads: a struct spool_index is not locked; the caller serialises use
+ * of one index (one per user).  Ownership: the index owns its messages
+ * and summaries; pointers returned live until the next update or free.
+ * The fd is borrowed and never closed here.
+ */
+#ifndef LABMAIL_SPOOL_H
+#define LABMAIL_SPOOL_H
+
+#include <glib.h>
+
+#define SPOOL_CHUNK		(1024 * 1024)	/* bytes read at a time */
+#define SPOOL_HEADER_MAX	(64 * 1024)	/* header bytes read for a summary */
+#define SPOOL_LOCK_WAIT_MS	10000
+
+#define SPOOL_ERROR		spool_error_quark()
+enum spool_error_code {
+	SPOOL_ERROR_IO,		/* read or fstat failed */
+	SPOOL_ERROR_LOCKED,	/* the lock was not had in time */
+};
+GQuark	spool_error_quark(void);
+
+struct spool_summary {
+	char		*from_name;	/* decoded display name, may be "" */
+	char		*from_addr;	/* addr-spec, may be "" */
+	char		*subject;	/* RFC 2047 decoded, UTF-8, may be "" */
+	gint64		 date;		/* Unix time from Date:, or the From_
+					 * line's date, or 0 */
+	gboolean	 has_attachment;	/* multipart/mixed, or a
+						 * Content-Disposition:
+						 * attachment at the top */
+};
+
+struct spool_message {
+	guint64		 offset;	/* of its From_ line */
+	guint64		 length;	/* up to the next From_ line */
+	guint64		 body_offset;	/* first byte after the From_ line */
+	struct spool_summary *summary;	/* NULL until spool_summary() */
+};
+
+struct spool_index;
+
+struct spool_index *spool_index_new(void);
+void		 spool_index_free(struct spool_index *);
+
+/*
+ * Bring the index up to date with the file open on fd: read only the
+ * new bytes if the file has only grown, else everything.  *bytes_read,
+ * if not NULL, gets how many bytes were read (for tests and benchmarks).
+ */
+gboolean	 spool_index_update(struct spool_index *, int fd,
+		    guint64 *bytes_read, GError **err);
+
+/* Messages, oldest first (number 1 is the oldest). */
+guint		 spool_count(const struct spool_index *);
+const struct spool_message *spool_message(const struct spool_index *,
+		    guint number);
+
+/* The summary of message number (read from fd and kept), or NULL. */
+const struct spool_summary *spool_summary(struct spool_index *, int fd,
+		    guint number, GError **err);
+
+/*
+ * Read message number's bytes (From_ line excluded), under the lock,
+ * into a new GBytes; NULL with *err set on failure.  For the message
+ * view: the caller checks the length against its own limit first.
+ */
+GBytes		*spool_read_message(const struct spool_index *, int fd,
+		    guint number, GError **err);
+
+/* Pure helpers, for the unit tests. */
+
+/* TRUE if line (len bytes, no line end) has the form of a From_ line;
+ * sets *when to its date if it does. */
+gboolean	 spool_is_from_line(const char *line, gsize len, gint64 *when);
+
+/* Undo mboxrd/mboxo quoting in place on one line: ">From " -> "From ",
+ * ">>From " -> ">From ".  Returns the new length. */
+gsize		 spool_unquote_from(char *line, gsize len);
+
+#endif
