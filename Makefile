@@ -16,7 +16,7 @@ MANDIR	?= $(PREFIX)/share/man
 PYTHON	?= /usr/bin/python3
 
 VERSION	 = 0.1.0
-PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd
+PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam
 
 CFLAGS	?= -O2 -g
 WARN	 = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -45,7 +45,7 @@ UNIT	 = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages: to build, to run the tests, to benchmark.
 DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
-	     libcmark-dev libmicrohttpd-dev libcmocka-dev
+	     libcmark-dev libmicrohttpd-dev libpam0g-dev libcmocka-dev
 # Node.js may come from elsewhere than Debian (with its own npm): then
 # only Debian's chromium is needed for the browser test.
 DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
@@ -124,15 +124,24 @@ bench: deps-bench
 	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(B)
 
+# The system user the web process drops to is made only on a real
+# install (no DESTDIR), by root.
 install: $(B)/labmail
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/pam.d
 	install -m 755 $(B)/labmail $(DESTDIR)$(BINDIR)/labmail
 	cp -R web static $(DESTDIR)$(DATADIR)/
 	install -m 644 src/labmail.8 $(DESTDIR)$(MANDIR)/man8/labmail.8
+	install -m 644 web/pam/labmail $(DESTDIR)/etc/pam.d/labmail
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    ! getent passwd labmail >/dev/null; then \
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin labmail; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/labmail $(DESTDIR)$(MANDIR)/man8/labmail.8
+	rm -f $(DESTDIR)/etc/pam.d/labmail
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

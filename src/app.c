@@ -8,6 +8,7 @@
 #include "assets.h"
 #include "guide.h"
 #include "log.h"
+#include "priv.h"
 #include "routes.h"
 
 struct app_cache {
@@ -23,12 +24,19 @@ struct route {
 	gboolean	 may_block;	/* talks to SMTP: run on a worker */
 };
 
+/* Pages that talk to the SMTP server or the helper, or wait on a spool
+ * lock, may block: they run on workers. */
 static const struct route routes[] = {
 	{ "GET",  "/",			FALSE, route_home,	FALSE },
 	{ "GET",  "/guide",		FALSE, route_guide,	FALSE },
 	{ "GET",  "/guide/network.svg",	FALSE, route_diagram,	FALSE },
-	{ "GET",  "/send",		FALSE, route_send_form,	FALSE },
+	{ "GET",  "/send",		FALSE, route_send_form,	TRUE },
 	{ "POST", "/send",		FALSE, route_send_post,	TRUE },
+	{ "GET",  "/login",		FALSE, route_login_form, TRUE },
+	{ "POST", "/login",		FALSE, route_login_post, TRUE },
+	{ "POST", "/logout",		FALSE, route_logout,	TRUE },
+	{ "GET",  "/inbox",		FALSE, route_inbox,	TRUE },
+	{ "GET",  "/inbox/",		TRUE,  route_inbox_item, TRUE },
 	{ "GET",  "/static/",		TRUE,  route_static,	FALSE },
 };
 
@@ -79,6 +87,26 @@ find_route(const struct http_request *req, gboolean *path_known)
 	return NULL;
 }
 
+/* The Allow header of a 405: the methods of the path's routes. */
+static void
+set_allow(const struct http_request *req, struct http_response *resp)
+{
+	GString	*allow = g_string_new(NULL);
+	gsize	 i;
+
+	for (i = 0; i < G_N_ELEMENTS(routes); i++) {
+		if (!path_matches(&routes[i], req->path))
+			continue;
+		if (allow->len > 0)
+			g_string_append(allow, ", ");
+		g_string_append(allow, routes[i].method);
+		if (strcmp(routes[i].method, "GET") == 0)
+			g_string_append(allow, ", HEAD");
+	}
+	http_response_add_header(resp, "Allow", allow->str);
+	g_string_free(allow, TRUE);
+}
+
 gboolean
 app_may_block(const struct app *app, const struct http_request *req)
 {
@@ -126,15 +154,33 @@ app_handle(const struct app *app, const struct http_request *req,
 		r->handler(app, req, resp);
 	else if (known) {
 		http_response_error(resp, 405);
-		http_response_add_header(resp, "Allow",
-		    strcmp(req->path, "/send") == 0 ? "GET, HEAD, POST" :
-		    "GET, HEAD");
+		set_allow(req, resp);
 	} else
 		http_response_error(resp, 404);
+	/* A page may set its own, stricter policy (a sandboxed frame). */
 	for (i = 0; i < G_N_ELEMENTS(security_headers); i++)
-		http_response_add_header(resp, security_headers[i].name,
-		    security_headers[i].value);
+		if (http_response_header(resp, security_headers[i].name) ==
+		    NULL)
+			http_response_add_header(resp, security_headers[i].name,
+			    security_headers[i].value);
 	log_access(req, resp);
+}
+
+char *
+app_user(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char	*token = http_cookie(req, APP_SESSION_COOKIE);
+	char		*user = NULL, *renewed = NULL;
+
+	if (token == NULL || app->priv == NULL ||
+	    priv_check(app->priv, token, &user, &renewed) != PRIV_OK)
+		return NULL;
+	if (renewed != NULL)
+		http_response_set_cookie(resp, req, APP_SESSION_COOKIE,
+		    renewed, -1);
+	g_free(renewed);
+	return user;
 }
 
 const struct tmpl *
@@ -262,15 +308,18 @@ load_guide(const struct app *app, GError **err)
 }
 
 struct app *
-app_new(const struct config *cfg, const char *data_dir, GError **err)
+app_new(const struct config *cfg, struct priv *priv, const char *data_dir,
+    GError **err)
 {
 	struct app	*app = g_new0(struct app, 1);
 	char		*static_dir;
 
 	app->cfg = cfg;
+	app->priv = priv;
 	app->data_dir = g_strdup(data_dir);
 	app->templates = g_hash_table_new_full(g_str_hash, g_str_equal,
 	    g_free, (GDestroyNotify)tmpl_free);
+	app->inbox = inbox_cache_new();
 	app->cache = g_new0(struct app_cache, 1);
 	g_mutex_init(&app->cache->lock);
 	app->cache->pages = g_hash_table_new_full(g_str_hash, g_str_equal,
@@ -295,6 +344,7 @@ app_free(struct app *app)
 	if (app == NULL)
 		return;
 	g_hash_table_unref(app->templates);
+	inbox_cache_free(app->inbox);
 	g_hash_table_unref(app->cache->pages);
 	g_mutex_clear(&app->cache->lock);
 	g_free(app->cache);

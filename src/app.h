@@ -19,25 +19,37 @@
 #include "tmpl.h"
 
 struct app_cache;
+struct inbox_cache;
+
+#define APP_SESSION_COOKIE	"labmail_session"
 
 struct app {
 	const struct config	*cfg;		/* borrowed */
+	struct priv		*priv;		/* borrowed: the helper */
 	char			*data_dir;	/* holds web/ and static/ */
 	GHashTable		*templates;	/* name -> struct tmpl * */
 	struct guide		*guide;
 	struct assets		*assets;
 	struct app_cache	*cache;		/* pages rendered once */
+	struct inbox_cache	*inbox;		/* spool indexes, by user */
 };
 
 /* Load everything from data_dir; NULL with *err set on failure. */
-struct app	*app_new(const struct config *, const char *data_dir,
-		    GError **err);
+struct app	*app_new(const struct config *, struct priv *,
+		    const char *data_dir, GError **err);
 void		 app_free(struct app *);
 
 void		 app_handle(const struct app *, const struct http_request *,
 		    struct http_response *);
 gboolean	 app_may_block(const struct app *,
 		    const struct http_request *);
+
+/*
+ * The user logged in on req, or NULL (the caller frees it).  When the
+ * helper renews the session, the new cookie is set on resp.
+ */
+char		*app_user(const struct app *, const struct http_request *,
+		    struct http_response *);
 
 /* The template web/templates/NAME.html (aborts if it was not loaded). */
 const struct tmpl *app_template(const struct app *, const char *name);

@@ -7,9 +7,12 @@
  * from the group.
  */
 #include <arpa/inet.h>
+
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "http.h"
@@ -31,12 +34,17 @@ enum option {
 	OPT_CLIENT_ADDR,
 	OPT_DHCP_ADDR,
 	OPT_DNS_ADDR,
+	OPT_USER,
+	OPT_STATE_DIR,
+	OPT_SPOOL_DIR,
+	OPT_ALLOW_ROOT,
+	OPT_SEND_REQUIRES_LOGIN,
 	N_OPTIONS
 };
 
 struct option_def {
 	const char	*name;
-	const char	*arg;
+	const char	*arg;		/* NULL: a flag, "true" in the file */
 	const char	*help;
 };
 
@@ -78,6 +86,18 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "Address of the DHCP server (default 172.20.X.2)" },
 	[OPT_DNS_ADDR] = { "dns-addr", "IPV4",
 	    "Address of the DNS server (default 192.168.0.254)" },
+	[OPT_USER] = { "user", "NAME",
+	    "Unprivileged user the web process runs as when started as "
+	    "root (default labmail if it exists, else nobody)" },
+	[OPT_STATE_DIR] = { "state-dir", "DIR",
+	    "Folder for the session key (default /var/lib/labmail as root, "
+	    "else ~/.local/state/labmail)" },
+	[OPT_SPOOL_DIR] = { "spool-dir", "DIR",
+	    "Folder of the users' mailboxes (default /var/mail)" },
+	[OPT_ALLOW_ROOT] = { "allow-root", NULL,
+	    "Let root log in and read root's mail" },
+	[OPT_SEND_REQUIRES_LOGIN] = { "send-requires-login", NULL,
+	    "Only logged-in users may send" },
 };
 
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
@@ -259,6 +279,33 @@ timeout_value(guint *out, char **v, int opt, guint def, GError **err)
 	return TRUE;
 }
 
+/* A flag: "true"/"false" (or 1/0, yes/no) from the file, set on the
+ * command line. */
+static gboolean
+parse_flag(char **v, int opt, gboolean *out, GError **err)
+{
+	const char	*s = v[opt];
+
+	*out = FALSE;
+	if (s == NULL)
+		return TRUE;
+	if (g_ascii_strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0 ||
+	    g_ascii_strcasecmp(s, "yes") == 0)
+		*out = TRUE;
+	else if (g_ascii_strcasecmp(s, "false") != 0 && strcmp(s, "0") != 0 &&
+	    g_ascii_strcasecmp(s, "no") != 0)
+		return fail(err, "%s: \"%s\" is not true or false",
+		    option_defs[opt].name, s);
+	return TRUE;
+}
+
+/* The user to drop to: labmail if make install created it, else nobody. */
+static const char *
+default_user(void)
+{
+	return getpwnam("labmail") != NULL ? "labmail" : "nobody";
+}
+
 /* Convert the raw strings into the config. */
 static gboolean
 convert(struct config *c, char **v, GError **err)
@@ -269,6 +316,16 @@ convert(struct config *c, char **v, GError **err)
 	    DEFAULT_LISTEN, NULL, &c->listen_host, &c->listen_port, err))
 		return FALSE;
 	c->data_dir = g_strdup(v[OPT_DATA_DIR]);
+	if (!parse_flag(v, OPT_ALLOW_ROOT, &c->allow_root, err) ||
+	    !parse_flag(v, OPT_SEND_REQUIRES_LOGIN, &c->send_requires_login,
+	    err))
+		return FALSE;
+	c->user = g_strdup(v[OPT_USER] ? v[OPT_USER] : default_user());
+	c->state_dir = v[OPT_STATE_DIR] ? g_strdup(v[OPT_STATE_DIR]) :
+	    geteuid() == 0 ? g_strdup("/var/lib/labmail") :
+	    g_build_filename(g_get_user_state_dir(), "labmail", NULL);
+	c->spool_dir = g_strdup(v[OPT_SPOOL_DIR] ? v[OPT_SPOOL_DIR] :
+	    "/var/mail");
 	c->helo = g_strdup(v[OPT_HELO]);
 	if (!timeout_value(&c->smtp_connect_timeout, v,
 	    OPT_SMTP_CONNECT_TIMEOUT, 30, err) ||
@@ -347,6 +404,7 @@ gboolean
 config_load(struct config *c, int *argc, char ***argv, GError **err)
 {
 	char		*v[N_OPTIONS] = { NULL };
+	gboolean	 flags[N_OPTIONS] = { FALSE };
 	char		*config_file = NULL;
 	gboolean	 version = FALSE, ok = FALSE;
 	GOptionEntry	 entries[N_OPTIONS + 3];
@@ -357,8 +415,10 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	memset(entries, 0, sizeof(entries));
 	for (i = 0; i < N_OPTIONS; i++) {
 		entries[i].long_name = option_defs[i].name;
-		entries[i].arg = G_OPTION_ARG_STRING;
-		entries[i].arg_data = &v[i];
+		entries[i].arg = option_defs[i].arg ? G_OPTION_ARG_STRING :
+		    G_OPTION_ARG_NONE;
+		entries[i].arg_data = option_defs[i].arg ? (gpointer)&v[i] :
+		    (gpointer)&flags[i];
 		entries[i].description = option_defs[i].help;
 		entries[i].arg_description = option_defs[i].arg;
 	}
@@ -379,6 +439,9 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 		printf("labmail %s\n", LABMAIL_VERSION);
 		exit(0);
 	}
+	for (i = 0; i < N_OPTIONS; i++)
+		if (flags[i])
+			v[i] = g_strdup("true");
 	if (*argc > 1) {
 		fail(err, "unexpected argument \"%s\" (see --help)",
 		    (*argv)[1]);
@@ -403,7 +466,8 @@ config_free(struct config *c)
 	char	**strings[] = { &c->listen_host, &c->listen_port,
 	    &c->data_dir, &c->smtp_host, &c->smtp_port, &c->helo, &c->domain,
 	    &c->smtp_alias, &c->smtp_hostname, &c->smtp_addr,
-	    &c->client_addr, &c->dhcp_addr, &c->dns_addr };
+	    &c->client_addr, &c->dhcp_addr, &c->dns_addr, &c->user,
+	    &c->state_dir, &c->spool_dir };
 	gsize	  i;
 
 	for (i = 0; i < G_N_ELEMENTS(strings); i++)

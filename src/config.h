@@ -35,6 +35,13 @@ struct config {
 	guint	 smtp_data_timeout;	/* seconds, reply to the final "." */
 	gsize	 max_body;		/* octets of the body of a mail */
 
+	/* Logins and spools. */
+	char	*user;		/* the web process's user, if root */
+	char	*state_dir;	/* the session key */
+	char	*spool_dir;	/* /var/mail */
+	gboolean allow_root;
+	gboolean send_requires_login;
+
 	/* The lab's values, shown in the guide. */
 	int	 group;
 	char	*domain;	/* mailX.com */

@@ -297,44 +297,26 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 }
 
 struct front_mhd *
-front_mhd_start(const struct app *app, const char *host, const char *port,
-    GError **err)
+front_mhd_start(const struct app *app, int listen_fd, GError **err)
 {
-	struct front_mhd	*f;
-	struct addrinfo		 hints, *ai = NULL;
-	unsigned int		 flags;
-	int			 rc;
+	struct front_mhd	*f = g_new0(struct front_mhd, 1);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "listen %s:%s: %s", host, port, gai_strerror(rc));
-		return NULL;
-	}
-	f = g_new0(struct front_mhd, 1);
 	f->app = app;
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
-	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	f->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	f->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, f,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_get_num_processors(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 	    MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (f->daemon == NULL) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "cannot listen on %s:%s (in use, or not an address of "
-		    "this machine?)", host, port);
+		    "libmicrohttpd did not start");
 		g_thread_pool_free(f->workers, TRUE, TRUE);
 		g_free(f);
 		return NULL;

@@ -17,9 +17,9 @@
 
 struct front_mhd;
 
-/* Listen on host:port; NULL with *err set if it cannot. */
-struct front_mhd *front_mhd_start(const struct app *, const char *host,
-		    const char *port, GError **err);
+/* Serve on a socket already bound and listening (taken over). */
+struct front_mhd *front_mhd_start(const struct app *, int listen_fd,
+		    GError **err);
 /* Stop accepting, let running requests end, and free. */
 void		 front_mhd_stop(struct front_mhd *);
 

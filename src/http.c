@@ -209,6 +209,25 @@ http_response_error(struct http_response *resp, int status)
 }
 
 void
+http_response_set_cookie(struct http_response *resp,
+    const struct http_request *req, const char *name, const char *value,
+    int max_age)
+{
+	GString	*c = g_string_new(NULL);
+
+	/* HttpOnly: no script can read it; SameSite=Strict: no other site
+	 * can make the browser send it (CSRF). */
+	g_string_printf(c, "%s=%s; Path=%s/; HttpOnly; SameSite=Strict", name,
+	    value, req->prefix);
+	if (max_age >= 0)
+		g_string_append_printf(c, "; Max-Age=%d", max_age);
+	if (req->https)
+		g_string_append(c, "; Secure");
+	http_response_add_header(resp, "Set-Cookie", c->str);
+	g_string_free(c, TRUE);
+}
+
+void
 http_response_redirect(struct http_response *resp,
     const struct http_request *req, const char *path)
 {

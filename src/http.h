@@ -79,6 +79,14 @@ void		 http_response_set(struct http_response *, int status,
 		    const char *content_type, GBytes *body);
 /* A short plain-text error page; never echoes the request. */
 void		 http_response_error(struct http_response *, int status);
+/*
+ * Set-Cookie for name=value, HttpOnly, SameSite=Strict, on the prefix's
+ * path, Secure under HTTPS.  max_age < 0: until the browser closes;
+ * 0: delete the cookie.
+ */
+void		 http_response_set_cookie(struct http_response *,
+		    const struct http_request *, const char *name,
+		    const char *value, int max_age);
 /* 303 See Other to prefix + path. */
 void		 http_response_redirect(struct http_response *,
 		    const struct http_request *, const char *path);

@@ -16,6 +16,12 @@
  * Ownership: the struct mailview and all its strings belong to the
  * caller (mailview_free()).  The fd is borrowed, never closed here; its
  * file offset is moved.
+ *
+ * Every string is valid UTF-8 in which control characters (but '\n' and
+ * '\t' in text, '\t' in headers) and the bidi embedding, override and
+ * isolate characters (U+202A-U+202E, U+2066-U+2069) are replaced by
+ * U+FFFD; a file name has them removed.  GMime must be initialised
+ * (g_mime_init(), done once at start-up by compose_init()).
  */
 #ifndef LABMAIL_MAILVIEW_H
 #define LABMAIL_MAILVIEW_H
@@ -24,6 +30,15 @@
 
 #define MAILVIEW_TEXT_MAX	(1024 * 1024)	/* UTF-8 bytes per text part */
 #define MAILVIEW_PARTS_MAX	256		/* parts listed */
+
+#define MAILVIEW_ERROR		mailview_error_quark()
+enum mailview_error_code {
+	MAILVIEW_ERROR_RANGE,	/* start after end, or past 2^63 */
+	MAILVIEW_ERROR_PARSE,	/* GMime found no message there */
+	MAILVIEW_ERROR_NO_PART,	/* mailview_part(): no such number */
+	MAILVIEW_ERROR_IO,	/* reading or decoding the part failed */
+};
+GQuark	mailview_error_quark(void);
 
 enum mailview_kind {
 	MAILVIEW_TEXT,		/* text/plain (or any text/ but html):
@@ -47,13 +62,15 @@ struct mailview_part {
 };
 
 struct mailview {
-	char		*from;		/* decoded, as "Name <addr>" */
-	char		*to;
+	char		*from;		/* decoded, as "Name <addr>";
+					 * "" if absent */
+	char		*to;		/* "" if absent */
 	char		*cc;		/* NULL if absent */
 	char		*subject;	/* decoded, "" if absent */
-	char		*date;		/* the Date header as written */
+	char		*date;		/* the Date header as written
+					 * (unfolded); "" if absent */
 	gint64		 date_unix;	/* parsed, 0 if unparsable */
-	char		*message_id;
+	char		*message_id;	/* without <>; NULL if absent */
 	GPtrArray	*received;	/* char *, each Received header
 					 * unfolded, top (newest) first */
 	GPtrArray	*parts;		/* struct mailview_part *, leaves */
@@ -71,7 +88,12 @@ void		 mailview_free(struct mailview *);
 /*
  * The decoded content of leaf part number (as in struct mailview_part),
  * into a new GBytes; *content_type and *filename (may be NULL) are set
- * for the download.  NULL if there is no such part.
+ * for the download.  NULL if there is no such part (*err
+ * MAILVIEW_ERROR_NO_PART: a 404), or on failure.  Text parts keep their
+ * charset; *content_type is then "text/plain; charset=X" when X is one
+ * that iconv knows.  *content_type holds token characters only and may
+ * go into a header as is; *filename has no control characters but may
+ * hold '"' or ';': encode it (RFC 6266 filename*).
  */
 GBytes		*mailview_part(int fd, guint64 start, guint64 end,
 		    guint number, char **content_type, char **filename,

@@ -119,16 +119,43 @@ send_page(const struct app *app, const struct http_request *req,
 	g_free(token);
 }
 
+/*
+ * The logged-in user, if any; FALSE (and the login form as the answer)
+ * when sending needs a login and there is none.
+ */
+static gboolean
+sender_allowed(const struct app *app, const struct http_request *req,
+    struct http_response *resp, char **user)
+{
+	*user = app_user(app, req, resp);
+	if (*user == NULL && app->cfg->send_requires_login) {
+		route_login_page(app, req, resp, 401,
+		    "Log in to send mail from here.");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void
 route_send_form(const struct app *app, const struct http_request *req,
     struct http_response *resp)
 {
 	struct compose_form	 f = { .from = "", .to = "", .cc = "",
 	    .subject = "", .body = "" };
-	struct tmpl_vars	*vars = tmpl_vars_new();
+	struct tmpl_vars	*vars;
+	char			*user, *from = NULL;
 
+	if (!sender_allowed(app, req, resp, &user))
+		return;
+	/* Logged in: propose the user's own address, still editable. */
+	if (user != NULL)
+		f.from = from = g_strdup_printf("%s@%s", user,
+		    app->cfg->domain);
+	vars = tmpl_vars_new();
 	send_page(app, req, resp, 200, &f, NULL, vars);
 	tmpl_vars_free(vars);
+	g_free(from);
+	g_free(user);
 }
 
 /* The line as HTML, with the queue id marked in the server's reply. */
@@ -336,9 +363,14 @@ route_send_post(const struct app *app, const struct http_request *req,
 {
 	struct compose_form	 f;
 	struct compose_errors	 errors;
-	struct tmpl_vars	*vars = tmpl_vars_new();
+	struct tmpl_vars	*vars;
+	char			*user;
 	int			 i;
 
+	if (!sender_allowed(app, req, resp, &user))
+		return;
+	g_free(user);
+	vars = tmpl_vars_new();
 	read_form(req, &f);
 	if (!csrf_check(req)) {
 		tmpl_set(vars, "notice", "This form had expired or did not "

@@ -20,6 +20,21 @@ route_handler	route_diagram;
 route_handler	route_send_form;
 route_handler	route_send_post;
 
+/* route_login.c: log in and out. */
+route_handler	route_login_form;
+route_handler	route_login_post;
+route_handler	route_logout;
+/* The login form as the answer to a page that needs a login. */
+void		route_login_page(const struct app *,
+		    const struct http_request *, struct http_response *,
+		    int status, const char *notice);
+
+/* route_inbox.c: the user's spool, and the indexes kept between pages. */
+route_handler	route_inbox;
+route_handler	route_inbox_item;
+struct inbox_cache *inbox_cache_new(void);
+void		inbox_cache_free(struct inbox_cache *);
+
 /* route_static.c: files of static/. */
 route_handler	route_static;
 

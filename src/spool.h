@@ -37,17 +37,30 @@
 #define SPOOL_CHUNK		(1024 * 1024)	/* bytes read at a time */
 #define SPOOL_HEADER_MAX	(64 * 1024)	/* header bytes read for a summary */
 #define SPOOL_LOCK_WAIT_MS	10000
+#define SPOOL_FINGERPRINT	64		/* bytes kept from before the
+						 * indexed end, to see a rewrite */
 
 #define SPOOL_ERROR		spool_error_quark()
 enum spool_error_code {
 	SPOOL_ERROR_IO,		/* read or fstat failed */
 	SPOOL_ERROR_LOCKED,	/* the lock was not had in time */
+	SPOOL_ERROR_CHANGED,	/* the file no longer matches the index
+				 * (shorter, or no "From " where a message
+				 * starts): update the index, try again */
+	SPOOL_ERROR_NO_MESSAGE,	/* no message has that number */
 };
 GQuark	spool_error_quark(void);
 
+/*
+ * Strings are valid UTF-8, at most SPOOL_SUMMARY_CHARS characters, with
+ * control characters (a decoded word may hold CR LF or ESC) made spaces.
+ */
+#define SPOOL_SUMMARY_CHARS	256
+
 struct spool_summary {
 	char		*from_name;	/* decoded display name, may be "" */
-	char		*from_addr;	/* addr-spec, may be "" */
+	char		*from_addr;	/* addr-spec; the From_ line's sender
+					 * if there is no From:; may be "" */
 	char		*subject;	/* RFC 2047 decoded, UTF-8, may be "" */
 	gint64		 date;		/* Unix time from Date:, or the From_
 					 * line's date, or 0 */
@@ -68,10 +81,24 @@ struct spool_index;
 struct spool_index *spool_index_new(void);
 void		 spool_index_free(struct spool_index *);
 
+/* How long taking the lock may wait (SPOOL_LOCK_WAIT_MS by default). */
+void		 spool_index_set_lock_wait(struct spool_index *, guint ms);
+
 /*
  * Bring the index up to date with the file open on fd: read only the
  * new bytes if the file has only grown, else everything.  *bytes_read,
- * if not NULL, gets how many bytes were read (for tests and benchmarks).
+ * if not NULL, gets how many bytes were read (for tests and benchmarks):
+ *  - same file, same size, same mtime: the fingerprint only, the
+ *    SPOOL_FINGERPRINT bytes before the end (fewer in a smaller file);
+ *  - same file, grown, fingerprint unchanged: the new bytes, plus the
+ *    fingerprint, or, if the old end was inside a line, back to that
+ *    line's start when it may yet become a From_ line (under 1 KiB);
+ *  - anything else (another inode, shrunk, fingerprint or, at the same
+ *    size, mtime changed, or a From_ line cut by the old end): the
+ *    whole file, plus the bytes before the old end read to see that.
+ * On SPOOL_ERROR_LOCKED the index is as it was (nothing was read); on
+ * any other failure it is left empty (spool_count() is 0) and the next
+ * update reads the whole file.
  */
 gboolean	 spool_index_update(struct spool_index *, int fd,
 		    guint64 *bytes_read, GError **err);
@@ -93,10 +120,24 @@ const struct spool_summary *spool_summary(struct spool_index *, int fd,
 GBytes		*spool_read_message(const struct spool_index *, int fd,
 		    guint number, GError **err);
 
+/*
+ * Take the read lock on fd (waiting up to SPOOL_LOCK_WAIT_MS), for a
+ * reader that reads the file itself (the message view); release it
+ * with spool_unlock().  Not around the calls above on the same fd: they
+ * lock and unlock themselves, and unlocking drops the lock of the whole
+ * open file description.
+ */
+gboolean	 spool_lock(int fd, GError **err);
+void		 spool_unlock(int fd);
+
 /* Pure helpers, for the unit tests. */
 
-/* TRUE if line (len bytes, no line end) has the form of a From_ line;
- * sets *when to its date if it does. */
+/*
+ * TRUE if line (len bytes, no line end) has the form of a From_ line;
+ * sets *when (if not NULL) to its date if it does.  The date has no zone
+ * in Postfix's form (local time of the server): it is then taken as
+ * UTC; a numeric zone (+0100) or an RFC 822 one (EST...) is applied.
+ */
 gboolean	 spool_is_from_line(const char *line, gsize len, gint64 *when);
 
 /* Undo mboxrd/mboxo quoting in place on one line: ">From " -> "From ",

@@ -58,12 +58,18 @@ def is_root():
 class Labmail:
     """build/labmail on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, *args, smtp_port=None, wrapper=(), timeout=15.0):
+    def __init__(self, *args, smtp_port=None, wrapper=(), timeout=15.0,
+                 state_dir=None):
         self.port = free_port()
+        # The session key lives here; share it to keep sessions valid
+        # across restarts.
+        self.own_state = state_dir is None
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="labmail-state-")
         self.base = "http://%s:%d" % (LOOPBACK, self.port)
         self.log = tempfile.NamedTemporaryFile(prefix="labmail-", suffix=".log",
                                                delete=False)
-        argv = [LABMAIL, "--listen", "%s:%d" % (LOOPBACK, self.port)]
+        argv = [LABMAIL, "--listen", "%s:%d" % (LOOPBACK, self.port),
+                "--state-dir", self.state_dir]
         if smtp_port is not None:
             argv += ["--smtp", "%s:%d" % (LOOPBACK, smtp_port)]
         self.proc = subprocess.Popen(list(wrapper) + argv + list(args),
@@ -94,6 +100,8 @@ class Labmail:
         status = self.stop()
         out = self.output()
         os.unlink(self.log.name)
+        if self.own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
         for alarm in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             if alarm in out:
                 raise AssertionError("labmail: %s\n%s" % (alarm, out[-4000:]))

@@ -65,7 +65,7 @@ class StartUp(unittest.TestCase):
         lm = labtest.Labmail(smtp_port=labtest.free_port())
         self.assertEqual(lm.stop(), 0)
         self.assertIn("shutting down", lm.output())
-        os.unlink(lm.log.name)
+        lm.cleanup()
 
 
 class Guide(unittest.TestCase):

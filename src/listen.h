@@ -1,0 +1,13 @@
+/*
+ * listen - the listening socket, made while still root so that a port
+ * below 1024 works, before the privileges are dropped.
+ */
+#ifndef LABMAIL_LISTEN_H
+#define LABMAIL_LISTEN_H
+
+#include <glib.h>
+
+/* A TCP socket bound to host:port and listening; -1 with *err set. */
+int	listen_tcp(const char *host, const char *port, GError **err);
+
+#endif

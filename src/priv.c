@@ -1,0 +1,755 @@
+/*
+ * priv - privileged helper: PAM, session keys, spools opened as their
+ * owner.  The first half of this file runs in the helper, the second is
+ * the web side's client.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#include "log.h"
+#include "priv.h"
+#include "session.h"
+
+/* Request types. */
+#define MSG_LOGIN	'L'	/* user, password, peer */
+#define MSG_CHECK	'C'	/* token */
+#define MSG_LOGOUT	'O'	/* token */
+#define MSG_SPOOL	'S'	/* token */
+
+#define KEY_FILE	"session.key"
+#define REVOKED_FILE	"revoked"
+#define THROTTLE_MAX	10000	/* entries kept before old ones go */
+
+struct priv {
+	int		 sock;
+	pid_t		 pid;
+	GMutex		 lock;
+};
+
+/* The helper's state. */
+struct helper {
+	const struct priv_config *cfg;
+	guchar		 key[SESSION_KEY_BYTES];
+	char		*revoked_path;
+	GHashTable	*revoked;	/* session id -> expiry (gint64 *) */
+	gint64		 revoked_mtime;
+	GHashTable	*throttle;	/* "u:name" / "a:addr" -> struct strikes */
+	uid_t		 self_uid;	/* not root: the only user served */
+};
+
+struct strikes {
+	guint		 failures;
+	gint64		 window_start;
+	gint64		 blocked_until;
+};
+
+/* --- messages, both sides --- */
+
+/* Send one message: type byte, NUL-terminated fields, maybe an fd. */
+static gboolean
+msg_send(int sock, char type, const char *const *fields, int n, int fd)
+{
+	GString		*buf = g_string_new(NULL);
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} ctl;
+	ssize_t		 sent;
+	int		 i;
+
+	g_string_append_c(buf, type);
+	for (i = 0; i < n; i++)
+		g_string_append_len(buf, fields[i], strlen(fields[i]) + 1);
+	if (buf->len > PRIV_MSG_MAX) {
+		g_string_free(buf, TRUE);
+		return FALSE;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf->str;
+	iov.iov_len = buf->len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		struct cmsghdr	*cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		sent = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (sent == -1 && errno == EINTR);
+	g_string_free(buf, TRUE);
+	return sent == (ssize_t)iov.iov_len;
+}
+
+/*
+ * Receive one message into buf (PRIV_MSG_MAX bytes).  Returns its
+ * length, 0 at end of file, -1 if it failed or was cut.  An fd that
+ * came with it goes to *fd (else -1).
+ */
+static ssize_t
+msg_recv(int sock, char *buf, int *fd)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} ctl;
+	ssize_t		 got;
+
+	*fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = PRIV_MSG_MAX;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	do
+		got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (got == -1 && errno == EINTR);
+	for (cm = got > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm != NULL;
+	    cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	if (got > 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+		got = -1;
+	return got;
+}
+
+/*
+ * Split a message (type byte, then fields) into exactly n NUL-terminated
+ * fields pointing into buf.  FALSE if there are more, fewer, or an
+ * unterminated one.
+ */
+static gboolean
+msg_fields(const char *buf, ssize_t len, const char **f, int n)
+{
+	const char	*p = buf + 1, *end = buf + len, *nul;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		if (p >= end || (nul = memchr(p, '\0', end - p)) == NULL)
+			return FALSE;
+		f[i] = p;
+		p = nul + 1;
+	}
+	return p == end;
+}
+
+/* --- the helper --- */
+
+/* Answer without an fd: the status and its fields. */
+static void
+reply(int sock, enum priv_status st, const char *const *fields, int n,
+    int fd)
+{
+	if (!msg_send(sock, (char)('0' + st), fields, n, fd))
+		log_fatal("priv: cannot answer the web process: %s",
+		    g_strerror(errno));
+}
+
+/* PAM conversation: the password for hidden prompts, else nothing. */
+static int
+pam_conv_fn(int n, const struct pam_message **msg,
+    struct pam_response **resp, void *appdata)
+{
+	struct pam_response	*r = calloc(n, sizeof(*r));
+	int			 i;
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF &&
+		    (r[i].resp = strdup(appdata)) == NULL) {
+			for (; i >= 0; i--)
+				free(r[i].resp);
+			free(r);
+			return PAM_BUF_ERR;
+		}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* PAM may sleep after a failure; we throttle ourselves, without
+ * stalling every other request to the helper. */
+static void
+pam_no_delay(int retval, unsigned usec, void *appdata)
+{
+	(void)retval; (void)usec; (void)appdata;
+}
+
+/* Check the password and the account with PAM. */
+static enum priv_status
+pam_check(const char *user, const char *password, const char *peer)
+{
+	struct pam_conv	 conv = { pam_conv_fn, (void *)password };
+	pam_handle_t	*h = NULL;
+	int		 rc;
+
+	if (pam_start(PRIV_PAM_SERVICE, user, &conv, &h) != PAM_SUCCESS)
+		return PRIV_DENIED;
+	pam_set_item(h, PAM_RHOST, peer);
+	pam_set_item(h, PAM_FAIL_DELAY, (const void *)pam_no_delay);
+	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	if (rc == PAM_SUCCESS) {
+		rc = pam_acct_mgmt(h, PAM_SILENT);
+		if (rc != PAM_SUCCESS) {
+			pam_end(h, rc);
+			return PRIV_ACCOUNT;
+		}
+	}
+	pam_end(h, rc);
+	return rc == PAM_SUCCESS ? PRIV_OK : PRIV_DENIED;
+}
+
+/* The strikes for key, made if missing. */
+static struct strikes *
+strikes_of(struct helper *hp, const char *key, gint64 now)
+{
+	struct strikes	*s = g_hash_table_lookup(hp->throttle, key);
+
+	if (s == NULL) {
+		/* Bounded memory: a flood of names cannot grow it forever. */
+		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
+			g_hash_table_remove_all(hp->throttle);
+		s = g_new0(struct strikes, 1);
+		g_hash_table_insert(hp->throttle, g_strdup(key), s);
+	}
+	if (now - s->window_start > PRIV_FAILURE_WINDOW &&
+	    s->blocked_until <= now) {
+		s->failures = 0;
+		s->window_start = now;
+	}
+	return s;
+}
+
+/* Count a failure; past the free ones, block for a doubling time. */
+static void
+strike(struct strikes *s, guint free_failures, gint64 now)
+{
+	guint	over;
+
+	if (++s->failures < free_failures)
+		return;
+	over = MIN(s->failures - free_failures, 4);
+	s->blocked_until = now + MIN(PRIV_BLOCK_FIRST << over,
+	    PRIV_BLOCK_MAX);
+}
+
+/* Seconds to wait before this user or address may try again, or 0. */
+static guint
+throttled(struct helper *hp, const char *ukey, const char *akey, gint64 now)
+{
+	struct strikes	*u = strikes_of(hp, ukey, now);
+	struct strikes	*a = strikes_of(hp, akey, now);
+	gint64		 until = MAX(u->blocked_until, a->blocked_until);
+
+	return until > now ? (guint)(until - now) : 0;
+}
+
+/* Reload the logged-out sessions if the file changed. */
+static void
+revoked_load(struct helper *hp)
+{
+	struct stat	 st;
+	char		*text, **lines;
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
+	int		 i;
+
+	if (stat(hp->revoked_path, &st) == -1 ||
+	    st.st_mtime * G_GINT64_CONSTANT(1000000000) + st.st_mtim.tv_nsec ==
+	    hp->revoked_mtime)
+		return;
+	hp->revoked_mtime = st.st_mtime * G_GINT64_CONSTANT(1000000000) +
+	    st.st_mtim.tv_nsec;
+	if (!g_file_get_contents(hp->revoked_path, &text, NULL, NULL))
+		return;
+	lines = g_strsplit(text, "\n", -1);
+	for (i = 0; lines[i] != NULL; i++) {
+		char	**f = g_strsplit(lines[i], " ", 2);
+		gint64	 until;
+
+		if (g_strv_length(f) == 2 &&
+		    strlen(f[0]) == SESSION_ID_CHARS &&
+		    g_ascii_string_to_signed(f[1], 10, 0, G_MAXINT64, &until,
+		    NULL) && until > now)
+			g_hash_table_replace(hp->revoked, g_strdup(f[0]),
+			    g_memdup2(&until, sizeof(until)));
+		g_strfreev(f);
+	}
+	g_strfreev(lines);
+	g_free(text);
+}
+
+/* Remember a logged-out session until it would have expired anyway. */
+static void
+revoke_session(struct helper *hp, const struct session *s)
+{
+	gint64	 until = s->issued + SESSION_MAX_SECONDS;
+	char	*line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", s->id,
+		    until);
+	int	 fd;
+
+	g_hash_table_replace(hp->revoked, g_strdup(s->id),
+	    g_memdup2(&until, sizeof(until)));
+	/* On disk too: other processes (CGI) and restarts must agree. */
+	fd = open(hp->revoked_path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+	if (fd != -1)
+		close(fd);
+	g_free(line);
+}
+
+/* Decode a token and check it was not logged out. */
+static gboolean
+valid_session(struct helper *hp, const char *token, struct session *s)
+{
+	gint64	now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (!session_decode(hp->key, token, now, s))
+		return FALSE;
+	revoked_load(hp);
+	return !g_hash_table_contains(hp->revoked, s->id);
+}
+
+/* Who may log in: an existing user; root only if allowed; not root
+ * ourselves, only our own user. */
+static enum priv_status
+login_allowed(struct helper *hp, const char *user, struct passwd *pw)
+{
+	if (pw == NULL)
+		return PRIV_DENIED;
+	if (pw->pw_uid == 0 && !hp->cfg->allow_root)
+		return PRIV_ROOT_REFUSED;
+	if (hp->self_uid != 0 && pw->pw_uid != hp->self_uid)
+		return PRIV_OTHER_USER;
+	(void)user;
+	return PRIV_OK;
+}
+
+/* MSG_LOGIN: user, password, peer. */
+static void
+do_login(struct helper *hp, int sock, const char **f)
+{
+	const char	*user = f[0], *peer = f[2];
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
+	char		*ukey = g_strconcat("u:", user, NULL);
+	char		*akey = g_strconcat("a:", peer, NULL);
+	char		 wait[16] = "0";
+	char		*token = NULL;
+	struct session	 s;
+	struct passwd	*pw;
+	enum priv_status st;
+	guint		 retry;
+
+	if ((retry = throttled(hp, ukey, akey, now)) > 0) {
+		st = PRIV_THROTTLED;
+		g_snprintf(wait, sizeof(wait), "%u", retry);
+	} else {
+		pw = session_valid_user(user) ? getpwnam(user) : NULL;
+		st = login_allowed(hp, user, pw);
+		if (st == PRIV_OK || st == PRIV_DENIED)
+			st = pw != NULL ? pam_check(user, f[1], peer) :
+			    PRIV_DENIED;
+		if (st == PRIV_OK) {
+			g_hash_table_remove(hp->throttle, ukey);
+			session_start(&s, user, now);
+			token = session_encode(hp->key, &s);
+		} else {
+			strike(strikes_of(hp, ukey, now), PRIV_FAILURES_USER,
+			    now);
+			strike(strikes_of(hp, akey, now), PRIV_FAILURES_ADDR,
+			    now);
+		}
+	}
+	reply(sock, st, (const char *const[]){ token ? token : "", wait }, 2,
+	    -1);
+	g_free(token);
+	g_free(ukey);
+	g_free(akey);
+}
+
+/* MSG_CHECK: token -> user and maybe a renewed token. */
+static void
+do_check(struct helper *hp, int sock, const char **f)
+{
+	struct session	 s;
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
+	char		*renewed = NULL;
+
+	if (!valid_session(hp, f[0], &s)) {
+		reply(sock, PRIV_DENIED, (const char *const[]){ "", "" }, 2,
+		    -1);
+		return;
+	}
+	if (now - s.seen >= SESSION_RENEW_SECONDS) {
+		s.seen = now;
+		renewed = session_encode(hp->key, &s);
+	}
+	reply(sock, PRIV_OK, (const char *const[]){ s.user,
+	    renewed ? renewed : "" }, 2, -1);
+	g_free(renewed);
+}
+
+/* MSG_LOGOUT: token. */
+static void
+do_logout(struct helper *hp, int sock, const char **f)
+{
+	struct session	s;
+
+	if (valid_session(hp, f[0], &s))
+		revoke_session(hp, &s);
+	reply(sock, PRIV_OK, NULL, 0, -1);
+}
+
+/*
+ * Open the user's spool as the user.  Opening with the user's own
+ * rights (not root's) and O_NOFOLLOW, then checking the open file,
+ * defeats a user who replaces the spool by a link to someone else's
+ * file (symlink or hard link) to read it through us.
+ */
+static enum priv_status
+open_spool_as(struct helper *hp, const struct passwd *pw, int *fd)
+{
+	char		*path = g_build_filename(hp->cfg->spool_dir,
+			    pw->pw_name, NULL);
+	struct stat	 st;
+	int		 err;
+
+	if (hp->self_uid == 0 && (setegid(pw->pw_gid) == -1 ||
+	    seteuid(pw->pw_uid) == -1))
+		log_fatal("priv: cannot become %s: %s", pw->pw_name,
+		    g_strerror(errno));
+	*fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	err = errno;
+	if (hp->self_uid == 0 && (seteuid(0) == -1 || setegid(0) == -1))
+		log_fatal("priv: cannot become root again: %s",
+		    g_strerror(errno));
+	g_free(path);
+	if (*fd == -1)
+		return err == ENOENT ? PRIV_NO_SPOOL : PRIV_BAD_SPOOL;
+	if (fstat(*fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != pw->pw_uid || st.st_nlink != 1) {
+		close(*fd);
+		*fd = -1;
+		return PRIV_BAD_SPOOL;
+	}
+	/* Reads may wait on the disk; they must not fail with EAGAIN. */
+	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK);
+	return PRIV_OK;
+}
+
+/* MSG_SPOOL: token -> the spool's fd. */
+static void
+do_spool(struct helper *hp, int sock, const char **f)
+{
+	struct session	 s;
+	struct passwd	*pw;
+	enum priv_status st = PRIV_DENIED;
+	int		 fd = -1;
+
+	if (valid_session(hp, f[0], &s) && (pw = getpwnam(s.user)) != NULL &&
+	    login_allowed(hp, s.user, pw) == PRIV_OK)
+		st = open_spool_as(hp, pw, &fd);
+	reply(sock, st, NULL, 0, fd);
+	if (fd != -1)
+		close(fd);
+}
+
+/* Read the signing key, or make one (0600) at first start. */
+static gboolean
+load_key(struct helper *hp, GError **err)
+{
+	char	*path = g_build_filename(hp->cfg->state_dir, KEY_FILE, NULL);
+	int	 fd;
+	ssize_t	 n = -1;
+
+	if (g_mkdir_with_parents(hp->cfg->state_dir, 0700) == -1)
+		goto fail;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		session_random(hp->key, sizeof(hp->key));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd != -1)
+			n = write(fd, hp->key, sizeof(hp->key));
+	} else if (fd != -1)
+		n = read(fd, hp->key, sizeof(hp->key));
+	if (fd != -1)
+		close(fd);
+	if (n != sizeof(hp->key))
+		goto fail;
+	g_free(path);
+	return TRUE;
+fail:
+	g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+	    "session key %s: %s", path, errno ? g_strerror(errno) :
+	    "short file");
+	g_free(path);
+	return FALSE;
+}
+
+/* The helper's loop: one request, one reply, until the web side ends. */
+static G_NORETURN void
+helper_main(struct helper *hp, int sock)
+{
+	char		 buf[PRIV_MSG_MAX];
+	const char	*f[3];
+	ssize_t		 len;
+	int		 fd;
+
+	for (;;) {
+		len = msg_recv(sock, buf, &fd);
+		if (len == 0)
+			_exit(0);
+		if (len < 0 || fd != -1)
+			log_fatal("priv: bad message from the web process");
+		switch (buf[0]) {
+		case MSG_LOGIN:
+			if (!msg_fields(buf, len, f, 3))
+				log_fatal("priv: bad login message");
+			do_login(hp, sock, f);
+			break;
+		case MSG_CHECK:
+		case MSG_LOGOUT:
+		case MSG_SPOOL:
+			if (!msg_fields(buf, len, f, 1))
+				log_fatal("priv: bad message");
+			if (buf[0] == MSG_CHECK)
+				do_check(hp, sock, f);
+			else if (buf[0] == MSG_LOGOUT)
+				do_logout(hp, sock, f);
+			else
+				do_spool(hp, sock, f);
+			break;
+		default:
+			log_fatal("priv: unknown message %d", buf[0]);
+		}
+		/* The password must not linger in memory. */
+		explicit_bzero(buf, sizeof(buf));
+	}
+}
+
+/* The helper process: state, signals, then the loop. */
+static G_NORETURN void
+helper_start(const struct priv_config *cfg, int sock, GError *key_err)
+{
+	struct helper	hp;
+
+	if (key_err != NULL)
+		log_fatal("priv: %s", key_err->message);
+	memset(&hp, 0, sizeof(hp));
+	hp.cfg = cfg;
+	/* Ctrl-C reaches the whole group: end when the web side closes. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	hp.self_uid = getuid();
+	if (!load_key(&hp, &key_err))
+		log_fatal("priv: %s", key_err->message);
+	hp.revoked_path = g_build_filename(cfg->state_dir, REVOKED_FILE, NULL);
+	hp.revoked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
+	hp.throttle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
+	helper_main(&hp, sock);
+}
+
+/* --- the web side --- */
+
+struct priv *
+priv_start(const struct priv_config *cfg, GError **err)
+{
+	struct priv	*p;
+	int		 sv[2];
+	pid_t		 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "socketpair: %s", g_strerror(errno));
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "fork: %s", g_strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		/* Keep only the socket and stderr: nothing else leaks in. */
+		if (dup2(sv[1], 3) == -1)
+			_exit(1);
+		closefrom(4);
+		helper_start(cfg, 3, NULL);
+	}
+	close(sv[1]);
+	p = g_new0(struct priv, 1);
+	p->sock = sv[0];
+	p->pid = pid;
+	g_mutex_init(&p->lock);
+	return p;
+}
+
+void
+priv_stop(struct priv *p)
+{
+	if (p == NULL)
+		return;
+	close(p->sock);
+	while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	g_mutex_clear(&p->lock);
+	g_free(p);
+}
+
+gboolean
+priv_drop(const char *user, GError **err)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0)
+		return TRUE;
+	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "user %s: no such unprivileged user", user);
+		return FALSE;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "cannot drop privileges to %s: %s", user,
+		    g_strerror(errno));
+		return FALSE;
+	}
+	/* Paranoia, as OpenSMTPD: root must be out of reach for good. */
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		log_fatal("privileges could be regained after the drop");
+	return TRUE;
+}
+
+/*
+ * One round trip: send the request, read the reply and split it into nf
+ * fields.  A helper that is gone or answers nonsense is fatal: without
+ * it no login or spool is safe.
+ */
+static enum priv_status
+call(struct priv *p, char type, const char *const *args, int nargs,
+    char *buf, const char **f, int nf, int *fd)
+{
+	ssize_t	len;
+	int	got_fd;
+
+	g_mutex_lock(&p->lock);
+	if (!msg_send(p->sock, type, args, nargs, -1))
+		log_fatal("priv: helper gone: %s", g_strerror(errno));
+	len = msg_recv(p->sock, buf, &got_fd);
+	g_mutex_unlock(&p->lock);
+	if (len <= 0 || !msg_fields(buf, len, f, nf) || buf[0] < '0' ||
+	    buf[0] > '0' + PRIV_BAD_SPOOL)
+		log_fatal("priv: bad answer from the helper");
+	if (fd != NULL)
+		*fd = got_fd;
+	else if (got_fd != -1)
+		close(got_fd);
+	return buf[0] - '0';
+}
+
+enum priv_status
+priv_login(struct priv *p, const char *user, const char *password,
+    const char *peer, char **token, guint *retry_after)
+{
+	char		 buf[PRIV_MSG_MAX];
+	const char	*f[2];
+	enum priv_status st;
+	guint64		 wait = 0;
+
+	st = call(p, MSG_LOGIN, (const char *const[]){ user, password, peer },
+	    3, buf, f, 2, NULL);
+	*token = st == PRIV_OK ? g_strdup(f[0]) : NULL;
+	g_ascii_string_to_unsigned(f[1], 10, 0, 86400, &wait, NULL);
+	*retry_after = (guint)wait;
+	return st;
+}
+
+enum priv_status
+priv_check(struct priv *p, const char *token, char **user, char **renewed)
+{
+	char		 buf[PRIV_MSG_MAX];
+	const char	*f[2];
+	enum priv_status st;
+
+	st = call(p, MSG_CHECK, &token, 1, buf, f, 2, NULL);
+	*user = st == PRIV_OK ? g_strdup(f[0]) : NULL;
+	*renewed = st == PRIV_OK && *f[1] != '\0' ? g_strdup(f[1]) : NULL;
+	return st;
+}
+
+enum priv_status
+priv_logout(struct priv *p, const char *token)
+{
+	char	buf[PRIV_MSG_MAX];
+
+	return call(p, MSG_LOGOUT, &token, 1, buf, NULL, 0, NULL);
+}
+
+enum priv_status
+priv_open_spool(struct priv *p, const char *token, int *fd)
+{
+	char		 buf[PRIV_MSG_MAX];
+	enum priv_status st;
+
+	st = call(p, MSG_SPOOL, &token, 1, buf, NULL, 0, fd);
+	if (st != PRIV_OK && *fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+	return st;
+}
+
+const char *
+priv_status_str(enum priv_status st)
+{
+	static const char *const names[] = {
+		[PRIV_OK] = "ok",
+		[PRIV_DENIED] = "denied",
+		[PRIV_ROOT_REFUSED] = "root may not log in",
+		[PRIV_OTHER_USER] = "only the user running labmail",
+		[PRIV_ACCOUNT] = "account expired",
+		[PRIV_THROTTLED] = "too many failures",
+		[PRIV_NO_SPOOL] = "no spool",
+		[PRIV_BAD_SPOOL] = "bad spool",
+	};
+
+	return (guint)st < G_N_ELEMENTS(names) ? names[st] : "?";
+}

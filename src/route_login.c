@@ -1,0 +1,135 @@
+/*
+ * route_login - log in with a Unix account (PAM, in the privileged
+ * helper), log out.  The password goes to the helper and nowhere else:
+ * it is never logged, never shown again, never kept.
+ */
+#include <string.h>
+
+#include "csrf.h"
+#include "priv.h"
+#include "routes.h"
+
+/* What the user reads for each refusal, and the status it answers. */
+static const struct {
+	enum priv_status st;
+	int		 http;
+	const char	*text;
+} refusals[] = {
+	{ PRIV_DENIED, 401, "Wrong user name or password." },
+	{ PRIV_ROOT_REFUSED, 403, "root may not log in here. The guide "
+	    "(step 5) shows how to receive root's mail as a normal user." },
+	{ PRIV_OTHER_USER, 403, "labmail was not started as root, so only "
+	    "the user running it can log in." },
+	{ PRIV_ACCOUNT, 403, "This account has expired or its password "
+	    "must be changed first." },
+	{ PRIV_THROTTLED, 429, "Too many failed attempts: wait a little, "
+	    "then try again." },
+};
+
+/* The login form, with the user name kept and a notice. */
+static void
+login_form(const struct app *app, const struct http_request *req,
+    struct http_response *resp, int status, const char *user,
+    const char *notice)
+{
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	char			*token = csrf_token(req, resp);
+	char			*shown = g_utf8_make_valid(user ? user : "", -1);
+
+	tmpl_set(vars, "csrf_token", token);
+	tmpl_set(vars, "user", shown);
+	tmpl_set(vars, "notice", notice);
+	tmpl_set(vars, "spool_dir", app->cfg->spool_dir);
+	app_page(app, req, resp, status, "Log in", "login", vars);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	tmpl_vars_free(vars);
+	g_free(shown);
+	g_free(token);
+}
+
+void
+route_login_page(const struct app *app, const struct http_request *req,
+    struct http_response *resp, int status, const char *notice)
+{
+	login_form(app, req, resp, status, NULL, notice);
+}
+
+void
+route_login_form(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	char			*user = app_user(app, req, resp);
+	struct tmpl_vars	*vars;
+	char			*token;
+
+	if (user == NULL) {
+		login_form(app, req, resp, 200, NULL, NULL);
+		return;
+	}
+	vars = tmpl_vars_new();
+	token = csrf_token(req, resp);
+	tmpl_set(vars, "user", user);
+	tmpl_set(vars, "csrf_token", token);
+	app_page(app, req, resp, 200, "Logged in", "logged-in", vars);
+	tmpl_vars_free(vars);
+	g_free(token);
+	g_free(user);
+}
+
+void
+route_login_post(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char	*user = http_form(req, "user");
+	const char	*password = http_form(req, "password");
+	char		*token = NULL, *wait;
+	guint		 retry = 0;
+	enum priv_status st;
+	gsize		 i;
+
+	if (!csrf_check(req)) {
+		login_form(app, req, resp, 403, user, "This form had expired "
+		    "or did not come from this page. Please try again.");
+		return;
+	}
+	if (user == NULL || *user == '\0' || password == NULL ||
+	    *password == '\0' || req->bad_field != NULL) {
+		login_form(app, req, resp, 400, user,
+		    "Give your user name and your password.");
+		return;
+	}
+	st = priv_login(app->priv, user, password, req->peer, &token, &retry);
+	if (st == PRIV_OK) {
+		http_response_set_cookie(resp, req, APP_SESSION_COOKIE, token,
+		    -1);
+		http_response_redirect(resp, req, "/inbox");
+		g_free(token);
+		return;
+	}
+	for (i = G_N_ELEMENTS(refusals) - 1; i > 0; i--)
+		if (refusals[i].st == st)
+			break;
+	login_form(app, req, resp, refusals[i].http, user, refusals[i].text);
+	if (st == PRIV_THROTTLED) {
+		wait = g_strdup_printf("%u", retry);
+		http_response_add_header(resp, "Retry-After", wait);
+		g_free(wait);
+	}
+}
+
+void
+route_logout(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char	*token = http_cookie(req, APP_SESSION_COOKIE);
+
+	if (!csrf_check(req)) {
+		http_response_error(resp, 403);
+		return;
+	}
+	/* Revoked in the helper: a copy of the cookie is worthless now. */
+	if (token != NULL)
+		priv_logout(app->priv, token);
+	http_response_set_cookie(resp, req, APP_SESSION_COOKIE, "", 0);
+	http_response_redirect(resp, req, "/login");
+}

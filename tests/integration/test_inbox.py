@@ -1,0 +1,382 @@
+"""Login (real PAM), sessions, and the inbox over real /var/mail spools.
+
+Test users are made with useradd/chpasswd; mail reaches them through a
+private Postfix on loopback, or as spools the tests write themselves to
+cover the mbox cases met in the field.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+import labtest
+
+NEEDS_ROOT = unittest.skipUnless(labtest.is_root(),
+                                 "needs root: test users, PAM, spools")
+
+
+def write_spool(user, data, mode=0o600):
+    """Put data in user's spool as local(8) would leave it."""
+    with open(user.spool, "wb") as f:
+        f.write(data)
+    shutil.chown(user.spool, user.name, "mail")
+    os.chmod(user.spool, mode)
+
+
+def message(sender, subject, body, date="Sat Nov 28 04:36:21 2026",
+            headers="", from_header=None):
+    return ("From %s  %s\nReturn-Path: <%s>\nFrom: %s\nTo: x@mail181.com\n"
+            "Subject: %s\nDate: Sat, 28 Nov 2026 04:36:21 +0000\n%s\n%s\n\n"
+            % (sender, date, sender, from_header or sender, subject, headers,
+               body)).encode()
+
+
+def login(b, user, password):
+    return b.post("/login", {"user": user, "password": password,
+                             "csrf_token": b.csrf("/login")})
+
+
+@NEEDS_ROOT
+class Login(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.alice = labtest.TestUser()
+        cls.bob = labtest.TestUser()
+        write_spool(cls.alice, message("luke@rebels.univ", "for alice",
+                                       "alice's secret"))
+        write_spool(cls.bob, message("han@falcon.univ", "for bob",
+                                     "bob's secret"))
+        cls.lm = labtest.Labmail(smtp_port=labtest.free_port())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lm.cleanup()
+        cls.alice.remove()
+        cls.bob.remove()
+
+    def setUp(self):
+        self.b = labtest.Browser(self.lm.base)
+
+    def test_inbox_needs_login(self):
+        r = self.b.get("/inbox")
+        self.assertEqual(r.status, 401)
+        self.assertIn('name="password"', r.text)
+        self.assertEqual(self.b.get("/inbox/1").status, 401)
+
+    def test_good_login_then_inbox(self):
+        r = login(self.b, self.alice.name, self.alice.password)
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.headers["Location"].endswith("/inbox"))
+        cookie = [c for c in r.headers.get_all("Set-Cookie")
+                  if c.startswith("labmail_session=")][0]
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        r = self.b.get("/inbox")
+        self.assertEqual(r.status, 200)
+        self.assertIn("for alice", r.text)
+        self.assertNotIn("for bob", r.text)
+        self.assertIn("alice&#39;s secret", self.b.get("/inbox/1").text)
+
+    def test_wrong_password(self):
+        r = login(self.b, self.alice.name, "not-the-password")
+        self.assertEqual(r.status, 401)
+        self.assertIn('value="%s"' % self.alice.name, r.text)
+        self.assertNotIn("not-the-password", r.text)
+        self.assertIsNone(self.b.cookie("labmail_session"))
+
+    def test_unknown_and_odd_user_names(self):
+        for name in ("nosuchuser", "../etc", "root/../x", "a b", "-x"):
+            self.assertEqual(login(self.b, name, "x").status, 401, name)
+
+    def test_root_refused(self):
+        r = login(self.b, "root", "whatever")
+        self.assertEqual(r.status, 403)
+        self.assertIn("root may not log in", r.text)
+
+    def test_csrf_required(self):
+        r = self.b.post("/login", {"user": self.alice.name,
+                                   "password": self.alice.password})
+        self.assertEqual(r.status, 403)
+
+    def test_logout_revokes_the_token(self):
+        login(self.b, self.bob.name, self.bob.password)
+        token = self.b.cookie("labmail_session")
+        self.assertEqual(self.b.get("/inbox").status, 200)
+        r = self.b.post("/logout", {"csrf_token": self.b.csrf("/login")})
+        self.assertEqual(r.status, 303)
+        # A copy of the old cookie is refused from now on.
+        thief = labtest.Browser(self.lm.base)
+        r = thief.get("/inbox", {"Cookie": "labmail_session=" + token})
+        self.assertEqual(r.status, 401)
+
+    def test_tampered_tokens(self):
+        login(self.b, self.alice.name, self.alice.password)
+        token = self.b.cookie("labmail_session")
+        version, payload, mac = token.split(".")
+        fields = base64.urlsafe_b64decode(payload + "==").split(b"\n")
+        fields[0] = self.bob.name.encode()       # pretend to be bob
+        forged = version + "." + base64.urlsafe_b64encode(
+            b"\n".join(fields)).decode().rstrip("=") + "." + mac
+        for bad in (forged, token[:-2] + "AA", "v1.x.y", "garbage", ""):
+            r = labtest.Browser(self.lm.base).get(
+                "/inbox", {"Cookie": "labmail_session=" + bad})
+            self.assertEqual(r.status, 401, bad)
+
+    def test_expired_token_with_the_real_key(self):
+        with open(os.path.join(self.lm.state_dir, "session.key"), "rb") as f:
+            key = f.read()
+        now = int(time.time())
+        for issued, seen in ((now - 13 * 3600, now - 60),   # too old
+                             (now - 3600, now - 31 * 60)):  # idle
+            payload = base64.urlsafe_b64encode(("%s\n%d\n%d\n%s" % (
+                self.alice.name, issued, seen, "A" * 22)).encode()
+            ).decode().rstrip("=")
+            signed = "v1." + payload
+            mac = base64.urlsafe_b64encode(hmac.new(
+                key, signed.encode(), hashlib.sha256).digest()
+            ).decode().rstrip("=")
+            good_form = labtest.Browser(self.lm.base).get(
+                "/inbox", {"Cookie": "labmail_session=%s.%s" % (signed, mac)})
+            self.assertEqual(good_form.status, 401)
+        self.assertEqual(os.stat(os.path.join(
+            self.lm.state_dir, "session.key")).st_mode & 0o777, 0o600)
+
+    def test_session_survives_restart(self):
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        b = labtest.Browser(lm.base)
+        login(b, self.alice.name, self.alice.password)
+        token = b.cookie("labmail_session")
+        lm.stop()
+        again = labtest.Labmail(smtp_port=labtest.free_port(),
+                                state_dir=lm.state_dir)
+        self.addCleanup(lm.cleanup)
+        self.addCleanup(again.cleanup)
+        r = labtest.Browser(again.base).get(
+            "/inbox", {"Cookie": "labmail_session=" + token})
+        self.assertEqual(r.status, 200)
+        self.assertIn("for alice", r.text)
+
+    def test_send_proposes_the_users_address(self):
+        login(self.b, self.alice.name, self.alice.password)
+        r = self.b.get("/send")
+        self.assertIn('value="%s@mail181.com"' % self.alice.name, r.text)
+
+
+@NEEDS_ROOT
+class Throttling(unittest.TestCase):
+
+    def test_failures_slow_down_then_429(self):
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        statuses = [login(b, user.name, "wrong").status for _ in range(6)]
+        self.assertEqual(statuses[:4], [401] * 4)
+        self.assertEqual(statuses[-1], 429)
+        r = login(b, user.name, user.password)     # even the right one
+        self.assertEqual(r.status, 429)
+        self.assertGreater(int(r.headers["Retry-After"]), 0)
+        self.assertLessEqual(int(r.headers["Retry-After"]), 300)
+
+
+@NEEDS_ROOT
+class Spools(unittest.TestCase):
+    """Spools as found in the field, read through the pages."""
+
+    def setUp(self):
+        self.user = labtest.TestUser()
+        self.addCleanup(self.user.remove)
+        self.lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(self.lm.cleanup)
+        self.b = labtest.Browser(self.lm.base)
+        login(self.b, self.user.name, self.user.password)
+
+    def subjects(self, page=""):
+        r = self.b.get("/inbox" + page)
+        self.assertEqual(r.status, 200, r.text[:500])
+        return re.findall(r'class="subject"><a href="[^"]+">([^<]*)<', r.text)
+
+    def test_no_spool_yet(self):
+        r = self.b.get("/inbox")
+        self.assertEqual(r.status, 200)
+        self.assertIn("0 messages", r.text)
+
+    def test_empty_spool(self):
+        write_spool(self.user, b"")
+        self.assertEqual(self.subjects(), [])
+
+    def test_newest_first_and_stable_numbers(self):
+        write_spool(self.user, message("a@x.y", "one", "1") +
+                    message("a@x.y", "two", "2"))
+        self.assertEqual(self.subjects(), ["two", "one"])
+        self.assertIn(">one<", self.b.get("/inbox/1").text)
+        with open(self.user.spool, "ab") as f:
+            f.write(message("a@x.y", "three", "3"))
+        self.assertEqual(self.subjects(), ["three", "two", "one"])
+        self.assertIn(">one<", self.b.get("/inbox/1").text)
+        r = self.b.get("/inbox")
+        self.assertEqual(len(re.findall(r'<tr class="new">', r.text)), 0)
+
+    def test_new_mail_marked(self):
+        write_spool(self.user, message("a@x.y", "old", "1"))
+        self.subjects()
+        with open(self.user.spool, "ab") as f:
+            f.write(message("a@x.y", "fresh", "2"))
+        r = self.b.get("/inbox")
+        new = re.findall(r'<tr class="new">.*?class="subject"><a[^>]*>([^<]*)<',
+                         r.text)
+        self.assertEqual(new, ["fresh"])
+
+    def test_crlf_no_final_newline_junk_before_first(self):
+        data = (b"junk before the first From line\r\n\r\n" +
+                message("a@x.y", "crlf", "body").replace(b"\n", b"\r\n") +
+                message("b@x.y", "last", "no newline").rstrip(b"\n"))
+        write_spool(self.user, data)
+        self.assertEqual(self.subjects(), ["last", "crlf"])
+        self.assertIn("no newline", self.b.get("/inbox/2").text)
+
+    def test_from_lines_in_bodies(self):
+        body = ">From the quoted line\n\nFrom here it is plain text\nend"
+        write_spool(self.user, message("a@x.y", "quoted", body))
+        self.assertEqual(self.subjects(), ["quoted"])
+        text = self.b.get("/inbox/1").text
+        self.assertIn('<pre class="body">From the quoted line', text)
+        self.assertIn("From here it is plain text", text)
+
+    def test_paging_and_bad_numbers(self):
+        write_spool(self.user, b"".join(
+            message("a@x.y", "m%d" % i, "b") for i in range(1, 121)))
+        self.assertEqual(self.subjects()[:2], ["m120", "m119"])
+        self.assertEqual(len(self.subjects()), 50)
+        self.assertEqual(self.subjects("?page=3"), ["m%d" % i
+                                                    for i in range(20, 0, -1)])
+        for bad in ("?page=0", "?page=-1", "?page=4", "?page=abc",
+                    "?page=99999999999999999999"):
+            self.assertEqual(self.b.get("/inbox" + bad).status, 404, bad)
+        for bad in ("/0", "/121", "/-1", "/abc", "/1/nope", "/1/part/0",
+                    "/1/part/99", "/99999999999999999999", "/1/raw/x"):
+            self.assertEqual(self.b.get("/inbox" + bad).status, 404, bad)
+
+    def test_hostile_mail_is_inert(self):
+        html = ("<html><body><script>alert(1)</script>"
+                "<img src=http://127.0.0.2/track.png onerror=alert(2)>"
+                "<a href=\"javascript:alert(3)\">x</a></body></html>")
+        headers = ("MIME-Version: 1.0\nContent-Type: multipart/alternative;"
+                   " boundary=XX\n")
+        body = ("--XX\nContent-Type: text/plain\n\nplain <b>text</b>\n"
+                "--XX\nContent-Type: text/html\n\n%s\n--XX--" % html)
+        write_spool(self.user, message(
+            "evil@x.y", "<img src=x onerror=alert(5)> =?utf-8?q?=3Cscript=3E?=",
+            body, headers=headers,
+            from_header='"<script>alert(4)</script>" <evil@x.y>'))
+        r = self.b.get("/inbox")
+        self.assertNotIn("<script>alert", r.text)
+        self.assertNotIn("<img src=x", r.text)
+        self.assertIn("&lt;img src=x onerror=alert(5)&gt;", r.text)
+        r = self.b.get("/inbox/1")
+        self.assertNotIn("<script>", r.text)
+        self.assertNotIn("<b>text</b>", r.text)
+        self.assertIn("plain &lt;b&gt;text&lt;/b&gt;", r.text)
+        self.assertIn('<iframe sandbox src="/inbox/1/part/2/view"', r.text)
+        self.assertIn("script-src", "script-src " +
+                      r.headers["Content-Security-Policy"])
+        self.assertNotIn("unsafe-inline", r.headers["Content-Security-Policy"]
+                         .split("style-src")[0])
+        v = self.b.get("/inbox/1/part/2/view")
+        self.assertEqual(v.status, 200)
+        csp = v.headers["Content-Security-Policy"]
+        self.assertIn("sandbox", csp)
+        self.assertIn("default-src 'none'", csp)
+        self.assertEqual(v.headers["X-Content-Type-Options"], "nosniff")
+
+    def test_raw_and_attachment(self):
+        payload = bytes(range(256)) * 4
+        b64 = base64.encodebytes(payload).decode()
+        headers = ("MIME-Version: 1.0\nContent-Type: multipart/mixed;"
+                   " boundary=XX\n")
+        body = ("--XX\nContent-Type: text/plain; charset=iso-8859-1\n"
+                "Content-Transfer-Encoding: quoted-printable\n\n"
+                "caf=E9\n--XX\nContent-Type: application/octet-stream;"
+                " name=\"../../etc/x.bin\"\nContent-Disposition: attachment;"
+                " filename=\"../../etc/x.bin\"\nContent-Transfer-Encoding:"
+                " base64\n\n%s--XX--" % b64)
+        write_spool(self.user, message("a@x.y", "with attachment", body,
+                                       headers=headers))
+        r = self.b.get("/inbox")
+        self.assertIn("📎", r.text)
+        r = self.b.get("/inbox/1")
+        self.assertIn("café", r.text)
+        self.assertIn("x.bin", r.text)
+        a = self.b.get("/inbox/1/part/2")
+        self.assertEqual(a.status, 200)
+        self.assertEqual(a.body, payload)
+        self.assertTrue(a.headers["Content-Disposition"].startswith(
+            "attachment"))
+        self.assertNotIn("/", a.headers["Content-Disposition"].split("''")[1])
+        self.assertEqual(a.headers["X-Content-Type-Options"], "nosniff")
+        raw = self.b.get("/inbox/1/raw")
+        self.assertTrue(raw.headers["Content-Type"].startswith("text/plain"))
+        self.assertIn(b"Subject: with attachment", raw.body)
+
+    def test_spool_that_is_a_symlink_is_refused(self):
+        other = labtest.TestUser()
+        self.addCleanup(other.remove)
+        write_spool(other, message("a@x.y", "other's mail", "private"))
+        os.symlink(other.spool, self.user.spool)
+        r = self.b.get("/inbox")
+        self.assertEqual(r.status, 500)
+        self.assertNotIn("other&#39;s mail", r.text)
+
+
+@NEEDS_ROOT
+class PostfixToInbox(unittest.TestCase):
+    """Sent through /send, delivered by Postfix, read on /inbox."""
+
+    def test_round_trip(self):
+        postfix = labtest.Postfix()
+        self.addCleanup(postfix.stop)
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        lm = labtest.Labmail(smtp_port=postfix.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        r = b.post("/send", {"from": "darth@starwars.univ",
+                             "to": "%s@mail181.com" % user.name,
+                             "subject": "Round trip é", "body": "hello\n.\n",
+                             "csrf_token": b.csrf()})
+        self.assertEqual(r.status, 200, r.text)
+        qid = re.search(r'id="queue-id">([0-9A-F]+)<', r.text).group(1)
+        user.wait_mail()
+        login(b, user.name, user.password)
+        r = b.get("/inbox")
+        self.assertIn("Round trip é", r.text)
+        m = b.get("/inbox/1").text
+        self.assertIn(qid, m)                  # in the Received chain
+        self.assertIn("darth@starwars.univ", m)
+
+
+@NEEDS_ROOT
+class SendRequiresLogin(unittest.TestCase):
+
+    def test_send_needs_login(self):
+        lm = labtest.Labmail("--send-requires-login",
+                             smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        self.assertEqual(b.get("/send").status, 401)
+        r = b.post("/send", {"from": "a@b.c", "to": "d@e.f",
+                             "csrf_token": "A" * 22},
+                   {"Cookie": "labmail_csrf=" + "A" * 22})
+        self.assertEqual(r.status, 401)
+
+
+if __name__ == "__main__":
+    unittest.main()
