@@ -139,7 +139,8 @@ dump(const struct mailview *mv)
 		g_string_append_printf(out, "part %u %s %s size=%zu", p->number,
 		    kind_names[p->kind], p->content_type, (size_t)p->size);
 		if (p->filename != NULL)
-			g_string_append_printf(out, " filename=%s", p->filename);
+			g_string_append_printf(out, " filename=%s",
+			    p->filename);
 		if (p->truncated)
 			g_string_append(out, " truncated");
 		g_string_append_c(out, '\n');
@@ -338,9 +339,10 @@ test_golden_facts(void **state)
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
 		struct mailview	*mv;
 		guint64		 start, end;
-		char		*msg = read_mail_file(cases[i].name, ".eml", &len);
+		char		*msg;
 		int		 fd;
 
+		msg = read_mail_file(cases[i].name, ".eml", &len);
 		mv = parse_string(msg, len, &fd, &start, &end);
 		if (mv->parts->len != cases[i].n_parts)
 			fail_msg("%s: %u parts", cases[i].name, mv->parts->len);
@@ -712,10 +714,10 @@ test_parts_max(void **state)
 }
 
 /*
- * Hundreds of nested multiparts (ten times the limit): no crash.  With a text part at each
- * level, the levels down to the nesting limit are listed depth-first,
- * then the multipart at the limit as one attachment; with none, that
- * attachment alone.
+ * Hundreds of nested multiparts (ten times the limit): no crash.  With
+ * a text part at each level, the levels down to the nesting limit are
+ * listed depth-first, then the multipart at the limit as one
+ * attachment; with none, that attachment alone.
  */
 static void
 test_deep_nesting(void **state)
@@ -872,15 +874,15 @@ test_filenames(void **state)
 		const char	*disposition;
 		const char	*want;	/* NULL: no file name */
 	} cases[] = {
-		{ "application/pdf", "attachment; filename=\"../../etc/passwd\"\n",
-		  "passwd" },
+		{ "application/pdf",
+		  "attachment; filename=\"../../etc/passwd\"\n", "passwd" },
 		{ "application/pdf", "attachment; filename=\"/etc/passwd\"\n",
 		  "passwd" },
 		{ "application/pdf",
 		  "attachment; filename=\"C:\\\\Windows\\\\evil.exe\"\n",
 		  "evil.exe" },
-		{ "application/pdf", "attachment; filename=\"..\\\\x/..\\\\y\"\n",
-		  "y" },
+		{ "application/pdf",
+		  "attachment; filename=\"..\\\\x/..\\\\y\"\n", "y" },
 		{ "application/pdf", "attachment; filename=\"dir/\"\n", NULL },
 		{ "application/pdf", "attachment; filename=\"..\"\n", NULL },
 		{ "application/pdf", "attachment; filename=\".\"\n", NULL },
