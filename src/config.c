@@ -39,6 +39,17 @@ enum option {
 	OPT_SPOOL_DIR,
 	OPT_ALLOW_ROOT,
 	OPT_SEND_REQUIRES_LOGIN,
+	OPT_FASTCGI,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_OWNER,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_SMTP_TLS,
+	OPT_SMTP_CA,
+	OPT_SMTP_INSECURE,
+	OPT_SYSLOG,
+	OPT_LOG_LEVEL,
+	OPT_CHECK_CONFIG,
 	N_OPTIONS
 };
 
@@ -46,6 +57,7 @@ struct option_def {
 	const char	*name;
 	const char	*arg;		/* NULL: a flag, "true" in the file */
 	const char	*help;
+	const char	*bare;		/* value when given without one */
 };
 
 /* One row per option; the key in the file has the same name. */
@@ -98,6 +110,33 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "Let root log in and read root's mail" },
 	[OPT_SEND_REQUIRES_LOGIN] = { "send-requires-login", NULL,
 	    "Only logged-in users may send" },
+	[OPT_FASTCGI] = { "fastcgi", "ADDR:PORT|PATH",
+	    "Serve FastCGI instead of HTTP, on a TCP address, a Unix socket "
+	    "(absolute PATH), or without a value on the socket passed as "
+	    "standard input (spawn-fcgi)", "stdin" },
+	[OPT_SOCKET_MODE] = { "socket-mode", "MODE",
+	    "Mode of the FastCGI Unix socket (default 0660)" },
+	[OPT_SOCKET_OWNER] = { "socket-owner", "USER[:GROUP]",
+	    "Owner of the FastCGI Unix socket (default: unchanged)" },
+	[OPT_TLS_CERT] = { "tls-cert", "FILE",
+	    "Serve HTTPS with this certificate (PEM)" },
+	[OPT_TLS_KEY] = { "tls-key", "FILE",
+	    "The private key of --tls-cert (PEM)" },
+	[OPT_SMTP_TLS] = { "smtp-tls", "auto|required|off",
+	    "STARTTLS to the SMTP server: when offered, always, never "
+	    "(default auto)" },
+	[OPT_SMTP_CA] = { "smtp-ca", "FILE",
+	    "Certificates (PEM) that the SMTP server's must chain to "
+	    "(default: the system's)" },
+	[OPT_SMTP_INSECURE] = { "smtp-insecure", NULL,
+	    "Do not check the SMTP server's certificate (the result page "
+	    "says so)" },
+	[OPT_SYSLOG] = { "syslog", NULL,
+	    "Log to syslog instead of standard error" },
+	[OPT_LOG_LEVEL] = { "log-level", "LEVEL",
+	    "error, warning, info or debug (default info)" },
+	[OPT_CHECK_CONFIG] = { "check-config", NULL,
+	    "Check the configuration, print the values in force, exit" },
 };
 
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
@@ -299,6 +338,80 @@ parse_flag(char **v, int opt, gboolean *out, GError **err)
 	return TRUE;
 }
 
+/* The index of s in the NULL-terminated words, or -1. */
+static int
+word_index(const char *s, const char *const *words)
+{
+	int	i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Front end, TLS and logging settings. */
+static gboolean
+convert_serving(struct config *c, char **v, GError **err)
+{
+	static const char *const tls_modes[] = { "auto", "required", "off",
+	    NULL };
+	static const char *const levels[] = { "error", "warning", "info",
+	    "debug", NULL };
+	guint64	 mode = 0660;
+
+	if (!parse_flag(v, OPT_SMTP_INSECURE, &c->smtp_insecure, err) ||
+	    !parse_flag(v, OPT_SYSLOG, &c->syslog, err) ||
+	    !parse_flag(v, OPT_CHECK_CONFIG, &c->check_config, err))
+		return FALSE;
+	c->fastcgi = g_strdup(v[OPT_FASTCGI]);
+	if (c->fastcgi != NULL && strcmp(c->fastcgi, "stdin") != 0 &&
+	    c->fastcgi[0] != '/' && strchr(c->fastcgi, ':') == NULL)
+		return fail(err, "fastcgi: \"%s\" is neither ADDR:PORT nor an "
+		    "absolute path", c->fastcgi);
+	if (v[OPT_SOCKET_MODE] != NULL &&
+	    !g_ascii_string_to_unsigned(v[OPT_SOCKET_MODE], 8, 0, 0777,
+	    &mode, NULL))
+		return fail(err, "socket-mode: \"%s\" is not an octal mode",
+		    v[OPT_SOCKET_MODE]);
+	c->socket_mode = (guint)mode;
+	c->socket_owner = g_strdup(v[OPT_SOCKET_OWNER]);
+	c->tls_cert = g_strdup(v[OPT_TLS_CERT]);
+	c->tls_key = g_strdup(v[OPT_TLS_KEY]);
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		return fail(err, "tls-cert and tls-key go together");
+	c->smtp_ca = g_strdup(v[OPT_SMTP_CA]);
+	c->smtp_tls = v[OPT_SMTP_TLS] ? word_index(v[OPT_SMTP_TLS],
+	    tls_modes) : CONFIG_SMTP_TLS_AUTO;
+	if ((int)c->smtp_tls < 0)
+		return fail(err, "smtp-tls: \"%s\" is not auto, required or "
+		    "off", v[OPT_SMTP_TLS]);
+	c->log_level = v[OPT_LOG_LEVEL] ? word_index(v[OPT_LOG_LEVEL],
+	    levels) : CONFIG_LOG_INFO;
+	if ((int)c->log_level < 0)
+		return fail(err, "log-level: \"%s\" is not error, warning, "
+		    "info or debug", v[OPT_LOG_LEVEL]);
+	return TRUE;
+}
+
+/* GOption callback of an option whose value may be left out. */
+static gboolean
+optional_value(const char *name, const char *value, gpointer data,
+    GError **err)
+{
+	char	**v = data;
+	int	  opt;
+
+	(void)err;
+	for (opt = 0; opt < N_OPTIONS; opt++)
+		if (strcmp(name + 2, option_defs[opt].name) == 0)
+			break;
+	g_assert(opt < N_OPTIONS);
+	g_free(v[opt]);
+	v[opt] = g_strdup(value != NULL ? value : option_defs[opt].bare);
+	return TRUE;
+}
+
 /* The user to drop to: labmail if make install created it, else nobody. */
 static const char *
 default_user(void)
@@ -326,6 +439,8 @@ convert(struct config *c, char **v, GError **err)
 	    g_build_filename(g_get_user_state_dir(), "labmail", NULL);
 	c->spool_dir = g_strdup(v[OPT_SPOOL_DIR] ? v[OPT_SPOOL_DIR] :
 	    "/var/mail");
+	if (!convert_serving(c, v, err))
+		return FALSE;
 	c->helo = g_strdup(v[OPT_HELO]);
 	if (!timeout_value(&c->smtp_connect_timeout, v,
 	    OPT_SMTP_CONNECT_TIMEOUT, 30, err) ||
@@ -409,6 +524,7 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	gboolean	 version = FALSE, ok = FALSE;
 	GOptionEntry	 entries[N_OPTIONS + 3];
 	GOptionContext	*ctx;
+	GOptionGroup	*group;
 	int		 i;
 
 	memset(c, 0, sizeof(*c));
@@ -419,6 +535,11 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 		    G_OPTION_ARG_NONE;
 		entries[i].arg_data = option_defs[i].arg ? (gpointer)&v[i] :
 		    (gpointer)&flags[i];
+		if (option_defs[i].bare != NULL) {
+			entries[i].arg = G_OPTION_ARG_CALLBACK;
+			entries[i].flags = G_OPTION_FLAG_OPTIONAL_ARG;
+			entries[i].arg_data = (gpointer)optional_value;
+		}
 		entries[i].description = option_defs[i].help;
 		entries[i].arg_description = option_defs[i].arg;
 	}
@@ -432,7 +553,10 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	g_option_context_set_summary(ctx, "Serves the lab guide, a send "
 	    "form that talks SMTP to the lab's server and shows the whole\n"
 	    "dialogue.  Every option is also a key of the config file.");
-	g_option_context_add_main_entries(ctx, entries, NULL);
+	/* A main group of our own, so that callbacks get the values. */
+	group = g_option_group_new(NULL, NULL, NULL, v, NULL);
+	g_option_group_add_entries(group, entries);
+	g_option_context_set_main_group(ctx, group);
 	if (!g_option_context_parse(ctx, argc, argv, err))
 		goto out;
 	if (version) {
@@ -467,9 +591,18 @@ config_free(struct config *c)
 	    &c->data_dir, &c->smtp_host, &c->smtp_port, &c->helo, &c->domain,
 	    &c->smtp_alias, &c->smtp_hostname, &c->smtp_addr,
 	    &c->client_addr, &c->dhcp_addr, &c->dns_addr, &c->user,
-	    &c->state_dir, &c->spool_dir };
+	    &c->state_dir, &c->spool_dir, &c->fastcgi, &c->socket_owner,
+	    &c->tls_cert, &c->tls_key, &c->smtp_ca };
 	gsize	  i;
 
 	for (i = 0; i < G_N_ELEMENTS(strings); i++)
 		g_clear_pointer(strings[i], g_free);
+}
+
+void
+config_print(const struct config *c, FILE *out)
+{
+	/* Being written: prints the essentials for now. */
+	fprintf(out, "[%s]\ngroup = %d\nsmtp = %s:%s\n", CONFIG_GROUP_NAME,
+	    c->group, c->smtp_host, c->smtp_port);
 }

@@ -15,9 +15,24 @@
 #ifndef LABMAIL_CONFIG_H
 #define LABMAIL_CONFIG_H
 
+#include <stdio.h>
+
 #include <glib.h>
 
 #define CONFIG_EXIT_USAGE	2
+
+enum config_smtp_tls {
+	CONFIG_SMTP_TLS_AUTO,		/* STARTTLS when offered */
+	CONFIG_SMTP_TLS_REQUIRED,	/* refuse to send without it */
+	CONFIG_SMTP_TLS_OFF,
+};
+
+enum config_log_level {
+	CONFIG_LOG_ERROR,
+	CONFIG_LOG_WARNING,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_DEBUG,
+};
 #define CONFIG_GROUP_NAME	"labmail"
 
 struct config {
@@ -34,6 +49,23 @@ struct config {
 	guint	 smtp_timeout;		/* seconds, each command's reply */
 	guint	 smtp_data_timeout;	/* seconds, reply to the final "." */
 	gsize	 max_body;		/* octets of the body of a mail */
+
+	/* Front end: FastCGI instead of HTTP, HTTPS. */
+	char	*fastcgi;	/* NULL: HTTP; "stdin", "/path", "addr:port" */
+	guint	 socket_mode;	/* of a FastCGI Unix socket */
+	char	*socket_owner;	/* "user[:group]" or NULL */
+	char	*tls_cert;	/* PEM files for HTTPS, or NULL */
+	char	*tls_key;
+
+	/* TLS to the SMTP server. */
+	enum config_smtp_tls smtp_tls;
+	char	*smtp_ca;	/* CA file, NULL: the system's */
+	gboolean smtp_insecure;	/* no certificate check */
+
+	/* Logs. */
+	gboolean syslog;
+	enum config_log_level log_level;
+	gboolean check_config;	/* print the values and exit */
 
 	/* Logins and spools. */
 	char	*user;		/* the web process's user, if root */
@@ -61,5 +93,12 @@ struct config {
 gboolean	 config_load(struct config *, int *argc, char ***argv,
 		    GError **err);
 void		 config_free(struct config *);
+
+/*
+ * Print every setting in force as a config file would hold it, marking
+ * the values that were derived from the group or defaulted rather than
+ * given (--check-config).
+ */
+void		 config_print(const struct config *, FILE *out);
 
 #endif

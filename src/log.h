@@ -15,6 +15,13 @@
 
 #include <glib.h>
 
+/*
+ * Where lines go and which: syslog (facility daemon) or stderr, and the
+ * lowest level shown (enum config_log_level).  Call once at start-up.
+ */
+void	log_setup(gboolean use_syslog, int level);
+
+void	log_debug(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void	log_info(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void	log_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 G_NORETURN void log_fatal(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -93,6 +93,12 @@ main(int argc, char **argv)
 		g_error_free(err);
 		return CONFIG_EXIT_USAGE;
 	}
+	if (cfg.check_config) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	log_setup(cfg.syslog, cfg.log_level);
 	data_dir = find_data_dir(&cfg);
 	if ((listen_fd = listen_tcp(cfg.listen_host, cfg.listen_port,
 	    &err)) == -1)
