@@ -4,7 +4,8 @@
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make check      install what is missing, build, run every test
 #   make bench      benchmarks against peers (nginx, smtp-source), as ratios
-#   make install    PREFIX=/usr/local DESTDIR= (binary, web/, static/, man)
+#   make install    PREFIX=/usr/local DESTDIR= (binary, web/, static/, man,
+#                   /etc/labmail/labmail.conf, PAM, systemd units)
 #
 # SANITIZE=1 builds into build-san/ with AddressSanitizer and UBSan.
 
@@ -13,10 +14,11 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/sbin
 DATADIR	?= $(PREFIX)/share/labmail
 MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
 PYTHON	?= /usr/bin/python3
 
 VERSION	 = 0.1.0
-PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam
+PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam gnutls
 
 CFLAGS	?= -O2 -g
 WARN	 = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -33,9 +35,11 @@ LDHARDEN = -pie -Wl,-z,relro,-z,now
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libfcgi has no pkg-config file.
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi
 ALL_CFLAGS = $(WARN) $(HARDEN) $(CFLAGS) $(PKG_CFLAGS) \
-	     -DLABMAIL_VERSION='"$(VERSION)"' -DLABMAIL_DATADIR='"$(DATADIR)"'
+	     -DLABMAIL_VERSION='"$(VERSION)"' -DLABMAIL_DATADIR='"$(DATADIR)"' \
+	     -DLABMAIL_CGI_CONFIG='"$(SYSCONFDIR)/labmail/labmail.conf"'
 ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
 
 # Every module but main.c goes into a library that the unit tests link.
@@ -45,7 +49,8 @@ UNIT	 = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages: to build, to run the tests, to benchmark.
 DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
-	     libcmark-dev libmicrohttpd-dev libpam0g-dev libcmocka-dev
+	     libcmark-dev libmicrohttpd-dev libpam0g-dev libfcgi-dev libgnutls28-dev \
+	     libcmocka-dev
 # Node.js may come from elsewhere than Debian (with its own npm): then
 # only Debian's chromium is needed for the browser test.
 DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
@@ -55,7 +60,7 @@ DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl nginx-light \
 DEPS_BENCH = $(DEPS_CHECK) wrk
 
 .PHONY: all run check check-unit check-san bench deps deps-check deps-bench \
-	install uninstall clean
+	install uninstall check-install clean
 
 all: $(B)/labmail
 
@@ -124,25 +129,108 @@ bench: deps-bench
 	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(B)
 
+# make install: the binary, web/ and static/, the man pages, the PAM
+# service, a commented /etc/labmail/labmail.conf (never overwritten) and
+# the systemd units.  Units go where systemd looks for those that no
+# package owns: $(PREFIX)/lib/systemd/system, i.e. /usr/local/lib/...
+# for the default PREFIX (systemd.unit(5)); dpkg owns /lib/systemd and
+# /usr/lib/systemd, which PREFIX=/usr (a package build) gives.  The
+# state directory, /var/lib/labmail, is made by labmail itself (and by
+# the unit's StateDirectory=).
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+UNITS	 = labmail.service labmail-fcgi.service labmail-fcgi.socket
+CONF	 = $(DESTDIR)$(SYSCONFDIR)/labmail/labmail.conf
+PAMFILE	 = $(DESTDIR)/etc/pam.d/labmail
+SUBST	 = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+SYSTEMD_RUNNING = [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]
+
+# Remove file $(1) only if it is one of the files $(2) as shipped: an
+# admin's changes are kept (as dpkg keeps a changed conffile).
+define remove_unchanged
+	@if [ -f $(1) ]; then \
+	    for ref in $(2); do \
+		if cmp -s "$$ref" $(1); then rm -f $(1); break; fi; \
+	    done; \
+	    if [ -f $(1) ]; then echo "labmail: keeping $(1) (changed)"; fi; \
+	fi
+endef
+
 # The system user the web process drops to is made only on a real
 # install (no DESTDIR), by root.
 install: $(B)/labmail
+	@# The binary finds web/ and static/ in the DATADIR it was built with.
+	@$(B)/labmail --help | grep -qF 'else $(DATADIR))' || { \
+	    echo "labmail: $(B)/labmail was built for another DATADIR" \
+		"than $(DATADIR): make clean, then make install with the" \
+		"same PREFIX and DATADIR as make" >&2; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/pam.d
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)/etc/pam.d $(DESTDIR)$(SYSCONFDIR)/labmail \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 755 $(B)/labmail $(DESTDIR)$(BINDIR)/labmail
+	rm -rf $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/static
 	cp -R web static $(DESTDIR)$(DATADIR)/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)
 	install -m 644 src/labmail.8 $(DESTDIR)$(MANDIR)/man8/labmail.8
-	install -m 644 web/pam/labmail $(DESTDIR)/etc/pam.d/labmail
+	install -m 644 src/labmail.conf.5 $(DESTDIR)$(MANDIR)/man5/labmail.conf.5
+	install -m 644 web/pam/labmail $(PAMFILE)
+	@if [ -e $(CONF) ]; then echo "labmail: keeping $(CONF)"; \
+	else echo "install -m 644 web/labmail.conf $(CONF)"; \
+	    install -m 644 web/labmail.conf $(CONF); fi
+	for u in $(UNITS); do \
+	    $(SUBST) web/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
 	    ! getent passwd labmail >/dev/null; then \
 		useradd --system --no-create-home --home-dir /nonexistent \
 		    --shell /usr/sbin/nologin labmail; \
 	fi
+	@if $(SYSTEMD_RUNNING); then systemctl daemon-reload; \
+	    echo "labmail: start it with: systemctl enable --now labmail.service"; \
+	fi
 
+# What install added, and nothing else: a changed labmail.conf or PAM
+# file stays, as do the labmail user and /var/lib/labmail (the session
+# key), as a package's would until a purge.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/labmail $(DESTDIR)$(MANDIR)/man8/labmail.8
-	rm -f $(DESTDIR)/etc/pam.d/labmail
+	@if $(SYSTEMD_RUNNING); then \
+	    systemctl disable --now $(UNITS) 2>/dev/null || true; fi
+	rm -f $(DESTDIR)$(BINDIR)/labmail
+	rm -f $(DESTDIR)$(MANDIR)/man8/labmail.8 \
+	    $(DESTDIR)$(MANDIR)/man5/labmail.conf.5
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	$(call remove_unchanged,$(CONF),$(DESTDIR)$(DATADIR)/web/labmail.conf web/labmail.conf)
+	$(call remove_unchanged,$(PAMFILE),$(DESTDIR)$(DATADIR)/web/pam/labmail web/pam/labmail)
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/labmail 2>/dev/null || true
 	rm -rf $(DESTDIR)$(DATADIR)
+	@if $(SYSTEMD_RUNNING); then systemctl daemon-reload; fi
+
+# check-install DESTDIR=...: check an installed tree: the units with
+# systemd-analyze verify (ExecStart= pointed into DESTDIR for it), the
+# installed config with the installed binary, the man pages with groff.
+check-install:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	if command -v systemd-analyze >/dev/null; then \
+	    for u in $(UNITS); do \
+		sed 's|^\(Exec[A-Za-z]*=\)$(BINDIR)/|\1$(abspath $(DESTDIR)$(BINDIR))/|' \
+		    $(DESTDIR)$(UNITDIR)/$$u > "$$tmp/$$u"; \
+	    done; \
+	    (cd "$$tmp" && systemd-analyze verify --man=no $(UNITS)) \
+		> "$$tmp/verify" 2>&1 || true; \
+	    if [ -s "$$tmp/verify" ]; then cat "$$tmp/verify" >&2; exit 1; fi; \
+	    echo "labmail: units verified"; \
+	else echo "labmail: no systemd-analyze, units not verified"; fi; \
+	$(DESTDIR)$(BINDIR)/labmail --config $(CONF) \
+	    --data-dir $(DESTDIR)$(DATADIR) --check-config >/dev/null; \
+	echo "labmail: $(CONF) checked"; \
+	for m in $(DESTDIR)$(MANDIR)/man8/labmail.8 \
+	    $(DESTDIR)$(MANDIR)/man5/labmail.conf.5; do \
+	    LC_ALL=C.UTF-8 groff -mandoc -ww -z $$m 2>&1 | tee "$$tmp/man"; \
+	    if [ -s "$$tmp/man" ]; then exit 1; fi; \
+	done; \
+	echo "labmail: man pages checked"
 
 clean:
 	rm -rf build build-san

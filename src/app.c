@@ -157,6 +157,10 @@ app_handle(const struct app *app, const struct http_request *req,
 		set_allow(req, resp);
 	} else
 		http_response_error(resp, 404);
+	/* Over HTTPS, browsers are told to come back over HTTPS only. */
+	if (req->https)
+		http_response_add_header(resp, "Strict-Transport-Security",
+		    "max-age=31536000");
 	/* A page may set its own, stricter policy (a sandboxed frame). */
 	for (i = 0; i < G_N_ELEMENTS(security_headers); i++)
 		if (http_response_header(resp, security_headers[i].name) ==

@@ -139,6 +139,16 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "Check the configuration, print the values in force, exit" },
 };
 
+/* The words of the options that take one, in enum order. */
+static const char *const smtp_tls_words[] = { "auto", "required", "off",
+    NULL };
+static const char *const log_level_words[] = { "error", "warning", "info",
+    "debug", NULL };
+
+/* config->given has a bit for each row of the table. */
+G_STATIC_ASSERT(N_OPTIONS <= 64);
+#define GIVEN(c, opt)	((((c)->given) >> (opt)) & 1)
+
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
 #define DEFAULT_SMTP_PORT	"25"
 #define DEFAULT_GROUP		181
@@ -354,10 +364,6 @@ word_index(const char *s, const char *const *words)
 static gboolean
 convert_serving(struct config *c, char **v, GError **err)
 {
-	static const char *const tls_modes[] = { "auto", "required", "off",
-	    NULL };
-	static const char *const levels[] = { "error", "warning", "info",
-	    "debug", NULL };
 	guint64	 mode = 0660;
 
 	if (!parse_flag(v, OPT_SMTP_INSECURE, &c->smtp_insecure, err) ||
@@ -382,12 +388,12 @@ convert_serving(struct config *c, char **v, GError **err)
 		return fail(err, "tls-cert and tls-key go together");
 	c->smtp_ca = g_strdup(v[OPT_SMTP_CA]);
 	c->smtp_tls = v[OPT_SMTP_TLS] ? word_index(v[OPT_SMTP_TLS],
-	    tls_modes) : CONFIG_SMTP_TLS_AUTO;
+	    smtp_tls_words) : CONFIG_SMTP_TLS_AUTO;
 	if ((int)c->smtp_tls < 0)
 		return fail(err, "smtp-tls: \"%s\" is not auto, required or "
 		    "off", v[OPT_SMTP_TLS]);
 	c->log_level = v[OPT_LOG_LEVEL] ? word_index(v[OPT_LOG_LEVEL],
-	    levels) : CONFIG_LOG_INFO;
+	    log_level_words) : CONFIG_LOG_INFO;
 	if ((int)c->log_level < 0)
 		return fail(err, "log-level: \"%s\" is not error, warning, "
 		    "info or debug", v[OPT_LOG_LEVEL]);
@@ -573,6 +579,9 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	}
 	if (config_file != NULL && !read_file(config_file, v, err))
 		goto out;
+	for (i = 0; i < N_OPTIONS; i++)
+		if (v[i] != NULL)
+			c->given |= G_GUINT64_CONSTANT(1) << i;
 	ok = convert(c, v, err);
 out:
 	for (i = 0; i < N_OPTIONS; i++)
@@ -597,12 +606,174 @@ config_free(struct config *c)
 
 	for (i = 0; i < G_N_ELEMENTS(strings); i++)
 		g_clear_pointer(strings[i], g_free);
+	c->given = 0;
+}
+
+/* "host:port", with an IPv6 host in brackets as --listen takes it. */
+static char *
+host_port(const char *host, const char *port)
+{
+	return strchr(host, ':') != NULL ?
+	    g_strdup_printf("[%s]:%s", host, port) :
+	    g_strdup_printf("%s:%s", host, port);
+}
+
+/*
+ * The value of opt as the file would hold it, before escaping; NULL
+ * when the option has none, and then *unset says what labmail does
+ * without it.
+ */
+static char *
+print_value(const struct config *c, int opt, const char **unset)
+{
+	*unset = NULL;
+	switch (opt) {
+	case OPT_LISTEN:
+		return host_port(c->listen_host, c->listen_port);
+	case OPT_DATA_DIR:
+		*unset = "web/ and static/ beside build/ in a checkout, "
+		    "else in " LABMAIL_DATADIR;
+		return g_strdup(c->data_dir);
+	case OPT_SMTP:
+		return host_port(c->smtp_host, c->smtp_port);
+	case OPT_HELO:
+		*unset = "EHLO with our own address literal, e.g. "
+		    "[172.20.181.1]";
+		return g_strdup(c->helo);
+	case OPT_SMTP_CONNECT_TIMEOUT:
+		return g_strdup_printf("%u", c->smtp_connect_timeout);
+	case OPT_SMTP_TIMEOUT:
+		return g_strdup_printf("%u", c->smtp_timeout);
+	case OPT_SMTP_DATA_TIMEOUT:
+		return g_strdup_printf("%u", c->smtp_data_timeout);
+	case OPT_MAX_BODY:
+		return g_strdup_printf("%" G_GSIZE_FORMAT, c->max_body);
+	case OPT_GROUP:
+		return g_strdup_printf("%d", c->group);
+	case OPT_DOMAIN:
+		return g_strdup(c->domain);
+	case OPT_SMTP_ALIAS:
+		return g_strdup(c->smtp_alias);
+	case OPT_SMTP_NAME:
+		return g_strdup(c->smtp_hostname);
+	case OPT_SMTP_ADDR:
+		return g_strdup(c->smtp_addr);
+	case OPT_CLIENT_ADDR:
+		return g_strdup(c->client_addr);
+	case OPT_DHCP_ADDR:
+		return g_strdup(c->dhcp_addr);
+	case OPT_DNS_ADDR:
+		return g_strdup(c->dns_addr);
+	case OPT_USER:
+		return g_strdup(c->user);
+	case OPT_STATE_DIR:
+		return g_strdup(c->state_dir);
+	case OPT_SPOOL_DIR:
+		return g_strdup(c->spool_dir);
+	case OPT_ALLOW_ROOT:
+		return g_strdup(c->allow_root ? "true" : "false");
+	case OPT_SEND_REQUIRES_LOGIN:
+		return g_strdup(c->send_requires_login ? "true" : "false");
+	case OPT_FASTCGI:
+		*unset = "serve HTTP on listen";
+		return g_strdup(c->fastcgi);
+	case OPT_SOCKET_MODE:
+		return g_strdup_printf("%04o", c->socket_mode);
+	case OPT_SOCKET_OWNER:
+		*unset = "the socket keeps its owner";
+		return g_strdup(c->socket_owner);
+	case OPT_TLS_CERT:
+	case OPT_TLS_KEY:
+		*unset = "plain HTTP";
+		return g_strdup(opt == OPT_TLS_CERT ? c->tls_cert :
+		    c->tls_key);
+	case OPT_SMTP_TLS:
+		return g_strdup(smtp_tls_words[c->smtp_tls]);
+	case OPT_SMTP_CA:
+		*unset = "the system's certificate authorities";
+		return g_strdup(c->smtp_ca);
+	case OPT_SMTP_INSECURE:
+		return g_strdup(c->smtp_insecure ? "true" : "false");
+	case OPT_SYSLOG:
+		return g_strdup(c->syslog ? "true" : "false");
+	case OPT_LOG_LEVEL:
+		return g_strdup(log_level_words[c->log_level]);
+	case OPT_CHECK_CONFIG:
+		return g_strdup(c->check_config ? "true" : "false");
+	}
+	g_assert_not_reached();
+}
+
+/* Where a value that was not given comes from. */
+static char *
+print_origin(const struct config *c, int opt)
+{
+	switch (opt) {
+	case OPT_DOMAIN:
+	case OPT_SMTP_ADDR:
+	case OPT_CLIENT_ADDR:
+	case OPT_DHCP_ADDR:
+		return g_strdup_printf("derived from group %d", c->group);
+	case OPT_SMTP_ALIAS:
+	case OPT_SMTP_NAME:
+		return g_strdup_printf("derived from group %d%s", c->group,
+		    GIVEN(c, OPT_DOMAIN) ? " and domain" : "");
+	case OPT_SMTP:
+		/* The send form talks to smtp-addr, port 25. */
+		return GIVEN(c, OPT_SMTP_ADDR) ?
+		    g_strdup("derived from smtp-addr") :
+		    g_strdup_printf("derived from group %d", c->group);
+	default:
+		return g_strdup("default");
+	}
+}
+
+/* value as a key file holds it: GLib's escapes (\s, \n, \\ ...). */
+static char *
+print_escaped(const char *value)
+{
+	GKeyFile	*kf = g_key_file_new();
+	char		*escaped;
+
+	g_key_file_set_string(kf, CONFIG_GROUP_NAME, "k", value);
+	escaped = g_key_file_get_value(kf, CONFIG_GROUP_NAME, "k", NULL);
+	g_key_file_free(kf);
+	return escaped;
 }
 
 void
 config_print(const struct config *c, FILE *out)
 {
-	/* Being written: prints the essentials for now. */
-	fprintf(out, "[%s]\ngroup = %d\nsmtp = %s:%s\n", CONFIG_GROUP_NAME,
-	    c->group, c->smtp_host, c->smtp_port);
+	GString		*s = g_string_new(NULL);
+	const char	*name, *unset;
+	char		*value, *origin, *escaped;
+	int		 opt;
+
+	g_string_append_printf(s, "# labmail %s: the settings in force.\n"
+	    "# Values without a comment above them were given on the "
+	    "command line\n# or in the config file.\n[%s]\n",
+	    LABMAIL_VERSION, CONFIG_GROUP_NAME);
+	for (opt = 0; opt < N_OPTIONS; opt++) {
+		name = option_defs[opt].name;
+		value = print_value(c, opt, &unset);
+		origin = GIVEN(c, opt) ? NULL : print_origin(c, opt);
+		if (opt == OPT_CHECK_CONFIG && c->check_config)
+			/* Kept, it would stop every start: not a setting. */
+			g_string_append_printf(s, "# this run only\n"
+			    "#%s = true\n", name);
+		else if (value == NULL)
+			g_string_append_printf(s, "# %s (unset): %s\n#%s =\n",
+			    origin ? origin : "given", unset, name);
+		else {
+			escaped = print_escaped(value);
+			if (origin != NULL)
+				g_string_append_printf(s, "# %s\n", origin);
+			g_string_append_printf(s, "%s = %s\n", name, escaped);
+			g_free(escaped);
+		}
+		g_free(value);
+		g_free(origin);
+	}
+	fputs(s->str, out);
+	g_string_free(s, TRUE);
 }

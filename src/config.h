@@ -83,6 +83,14 @@ struct config {
 	char	*client_addr;	/* 172.20.X.1 */
 	char	*dhcp_addr;	/* 172.20.X.2 */
 	char	*dns_addr;	/* 192.168.0.254 */
+
+	/*
+	 * Which options were given, on the command line or in the file:
+	 * bit i for row i of the option table in config.c.  The others
+	 * were derived from the group or took their default; config_print()
+	 * says which.
+	 */
+	guint64	 given;
 };
 
 /*
@@ -95,9 +103,15 @@ gboolean	 config_load(struct config *, int *argc, char ***argv,
 void		 config_free(struct config *);
 
 /*
- * Print every setting in force as a config file would hold it, marking
- * the values that were derived from the group or defaulted rather than
- * given (--check-config).
+ * Print every setting in force as a config file would hold it
+ * (--check-config): a [labmail] group with one "key = value" line per
+ * option, in the order of --help.  A value that was not given has a
+ * comment line above it, "# derived from group X" (or from the value
+ * it follows) or "# default"; an option with no value (helo, tls-cert,
+ * ...) is printed commented out, "#key =", after a comment saying what
+ * labmail does instead.  Values are escaped as GLib writes key files,
+ * so that the output, saved as a file, loads to the same settings.
+ * No option holds a secret (tls-key is a path), so all are printed.
  */
 void		 config_print(const struct config *, FILE *out);
 

@@ -16,6 +16,7 @@ struct front_mhd {
 	struct MHD_Daemon	*daemon;
 	const struct app	*app;
 	GThreadPool		*workers;
+	gboolean		 https;
 };
 
 /* Where a request is in its life. */
@@ -121,6 +122,7 @@ conn_new(struct front_mhd *f, struct MHD_Connection *mhd, const char *url,
 	c->req.method = g_strdup(method);
 	c->req.path = g_strdup(url);
 	c->req.prefix = g_strdup("");
+	c->req.https = f->https;
 	c->req.peer = peer_address(mhd);
 	MHD_get_connection_values(mhd, MHD_HEADER_KIND, copy_value,
 	    c->req.headers);
@@ -297,26 +299,42 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 }
 
 struct front_mhd *
-front_mhd_start(const struct app *app, int listen_fd, GError **err)
+front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
+    const char *key_pem, GError **err)
 {
 	struct front_mhd	*f = g_new0(struct front_mhd, 1);
+	unsigned int		 flags = MHD_USE_AUTO_INTERNAL_THREAD |
+				    MHD_ALLOW_SUSPEND_RESUME |
+				    MHD_USE_ERROR_LOG;
 
 	f->app = app;
+	f->https = cert_pem != NULL;
+	if (f->https) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "this libmicrohttpd has no TLS");
+			g_free(f);
+			return NULL;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
-	f->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    on_request, f,
+	/* The key options are read only with MHD_USE_TLS. */
+	f->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_get_num_processors(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
 	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    f->https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 	    MHD_OPTION_END);
 	if (f->daemon == NULL) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "libmicrohttpd did not start");
+		    "libmicrohttpd did not start%s", f->https ?
+		    " (is the certificate or the key bad?)" : "");
 		g_thread_pool_free(f->workers, TRUE, TRUE);
 		g_free(f);
 		return NULL;

@@ -17,9 +17,13 @@
 
 struct front_mhd;
 
-/* Serve on a socket already bound and listening (taken over). */
+/*
+ * Serve on a socket already bound and listening (taken over); over TLS
+ * when cert_pem and key_pem (the PEM texts, read before the privileges
+ * were dropped) are not NULL.
+ */
 struct front_mhd *front_mhd_start(const struct app *, int listen_fd,
-		    GError **err);
+		    const char *cert_pem, const char *key_pem, GError **err);
 /* Stop accepting, let running requests end, and free. */
 void		 front_mhd_stop(struct front_mhd *);
 

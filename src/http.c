@@ -88,6 +88,63 @@ http_request_add_field(struct http_request *req, const char *name,
 	    g_string_free(value, FALSE));
 }
 
+/* Decode one name or value: '+' is a space, then %XX by GLib. */
+static GBytes *
+form_decode(const char *s, gsize len)
+{
+	char	*plus = g_strndup(s, len), *p;
+	GBytes	*out;
+
+	for (p = plus; *p != '\0'; p++)
+		if (*p == '+')
+			*p = ' ';
+	out = g_uri_unescape_bytes(plus, -1, NULL, NULL);
+	g_free(plus);
+	return out;
+}
+
+void
+http_parse_urlencoded(struct http_request *req, gboolean form,
+    const char *data, gsize len)
+{
+	const char	*p = data, *end = data + len, *amp, *eq;
+	GBytes		*name, *value;
+
+	for (; p < end; p = amp + 1) {
+		if ((amp = memchr(p, '&', end - p)) == NULL)
+			amp = end;
+		eq = memchr(p, '=', amp - p);
+		name = form_decode(p, (eq ? eq : amp) - p);
+		value = eq ? form_decode(eq + 1, amp - eq - 1) :
+		    g_bytes_new_static("", 0);
+		if (name == NULL || value == NULL) {
+			if (req->bad_field == NULL)
+				req->bad_field = g_strndup(p, (eq ? eq : amp) -
+				    p);
+		} else if (g_bytes_get_size(name) > 0) {
+			char	*key = g_strndup(g_bytes_get_data(name, NULL),
+				    g_bytes_get_size(name));
+
+			if (form)
+				http_request_add_field(req, key,
+				    g_bytes_get_data(value, NULL),
+				    g_bytes_get_size(value));
+			else {
+				char	*v = g_strndup(g_bytes_get_data(value,
+					    NULL), g_bytes_get_size(value));
+
+				http_table_add(req->query, key, v);
+				g_free(v);
+			}
+			g_free(key);
+		}
+		if (name != NULL)
+			g_bytes_unref(name);
+		if (value != NULL)
+			g_bytes_unref(value);
+	}
+}
+
 const char *
 http_query(const struct http_request *req, const char *name)
 {

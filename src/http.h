@@ -64,6 +64,14 @@ void		 http_table_add(GHashTable *, const char *name,
 void		 http_request_add_field(struct http_request *,
 		    const char *name, const char *data, gsize len);
 
+/*
+ * Parse application/x-www-form-urlencoded data ("a=1&b=%C3%A9+x") into
+ * req->form (form TRUE) or req->query, decoding with GLib.  A malformed
+ * %-escape or a NUL byte names the field in req->bad_field.
+ */
+void		 http_parse_urlencoded(struct http_request *, gboolean form,
+		    const char *data, gsize len);
+
 /* Parse a Cookie header ("a=1; b=2") into req->cookies. */
 void		 http_parse_cookies(struct http_request *, const char *header);
 

@@ -2,8 +2,12 @@
  * listen - bind and listen on a numeric address and port.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netdb.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,5 +43,61 @@ listen_tcp(const char *host, const char *port, GError **err)
 		fd = -1;
 	}
 	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Look up "user[:group]"; FALSE if either is unknown. */
+static gboolean
+owner_ids(const char *owner, uid_t *uid, gid_t *gid)
+{
+	char		**f = g_strsplit(owner, ":", 2);
+	struct passwd	 *pw = getpwnam(f[0]);
+	struct group	 *gr = f[1] != NULL ? getgrnam(f[1]) : NULL;
+	gboolean	  ok = pw != NULL && (f[1] == NULL || gr != NULL);
+
+	if (ok) {
+		*uid = pw->pw_uid;
+		*gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
+	}
+	g_strfreev(f);
+	return ok;
+}
+
+int
+listen_unix(const char *path, guint mode, const char *owner, GError **err)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+		    "%s: path too long for a socket", path);
+		return -1;
+	}
+	if (owner != NULL && !owner_ids(owner, &uid, &gid)) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "socket-owner %s: no such user or group", owner);
+		return -1;
+	}
+	/* A socket left by a previous run goes; any other file stays. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, mode) == -1 ||
+	    (owner != NULL && chown(path, uid, gid) == -1) ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "cannot listen on %s: %s", path, g_strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
 	return fd;
 }

@@ -8,11 +8,12 @@
  * charsets converted by its iconv filter.  What is ours is the policy:
  * which part is text, how much of it is kept, and which characters are
  * too dangerous to reach a page as themselves (terminal escapes, bidi
- * overrides that make "exe.pdf" read as "fdp.exe", NUL).
+ * overrides that make "fdp.exe" display as "exe.pdf", NUL).
  *
  * Text is decoded streaming and kept up to MAILVIEW_TEXT_MAX, so a huge
- * text part costs reading time, not memory; other parts are only counted
- * (decoded into a null stream) until mailview_part() asks for one.
+ * text part costs no more memory than that; every part is counted
+ * (decoded into a null stream) for its size, and decoded into memory
+ * only when mailview_part() asks for it.
  */
 
 #include <string.h>
@@ -372,45 +373,41 @@ leaf_size(GMimeObject *obj)
 }
 
 /*
- * The text of a text part, for the page: the transfer encoding undone
- * (read streaming, each byte counted into *size), converted to UTF-8,
- * CRLF to LF, kept up to MAILVIEW_TEXT_MAX; then made valid, unquoted
- * and cleaned, and cut at a character boundary.
+ * The text of a text part, for the page: its raw bytes pushed through
+ * GMime's filters (the transfer decoder, as g_mime_data_wrapper_write_
+ * to_stream() picks it; the charset to UTF-8; CRLF to LF) into memory,
+ * until more than MAILVIEW_TEXT_MAX bytes came out; then made valid,
+ * unquoted and cleaned, and cut at a character boundary.  A text part
+ * of 50 MB costs reading about 1 MB of it, never 50 MB of memory.
  */
 static char *
-part_text(GMimePart *part, gsize *size, gboolean *truncated)
+part_text(GMimePart *part, gboolean *truncated)
 {
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
 	GMimeContentEncoding enc;
-	GMimeStream	*raw, *decoded, *mem, *conv;
+	GMimeStream	*raw, *mem, *conv;
 	GMimeFilter	*f;
 	GByteArray	*buf;
 	GString		*text;
 	char		 chunk[READ_CHUNK];
 	ssize_t		 n;
-	gboolean	 full = FALSE, lost = FALSE;
+	gboolean	 full = FALSE;
 
-	*size = 0;
 	*truncated = FALSE;
-	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL)
+	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL ||
+	    g_mime_stream_reset(raw) == -1)
 		return g_strdup("");
-	if (g_mime_stream_reset(raw) == -1)
-		return g_strdup("");
-
-	/* Reading side: GMime's decoder for the transfer encoding. */
-	decoded = g_mime_stream_filter_new(raw);
 	enc = g_mime_data_wrapper_get_encoding(dw);
+
+	mem = g_mime_stream_mem_new();
+	conv = g_mime_stream_filter_new(mem);
 	if (enc == GMIME_CONTENT_ENCODING_BASE64 ||
 	    enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
 	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
 		f = g_mime_filter_basic_new(enc, FALSE);
-		g_mime_stream_filter_add(GMIME_STREAM_FILTER(decoded), f);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(conv), f);
 		g_object_unref(f);
 	}
-
-	/* Writing side: charset to UTF-8, then CRLF to LF, into memory. */
-	mem = g_mime_stream_mem_new();
-	conv = g_mime_stream_filter_new(mem);
 	part_charset(GMIME_OBJECT(part), &f);
 	if (f != NULL) {
 		g_mime_stream_filter_add(GMIME_STREAM_FILTER(conv), f);
@@ -420,40 +417,36 @@ part_text(GMimePart *part, gsize *size, gboolean *truncated)
 	g_mime_stream_filter_add(GMIME_STREAM_FILTER(conv), f);
 	g_object_unref(f);
 
-	/*
-	 * The MDA quotes ">From " in the lines of the spool; base64 and
-	 * uuencoded text had none of its decoded lines there, so only the
-	 * other encodings are unquoted (below), lest an author's own
-	 * ">From " lose its '>'.
-	 *
-	 * Past the limit, keep reading only to count the size: a text part
-	 * of 50 MB costs one pass, never 50 MB of memory.
-	 */
+	/* One chunk read past the limit tells whether any text was lost. */
 	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	while ((n = g_mime_stream_read(decoded, chunk, sizeof(chunk))) > 0) {
-		*size += n;
+	while ((n = g_mime_stream_read(raw, chunk, sizeof(chunk))) > 0) {
 		if (full) {
-			lost = TRUE;
-			continue;
+			*truncated = TRUE;
+			break;
 		}
-		g_mime_stream_write(conv, chunk, n);
-		if (buf->len > MAILVIEW_TEXT_MAX)
-			full = TRUE;
+		if (g_mime_stream_write(conv, chunk, n) == -1)
+			break;
+		full = buf->len > MAILVIEW_TEXT_MAX;
 	}
 	g_mime_stream_flush(conv);
 
+	/*
+	 * The MDA quotes ">From " in the lines of the spool; base64 and
+	 * uuencoded text had none of its decoded lines there, so only the
+	 * other encodings are unquoted, lest an author's own ">From " lose
+	 * its '>'.
+	 */
 	text = clean_text((const char *)buf->data, buf->len, CLEAN_KEEP_NL |
 	    CLEAN_KEEP_TAB);
 	if (enc != GMIME_CONTENT_ENCODING_BASE64 &&
 	    enc != GMIME_CONTENT_ENCODING_UUENCODE)
 		g_string_set_size(text, unquote_from_lines(text->str,
 		    text->len));
-	if (utf8_cut(text, MAILVIEW_TEXT_MAX) || lost)
+	if (utf8_cut(text, MAILVIEW_TEXT_MAX))
 		*truncated = TRUE;
 
 	g_object_unref(conv);
 	g_object_unref(mem);
-	g_object_unref(decoded);
 	return g_string_free(text, FALSE);
 }
 
@@ -479,10 +472,9 @@ part_new(GMimeObject *obj, guint number)
 	p->number = number;
 	p->content_type = part_mime_type(obj);
 	p->filename = clean_filename(part_filename(obj));
+	p->size = leaf_size(obj);
 	if (p->kind == MAILVIEW_TEXT)
-		p->text = part_text(GMIME_PART(obj), &p->size, &p->truncated);
-	else
-		p->size = leaf_size(obj);
+		p->text = part_text(GMIME_PART(obj), &p->truncated);
 	return p;
 }
 
@@ -568,6 +560,7 @@ received_chain(GMimeObject *obj)
 	return chain;
 }
 
+/* Parse the message in [start, end) of fd into a view (see mailview.h). */
 struct mailview *
 mailview_parse(int fd, guint64 start, guint64 end, GError **err)
 {
@@ -607,6 +600,7 @@ mailview_parse(int fd, guint64 start, guint64 end, GError **err)
 	return mv;
 }
 
+/* Free a view and everything in it; NULL is fine. */
 void
 mailview_free(struct mailview *mv)
 {
@@ -649,6 +643,7 @@ part_content_type(GMimeObject *obj)
 	return full;
 }
 
+/* Decode leaf number of the message in [start, end) for a download. */
 GBytes *
 mailview_part(int fd, guint64 start, guint64 end, guint number,
     char **content_type, char **filename, GError **err)

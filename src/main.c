@@ -8,9 +8,11 @@
 #include <string.h>
 #include <pthread.h>
 
+
 #include "app.h"
 #include "compose.h"
 #include "config.h"
+#include "front_fcgi.h"
 #include "front_mhd.h"
 #include "listen.h"
 #include "log.h"
@@ -59,20 +61,128 @@ block_signals(sigset_t *set)
 
 /* Say who can log in, so that nobody wonders why others cannot. */
 static void
-log_start(const struct config *cfg, const char *data_dir)
+log_start(const struct config *cfg, const char *data_dir, gboolean root)
 {
 	const char	*br = strchr(cfg->listen_host, ':') ? "[" : "";
 	const char	*ket = *br ? "]" : "";
 
-	log_info("serving http://%s%s%s:%s/ (group %d, SMTP server %s port "
-	    "%s, pages from %s)", br, cfg->listen_host, ket, cfg->listen_port,
-	    cfg->group, cfg->smtp_host, cfg->smtp_port, data_dir);
-	if (getuid() != 0)
+	if (cfg->fastcgi != NULL)
+		log_info("serving FastCGI on %s (group %d, SMTP server %s "
+		    "port %s, pages from %s)", cfg->fastcgi, cfg->group,
+		    cfg->smtp_host, cfg->smtp_port, data_dir);
+	else
+		log_info("serving %s://%s%s%s:%s/ (group %d, SMTP server %s "
+		    "port %s, pages from %s)", cfg->tls_cert ? "https" : "http",
+		    br, cfg->listen_host, ket, cfg->listen_port, cfg->group,
+		    cfg->smtp_host, cfg->smtp_port, data_dir);
+	if (!root)
 		log_info("not started as root: only %s can log in and read "
 		    "mail", g_get_user_name());
 	else
 		log_info("web process runs as %s; logins and spools go "
 		    "through the privileged helper", cfg->user);
+}
+
+/*
+ * The configuration of a CGI run.  A web server passes no arguments; the
+ * file is $LABMAIL_CONFIG or the system one.  Installed setuid root (to
+ * read spools), the caller may be any local user: then neither the
+ * arguments nor the environment may choose the configuration.
+ */
+static gboolean
+cgi_config(struct config *cfg, GError **err)
+{
+	const char	*file = getenv("LABMAIL_CONFIG");
+	char		*argv0 = g_strdup("labmail");
+	char		*args[4] = { argv0, NULL, NULL, NULL };
+	char		**argv = args;
+	int		 argc = 1;
+	gboolean	 ok;
+
+	if (getuid() != geteuid() || file == NULL)
+		file = LABMAIL_CGI_CONFIG;
+	if (g_file_test(file, G_FILE_TEST_EXISTS)) {
+		args[1] = g_strdup("--config");
+		args[2] = g_strdup(file);
+		argc = 3;
+	}
+	ok = config_load(cfg, &argc, &argv, err);
+	g_free(args[1]);
+	g_free(args[2]);
+	g_free(argv0);
+	return ok;
+}
+
+/* The listening socket for --fastcgi, or for HTTP. */
+static int
+open_listener(const struct config *cfg, GError **err)
+{
+	if (cfg->fastcgi == NULL)
+		return listen_tcp(cfg->listen_host, cfg->listen_port, err);
+	if (strcmp(cfg->fastcgi, "stdin") == 0)
+		return STDIN_FILENO;	/* FastCGI passes the listener as fd 0 */
+	if (cfg->fastcgi[0] == '/')
+		return listen_unix(cfg->fastcgi, cfg->socket_mode,
+		    cfg->socket_owner, err);
+	{
+		char	*host = g_strdup(cfg->fastcgi);
+		char	*colon = strrchr(host, ':');
+		int	 fd;
+
+		*colon = '\0';
+		fd = listen_tcp(*host == '[' ? host + 1 : host, colon + 1, err);
+		g_free(host);
+		return fd;
+	}
+}
+
+/* The HTTPS certificate and key, as PEM text. */
+struct tls_files {
+	char	*cert;
+	char	*key;
+};
+
+/* Read --tls-cert and --tls-key while still root: a key is 0600. */
+static void
+read_tls_files(const struct config *cfg, struct tls_files *tls)
+{
+	GError	*err = NULL;
+
+	tls->cert = tls->key = NULL;
+	if (cfg->tls_cert == NULL)
+		return;
+	if (!g_file_get_contents(cfg->tls_cert, &tls->cert, NULL, &err) ||
+	    !g_file_get_contents(cfg->tls_key, &tls->key, NULL, &err))
+		log_fatal("%s", err->message);
+}
+
+/* Serve HTTP or FastCGI until SIGINT or SIGTERM. */
+static void
+serve(const struct config *cfg, const struct app *app, int listen_fd,
+    const struct tls_files *tls, const char *data_dir,
+    gboolean started_as_root)
+{
+	struct front_mhd	*mhd = NULL;
+	struct front_fcgi	*fcgi = NULL;
+	GError			*err = NULL;
+	sigset_t		 set;
+	int			 sig;
+
+	block_signals(&set);
+	if (cfg->fastcgi != NULL)
+		fcgi = front_fcgi_start(app, listen_fd, &err);
+	else
+		mhd = front_mhd_start(app, listen_fd, tls->cert, tls->key,
+		    &err);
+	if (fcgi == NULL && mhd == NULL)
+		log_fatal("%s", err->message);
+	log_start(cfg, data_dir, started_as_root);
+	sigwait(&set, &sig);
+	log_info("signal %d: shutting down", sig);
+	if (fcgi != NULL)
+		front_fcgi_stop(fcgi);
+	else
+		front_mhd_stop(mhd);
 }
 
 int
@@ -82,13 +192,15 @@ main(int argc, char **argv)
 	struct app		*app;
 	struct priv		*priv;
 	struct priv_config	 pcfg;
-	struct front_mhd	*front;
 	GError			*err = NULL;
 	char			*data_dir;
-	sigset_t		 set;
-	int			 sig, listen_fd;
+	struct tls_files	 tls;
+	gboolean		 cgi = getenv("GATEWAY_INTERFACE") != NULL;
+	gboolean		 root = geteuid() == 0;
+	int			 listen_fd = -1;
 
-	if (!config_load(&cfg, &argc, &argv, &err)) {
+	if (!(cgi ? cgi_config(&cfg, &err) :
+	    config_load(&cfg, &argc, &argv, &err))) {
 		fprintf(stderr, "labmail: %s\n", err->message);
 		g_error_free(err);
 		return CONFIG_EXIT_USAGE;
@@ -100,9 +212,9 @@ main(int argc, char **argv)
 	}
 	log_setup(cfg.syslog, cfg.log_level);
 	data_dir = find_data_dir(&cfg);
-	if ((listen_fd = listen_tcp(cfg.listen_host, cfg.listen_port,
-	    &err)) == -1)
+	if (!cgi && (listen_fd = open_listener(&cfg, &err)) == -1)
 		log_fatal("%s", err->message);
+	read_tls_files(&cfg, &tls);
 	/* The helper is forked first, before any thread or page exists. */
 	pcfg = (struct priv_config){ cfg.state_dir, cfg.spool_dir,
 	    cfg.allow_root };
@@ -118,13 +230,14 @@ main(int argc, char **argv)
 		log_fatal("%s", err->message);
 	if (!priv_drop(cfg.user, &err))
 		log_fatal("%s", err->message);
-	block_signals(&set);
-	if ((front = front_mhd_start(app, listen_fd, &err)) == NULL)
-		log_fatal("%s", err->message);
-	log_start(&cfg, data_dir);
-	sigwait(&set, &sig);
-	log_info("signal %d: shutting down", sig);
-	front_mhd_stop(front);
+	if (cgi)
+		front_cgi_run(app);
+	else
+		serve(&cfg, app, listen_fd, &tls, data_dir, root);
+	if (tls.key != NULL)
+		explicit_bzero(tls.key, strlen(tls.key));
+	g_free(tls.cert);
+	g_free(tls.key);
 	app_free(app);
 	priv_stop(priv);
 	g_free(data_dir);

@@ -211,6 +211,12 @@ render_transcript(const struct app *app, const struct smtp_outcome *o)
 		localtime_r(&sec, &tm);
 		tmpl_set(vars, "kind", kinds[line->kind]);
 		tmpl_set(vars, "dir", arrows[line->kind]);
+		/* Lines inside TLS: a class for the style, a lock for the
+		 * eye (and for a page read without the style sheet), after
+		 * "C:" and joined to it (U+2060 WORD JOINER) so that the
+		 * narrow column does not wrap between the two. */
+		tmpl_set(vars, "tls", line->tls ? " tls" : "");
+		tmpl_set(vars, "lock", line->tls ? "\u2060\U0001F512" : "");
 		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d", tm.tm_hour,
 		    tm.tm_min, tm.tm_sec,
 		    (int)(line->time_us % G_USEC_PER_SEC / 1000));
@@ -266,11 +272,35 @@ judge(enum smtp_status st)
 	case SMTP_UNSUPPORTED:
 		return (struct verdict){ 502, "fail",
 		    "The addresses need SMTPUTF8, which the server lacks" };
+	case SMTP_TLS_FAILED:
+		return (struct verdict){ 502, "fail",
+		    "No TLS with the SMTP server" };
 	case SMTP_REFUSED:
 	default:
 		return (struct verdict){ 502, "fail",
 		    "The SMTP server refused the mail" };
 	}
+}
+
+/* What the page says about TLS: a summary, and a warning when the
+ * server's certificate was not checked. */
+static void
+set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
+{
+	if (o->tls && o->tls_verified)
+		tmpl_setf(vars, "tls_summary", "After STARTTLS the dialogue "
+		    "was encrypted: %s. The server's certificate was "
+		    "verified.", o->tls_desc);
+	else if (o->tls) {
+		tmpl_setf(vars, "tls_summary", "After STARTTLS the dialogue "
+		    "was encrypted: %s.", o->tls_desc);
+		/* Encrypted to whoever answered: say so where it shows. */
+		tmpl_set(vars, "tls_warning", "Warning: the server's "
+		    "certificate was not checked (--smtp-insecure), so a man "
+		    "in the middle could have read and changed this mail.");
+	} else if (o->status == SMTP_OK)
+		tmpl_set(vars, "tls_summary", "The dialogue was not "
+		    "encrypted: no STARTTLS.");
 }
 
 /* Put the outcome of the session into vars; returns the HTTP status. */
@@ -291,6 +321,12 @@ set_result_vars(const struct app *app, struct tmpl_vars *vars,
 		    "" : "s", o->queue_id ? o->queue_id : "(no id given)");
 	else if (o->status == SMTP_REFUSED && o->code != 0)
 		tmpl_set(vars, "explain", reply_meaning(o->code));
+	else if (o->status == SMTP_TLS_FAILED)
+		tmpl_setf(vars, "explain", "Nothing was sent: %s. TLS to the "
+		    "server is set with --smtp-tls, the certificates it must "
+		    "chain to with --smtp-ca.", o->tls_error != NULL ?
+		    o->tls_error : "TLS could not be set up");
+	set_tls_vars(vars, o);
 	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);
 	tmpl_set(vars, "queue_id", o->queue_id);
 	/* SAFE: built from templates and tmpl_escape(). */
@@ -330,6 +366,21 @@ compose_and_send(const struct app *app, struct smtp_session *s,
 	compose_mail_free(mail);
 }
 
+/* The SMTP client's STARTTLS mode for --smtp-tls. */
+static enum smtp_tls_mode
+smtp_tls_mode(enum config_smtp_tls t)
+{
+	switch (t) {
+	case CONFIG_SMTP_TLS_REQUIRED:
+		return SMTP_TLS_REQUIRED;
+	case CONFIG_SMTP_TLS_OFF:
+		return SMTP_TLS_OFF;
+	case CONFIG_SMTP_TLS_AUTO:
+	default:
+		return SMTP_TLS_AUTO;
+	}
+}
+
 /* Run the whole dialogue; the page shows it, whatever the outcome. */
 static void
 deliver(const struct app *app, const struct http_request *req,
@@ -343,6 +394,9 @@ deliver(const struct app *app, const struct http_request *req,
 		.connect_timeout_ms = c->smtp_connect_timeout * 1000,
 		.command_timeout_ms = c->smtp_timeout * 1000,
 		.data_timeout_ms = c->smtp_data_timeout * 1000,
+		.tls = smtp_tls_mode(c->smtp_tls),
+		.ca_file = c->smtp_ca,
+		.insecure = c->smtp_insecure,
 	};
 	struct smtp_session	*s = smtp_session_new(&params);
 	struct tmpl_vars	*vars = tmpl_vars_new();

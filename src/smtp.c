@@ -4,9 +4,9 @@
  * A session is a small state machine driven by blocking calls from one
  * worker thread.  Three layers, each in one place:
  *
- *  - the wire: conn_read() and conn_write() are the only functions that
- *    touch the socket (a STARTTLS session would slot in there), each
- *    bounded by a deadline waited for with poll(2);
+ *  - the wire: conn_read(), conn_write() and conn_handshake() are the
+ *    only functions that touch the socket, in clear or through GnuTLS
+ *    after STARTTLS, each bounded by a deadline waited for with poll(2);
  *  - the protocol: cmd_send() writes one command, reply_read() reads one
  *    whole reply and validates it strictly;
  *  - the dialogue: smtp_session_open(), smtp_session_send() and
@@ -14,6 +14,11 @@
  *
  * Every line in either direction goes into the transcript as it happens,
  * made printable, since a student reads it on a web page.
+ *
+ * STARTTLS (RFC 3207) with GnuTLS: the credentials and the TLS session
+ * belong to one SMTP session and die with it.  GnuTLS initialises
+ * itself when the library is loaded (3.x), so there is no global init
+ * here.
  *
  * No static mutable state, no strerror(3): several sessions may run at
  * once on different threads.
@@ -33,6 +38,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
 
 #include "smtp.h"
 
@@ -46,6 +52,8 @@ enum state {
 	ST_GREETING,
 	ST_EHLO,
 	ST_HELO,
+	ST_STARTTLS,
+	ST_HANDSHAKE,
 	ST_READY,
 	ST_RSET,
 	ST_MAIL,
@@ -63,6 +71,8 @@ static const char *const state_names[] = {
 	[ST_GREETING] = "the greeting",
 	[ST_EHLO] = "EHLO",
 	[ST_HELO] = "HELO",
+	[ST_STARTTLS] = "STARTTLS",
+	[ST_HANDSHAKE] = "the TLS handshake",
 	[ST_READY] = "ready",
 	[ST_RSET] = "RSET",
 	[ST_MAIL] = "MAIL FROM",
@@ -73,10 +83,16 @@ static const char *const state_names[] = {
 	[ST_CLOSED] = "closed",
 };
 
-/* The connection: the socket and what was read but not yet used. */
+/* The connection: the socket, its TLS session once STARTTLS began, and
+ * what was read but not yet used. */
 struct conn {
 	int		 fd;		/* -1 when closed */
-	/* A TLS session (gnutls_session_t) goes here with STARTTLS. */
+	gnutls_session_t tls;		/* NULL: in clear */
+	gboolean	 tls_up;	/* the handshake succeeded and the
+					 * transcript said so: the lines
+					 * from here on are inside TLS */
+	int		 tls_err;	/* the GnuTLS error behind the last
+					 * EPROTO */
 	gsize		 inlen;
 	char		 in[INBUF_SIZE];
 };
@@ -90,6 +106,10 @@ struct smtp_session {
 	guint		 connect_ms;
 	guint		 command_ms;
 	guint		 data_ms;
+	enum smtp_tls_mode tls_mode;
+	char		*ca_file;	/* NULL: the system's trust store */
+	gboolean	 insecure;
+	gnutls_certificate_credentials_t cred;	/* NULL until STARTTLS */
 	gint64		 start_us;	/* monotonic */
 	gboolean	 in_txn;	/* MAIL accepted, no final reply yet */
 	struct smtp_caps caps;
@@ -169,6 +189,7 @@ transcript_add(struct smtp_session *s, enum smtp_line_kind kind,
 	l->time_us = g_get_real_time();
 	l->elapsed_us = g_get_monotonic_time() - s->start_us;
 	l->text = printable_dup(text, len);
+	l->tls = s->conn.tls_up;
 	g_ptr_array_add(s->outcome.transcript, l);
 }
 
@@ -248,14 +269,53 @@ wait_fd(int fd, short events, gint64 deadline)
 	}
 }
 
+/* What GnuTLS waits for after GNUTLS_E_AGAIN: to read or to write. */
+static short
+tls_events(const struct conn *c)
+{
+	return gnutls_record_get_direction(c->tls) == 0 ? POLLIN : POLLOUT;
+}
+
+/* Handle a GnuTLS return code other than success: 1 to call GnuTLS
+ * again (interrupted, or ready after waiting), else -1 with errno
+ * (ETIMEDOUT past the deadline, EPROTO with c->tls_err set). */
+static int
+tls_retry(struct conn *c, int rc, gint64 deadline)
+{
+	if (rc == GNUTLS_E_INTERRUPTED)
+		return 1;
+	if (rc == GNUTLS_E_AGAIN)
+		return wait_fd(c->fd, tls_events(c), deadline) == -1 ? -1 : 1;
+	if (rc == GNUTLS_E_TIMEDOUT) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	c->tls_err = rc;
+	errno = EPROTO;
+	return -1;
+}
+
 /* Read some bytes: the count, 0 at end of file, or -1 with errno
- * (ETIMEDOUT past the deadline).  The socket is non-blocking, so a read
- * after poll(2) said "readable" can never hang. */
+ * (ETIMEDOUT past the deadline, EPROTO for a TLS error).  The socket is
+ * non-blocking, so a read after poll(2) said "readable" can never hang,
+ * in clear or through GnuTLS. */
 static gssize
 conn_read(struct conn *c, void *buf, gsize len, gint64 deadline)
 {
 	gssize	n;
 
+	while (c->tls != NULL) {
+		n = gnutls_record_recv(c->tls, buf, len);
+		if (n >= 0)
+			return n;
+		/* A server that closes after "221" without a TLS
+		 * close_notify: SMTP frames its own replies, so a cut
+		 * cannot pass a truncated reply for a whole one. */
+		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;
+		if (tls_retry(c, (int)n, deadline) == -1)
+			return -1;
+	}
 	for (;;) {
 		n = recv(c->fd, buf, len, 0);
 		if (n >= 0)
@@ -276,6 +336,16 @@ conn_write(struct conn *c, const void *buf, gsize len, gint64 deadline)
 	const char	*p = buf;
 	gssize		 n;
 
+	/* After GNUTLS_E_AGAIN, GnuTLS wants the same buffer again: p and
+	 * len move only when it took bytes. */
+	while (c->tls != NULL && len > 0) {
+		n = gnutls_record_send(c->tls, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (gsize)n;
+		} else if (tls_retry(c, (int)n, deadline) == -1)
+			return -1;
+	}
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a server that hangs up must cost us an
 		 * EPIPE, not the whole process through SIGPIPE. */
@@ -295,10 +365,38 @@ conn_write(struct conn *c, const void *buf, gsize len, gint64 deadline)
 	return 0;
 }
 
-/* Close the connection, if open. */
+/* Run the TLS handshake on c->tls before the deadline: 0, or -1 with
+ * errno as conn_read(). */
+static int
+conn_handshake(struct conn *c, gint64 deadline)
+{
+	int	rc;
+
+	for (;;) {
+		rc = gnutls_handshake(c->tls);
+		if (rc == GNUTLS_E_SUCCESS)
+			return 0;
+		/* A warning alert, say: go on, but not past the deadline,
+		 * so that a stream of them cannot hold the worker. */
+		if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED &&
+		    !gnutls_error_is_fatal(rc)) {
+			if (ms_left(deadline) > 0)
+				continue;
+			rc = GNUTLS_E_TIMEDOUT;
+		}
+		if (tls_retry(c, rc, deadline) == -1)
+			return -1;
+	}
+}
+
+/* Close the connection, if open, and drop its TLS session. */
 static void
 conn_close(struct conn *c)
 {
+	if (c->tls != NULL)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
+	c->tls_up = FALSE;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -331,6 +429,11 @@ io_failed(struct smtp_session *s, int err, guint timeout_ms,
 		else
 			note(s, "no reply within %s", secs);
 		return SMTP_TIMEOUT;
+	}
+	if (err == EPROTO && s->conn.tls_err != 0) {
+		note(s, "connection lost: TLS error: %s",
+		    gnutls_strerror(s->conn.tls_err));
+		return SMTP_CONN_FAILED;
 	}
 	note(s, "connection lost: %s", g_strerror(err));
 	return SMTP_CONN_FAILED;
@@ -718,6 +821,207 @@ session_hello(struct smtp_session *s)
 	return SMTP_OK;
 }
 
+/* Give up on TLS: say why in the transcript and in the outcome. */
+static enum smtp_status G_GNUC_PRINTF(2, 3)
+tls_failed(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	g_free(s->outcome.tls_error);
+	s->outcome.tls_error = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	note(s, "no TLS: %s; nothing more is sent", s->outcome.tls_error);
+	return SMTP_TLS_FAILED;
+}
+
+/* Load the certificates that the server's must chain to, once per
+ * session: the CA file, else the system's store; none when insecure. */
+static enum smtp_status
+tls_credentials(struct smtp_session *s)
+{
+	int	rc;
+
+	if (s->cred != NULL)
+		return SMTP_OK;
+	if ((rc = gnutls_certificate_allocate_credentials(&s->cred)) < 0) {
+		s->cred = NULL;
+		return tls_failed(s, "%s", gnutls_strerror(rc));
+	}
+	if (s->insecure)
+		return SMTP_OK;
+	if (s->ca_file != NULL) {
+		rc = gnutls_certificate_set_x509_trust_file(s->cred,
+		    s->ca_file, GNUTLS_X509_FMT_PEM);
+		/* An empty or unreadable file would trust nothing and fail
+		 * every handshake: say what is wrong with the file. */
+		if (rc < 0)
+			return tls_failed(s, "cannot load the CA file %s: %s",
+			    s->ca_file, gnutls_strerror(rc));
+		if (rc == 0)
+			return tls_failed(s, "no certificate in the CA file %s",
+			    s->ca_file);
+	} else if ((rc = gnutls_certificate_set_x509_system_trust(s->cred))
+	    <= 0)
+		return tls_failed(s, "cannot load the system's trusted "
+		    "certificates: %s", rc < 0 ? gnutls_strerror(rc) :
+		    "there are none");
+	return SMTP_OK;
+}
+
+/* A GnuTLS client session on the connection, checking the certificate
+ * unless insecure. */
+static enum smtp_status
+tls_session_new(struct smtp_session *s)
+{
+	gnutls_session_t	 tls;
+	int			 rc;
+
+	/* GNUTLS_NO_SIGNAL: a server that hangs up mid-record must cost
+	 * an error, not the process through SIGPIPE (as MSG_NOSIGNAL). */
+	if ((rc = gnutls_init(&tls, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL)) < 0)
+		return tls_failed(s, "%s", gnutls_strerror(rc));
+	s->conn.tls = tls;
+	if ((rc = gnutls_set_default_priority(tls)) < 0 ||
+	    (rc = gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE,
+	    s->cred)) < 0)
+		return tls_failed(s, "%s", gnutls_strerror(rc));
+	/* SNI takes a DNS name only (RFC 6066 3): never an address. */
+	if (!g_hostname_is_ip_address(s->host) &&
+	    (rc = gnutls_server_name_set(tls, GNUTLS_NAME_DNS, s->host,
+	    strlen(s->host))) < 0)
+		return tls_failed(s, "%s", gnutls_strerror(rc));
+	/* Without this check anyone on the path could answer with a
+	 * certificate of their own and read the mail (man in the middle).
+	 * GnuTLS checks the chain and the name during the handshake; an
+	 * IP address is matched against the IP subjectAltNames. */
+	if (!s->insecure)
+		gnutls_session_set_verify_cert(tls, s->host, 0);
+	gnutls_transport_set_int(tls, s->conn.fd);
+	/* Our deadline alone bounds the handshake: with a GnuTLS timeout
+	 * too, GnuTLS would wait inside poll(2) on its own clock. */
+	gnutls_handshake_set_timeout(tls, 0);
+	return SMTP_OK;
+}
+
+/* Why the handshake failed, in the transcript and the outcome. */
+static enum smtp_status
+tls_handshake_failed(struct smtp_session *s, int err)
+{
+	struct conn	*c = &s->conn;
+	gnutls_datum_t	 why = { NULL, 0 };
+	enum smtp_status st;
+	unsigned int	 status;
+	char		 secs[32], *text;
+
+	if (err == ETIMEDOUT) {
+		fmt_secs(s->command_ms, secs, sizeof(secs));
+		note(s, "the TLS handshake did not end within %s", secs);
+		return SMTP_TIMEOUT;
+	}
+	if (err != EPROTO)
+		return tls_failed(s, "the TLS handshake failed: %s",
+		    g_strerror(err));
+	if (c->tls_err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+		return tls_failed(s, "the TLS handshake failed: %s",
+		    gnutls_strerror(c->tls_err));
+	status = gnutls_session_get_verify_cert_status(c->tls);
+	if (gnutls_certificate_verification_status_print(status,
+	    GNUTLS_CRT_X509, &why, 0) < 0 || why.data == NULL) {
+		gnutls_free(why.data);
+		return tls_failed(s, "the server's certificate was not "
+		    "accepted for %s", s->host);
+	}
+	/* "The certificate is NOT trusted. ... unknown. ": as a clause. */
+	text = g_strstrip((char *)why.data);
+	if (g_str_has_suffix(text, "."))
+		text[strlen(text) - 1] = '\0';
+	st = tls_failed(s, "the server's certificate was not accepted for "
+	    "%s: %s", s->host, text);
+	gnutls_free(why.data);
+	return st;
+}
+
+/*
+ * STARTTLS, the handshake and EHLO again, as the mode says (see enum
+ * smtp_tls_mode in smtp.h).  Returns SMTP_OK to go on, in clear or in
+ * TLS.  After a failed handshake the connection is closed here: the
+ * server is in TLS and no QUIT in clear can reach it.
+ */
+static enum smtp_status
+session_starttls(struct smtp_session *s)
+{
+	enum smtp_status st;
+	char		*desc;
+
+	if (s->tls_mode == SMTP_TLS_OFF) {
+		if (s->caps.starttls)
+			note(s, "the server offers STARTTLS; not used, as TLS "
+			    "is off");
+		return SMTP_OK;
+	}
+	if (!s->caps.starttls) {
+		if (s->tls_mode != SMTP_TLS_REQUIRED)
+			return SMTP_OK;
+		/* Its EHLO reply is no error to show as the answer. */
+		reply_forget(s);
+		return tls_failed(s, "the server does not offer STARTTLS, "
+		    "and TLS is required");
+	}
+	/* A CA file we cannot use is our problem: find it before the
+	 * server is asked for anything. */
+	if ((st = tls_credentials(s)) != SMTP_OK)
+		return st;
+	if ((st = exchange(s, ST_STARTTLS, "STARTTLS", s->command_ms)) !=
+	    SMTP_OK)
+		return st;
+	if ((st = reply_expect(s, 220, 220)) == SMTP_REFUSED) {
+		if (s->tls_mode == SMTP_TLS_REQUIRED)
+			return tls_failed(s, "the server refused STARTTLS, and "
+			    "TLS is required");
+		note(s, "the server refused STARTTLS: going on without TLS");
+		return SMTP_OK;
+	}
+	if (st != SMTP_OK)
+		return st;
+	/* Bytes after the 220 came in clear but would be read as if they
+	 * came through TLS: a man in the middle could answer our EHLO in
+	 * advance that way (STARTTLS response injection: the client's
+	 * side of CVE-2011-0411). */
+	if (s->conn.inlen > 0) {
+		note(s, "the server sent data after its 220 to STARTTLS");
+		return SMTP_PROTOCOL;
+	}
+	state_set(s, ST_HANDSHAKE);
+	/* The 220 is no answer to show if the handshake fails. */
+	reply_forget(s);
+	if ((st = tls_session_new(s)) == SMTP_OK &&
+	    conn_handshake(&s->conn, deadline_in(s->command_ms)) == -1)
+		st = tls_handshake_failed(s, errno);
+	if (st != SMTP_OK) {
+		conn_close(&s->conn);
+		state_set(s, ST_CLOSED);
+		return st;
+	}
+	desc = gnutls_session_get_desc(s->conn.tls);
+	s->outcome.tls = TRUE;
+	s->outcome.tls_verified = !s->insecure;
+	s->outcome.tls_desc = g_strdup(desc != NULL ? desc : "(TLS)");
+	gnutls_free(desc);
+	if (s->insecure)
+		note(s, "TLS started: %s \u2014 certificate NOT verified "
+		    "(--smtp-insecure)", s->outcome.tls_desc);
+	else
+		note(s, "TLS started: %s \u2014 certificate verified for %s",
+		    s->outcome.tls_desc, s->host);
+	/* The lines after that note are the ones inside TLS. */
+	s->conn.tls_up = TRUE;
+	/* RFC 3207 4.2: forget all that the server said in clear, and
+	 * learn its extensions again from inside TLS. */
+	memset(&s->caps, 0, sizeof(s->caps));
+	return session_hello(s);
+}
+
 /* A new session, not yet connected; copies what it keeps of p. */
 struct smtp_session *
 smtp_session_new(const struct smtp_params *p)
@@ -734,6 +1038,9 @@ smtp_session_new(const struct smtp_params *p)
 	    SMTP_DEFAULT_COMMAND_TIMEOUT_MS;
 	s->data_ms = p->data_timeout_ms != 0 ? p->data_timeout_ms :
 	    SMTP_DEFAULT_DATA_TIMEOUT_MS;
+	s->tls_mode = p->tls;
+	s->ca_file = g_strdup(p->ca_file);
+	s->insecure = p->insecure;
 	s->start_us = g_get_monotonic_time();
 	s->rlines = g_ptr_array_new_with_free_func(g_free);
 	s->outcome.status = SMTP_OK;
@@ -754,15 +1061,20 @@ smtp_session_free(struct smtp_session *s)
 	g_free(s->port);
 	g_free(s->helo_name);
 	g_free(s->own_literal);
+	g_free(s->ca_file);
+	if (s->cred != NULL)
+		gnutls_certificate_free_credentials(s->cred);
 	g_ptr_array_unref(s->rlines);
 	g_free(s->outcome.reply);
 	g_free(s->outcome.queue_id);
+	g_free(s->outcome.tls_desc);
+	g_free(s->outcome.tls_error);
 	g_ptr_array_unref(s->outcome.refused);
 	g_ptr_array_unref(s->outcome.transcript);
 	g_free(s);
 }
 
-/* Connect, read the greeting, say EHLO (or HELO). */
+/* Connect, read the greeting, say EHLO (or HELO), STARTTLS. */
 enum smtp_status
 smtp_session_open(struct smtp_session *s)
 {
@@ -783,7 +1095,8 @@ smtp_session_open(struct smtp_session *s)
 	/* A 421 or 554 greeting: the server will not talk to us now. */
 	if ((st = reply_expect(s, 220, 220)) != SMTP_OK)
 		return finish(s, st);
-	if ((st = session_hello(s)) != SMTP_OK)
+	if ((st = session_hello(s)) != SMTP_OK ||
+	    (st = session_starttls(s)) != SMTP_OK)
 		return finish(s, st);
 	state_set(s, ST_READY);
 	return finish(s, SMTP_OK);
@@ -1035,8 +1348,11 @@ smtp_session_quit(struct smtp_session *s)
 	/* Failures here change nothing for the user: the outcome stays
 	 * that of the last real step, and the reply to QUIT is not kept. */
 	state_set(s, ST_QUIT);
-	if (cmd_send(s, "QUIT") == SMTP_OK)
-		(void)reply_read(s, s->command_ms);
+	if (cmd_send(s, "QUIT") == SMTP_OK &&
+	    reply_read(s, s->command_ms) == SMTP_OK && s->conn.tls_up)
+		/* One try at close_notify, without waiting: the server
+		 * said 221 and closes anyway. */
+		(void)gnutls_bye(s->conn.tls, GNUTLS_SHUT_WR);
 	conn_close(&s->conn);
 	state_set(s, ST_CLOSED);
 }
@@ -1178,6 +1494,8 @@ smtp_status_str(enum smtp_status st)
 		return "message too big";
 	case SMTP_UNSUPPORTED:
 		return "unsupported";
+	case SMTP_TLS_FAILED:
+		return "TLS failed";
 	}
 	return "unknown";
 }

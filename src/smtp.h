@@ -12,7 +12,8 @@
  *
  * Use:
  *	s = smtp_session_new(&params);
- *	if (smtp_session_open(s) == SMTP_OK)          connect, 220, EHLO/HELO
+ *	if (smtp_session_open(s) == SMTP_OK)          connect, 220, EHLO/HELO,
+ *		                                       STARTTLS and EHLO again
  *		... look at smtp_session_caps(s), build the message ...
  *		smtp_session_send(s, &envelope, msg);     MAIL, RCPT..., DATA, "."
  *	smtp_session_quit(s);                          QUIT (if still connected)
@@ -50,6 +51,26 @@ enum smtp_status {
 				 * (CR or LF in an address, no rcpt) */
 	SMTP_TOO_BIG,		/* message larger than the server's SIZE */
 	SMTP_UNSUPPORTED,	/* needs SMTPUTF8 and the server lacks it */
+	SMTP_TLS_FAILED,	/* TLS required and not offered or refused
+				 * (nothing sent; QUIT still said), or
+				 * the TLS handshake failed, certificate
+				 * check included (connection closed) */
+};
+
+/*
+ * STARTTLS (RFC 3207), tried after the first EHLO.  In every mode but
+ * OFF, a STARTTLS that was begun and failed (handshake, certificate,
+ * CA file) ends the session with SMTP_TLS_FAILED: once the server said
+ * 220 to STARTTLS the connection cannot go back to plain text, and
+ * quietly going on without a certificate we asked for would hide an
+ * attack.  The modes differ only when the server does not offer it or
+ * refuses it (4xx/5xx): AUTO goes on in plain text, REQUIRED stops
+ * before MAIL.
+ */
+enum smtp_tls_mode {
+	SMTP_TLS_AUTO,		/* STARTTLS when offered (the default) */
+	SMTP_TLS_REQUIRED,	/* no mail without TLS */
+	SMTP_TLS_OFF,		/* never STARTTLS */
 };
 
 struct smtp_params {
@@ -64,10 +85,25 @@ struct smtp_params {
 	guint		 data_timeout_ms;	/* sending the message, and the
 						 * reply to the final "." */
 	/* A timeout bounds a whole reply, not each read: a server that
-	 * dribbles a byte now and then cannot hold the worker. */
+	 * dribbles a byte now and then cannot hold the worker.  The TLS
+	 * handshake is bounded by command_timeout_ms as a whole, too. */
+	enum smtp_tls_mode tls;
+	const char	*ca_file;	/* PEM certificates that the server's
+					 * must chain to; NULL: the system's
+					 * trust store.  Read at STARTTLS by
+					 * the calling process, so it must be
+					 * readable after a privilege drop */
+	gboolean	 insecure;	/* TLS without any certificate check
+					 * (chain or name): encrypted, but
+					 * open to a man in the middle */
+	/* Unless insecure, the certificate must also name host (RFC 6125,
+	 * as GnuTLS checks it): a DNS name in its subjectAltName, or, when
+	 * host is an IP address, that address as an IP subjectAltName. */
 };
 
-/* What the server offered in its EHLO reply. */
+/* What the server offered in its EHLO reply; after STARTTLS, in the
+ * second EHLO's, which replaces the first (RFC 3207 4.2): what a server
+ * said in clear is not trusted. */
 struct smtp_caps {
 	gboolean	 esmtp;		/* EHLO accepted (else HELO was used) */
 	gboolean	 eightbitmime;
@@ -102,6 +138,9 @@ struct smtp_line {
 					 * kind, bytes that are not tab,
 					 * printable ASCII or printable
 					 * UTF-8 are replaced by '?' */
+	gboolean	 tls;		/* sent or read inside TLS (every
+					 * line after the "TLS started"
+					 * note) */
 };
 
 /* Only the first lines of a message body are kept in the transcript. */
@@ -127,6 +166,17 @@ struct smtp_outcome {
 	guint		 n_accepted;	/* recipients accepted (last send) */
 	GPtrArray	*refused;	/* struct smtp_refusal * */
 	GPtrArray	*transcript;	/* struct smtp_line * */
+	gboolean	 tls;		/* the TLS handshake succeeded */
+	gboolean	 tls_verified;	/* ... and the certificate was
+					 * checked (FALSE with insecure) */
+	char		*tls_desc;	/* with tls, GnuTLS's description
+					 * "(TLS1.3)-(ECDHE-X25519)-...",
+					 * else NULL */
+	char		*tls_error;	/* with SMTP_TLS_FAILED: why, in one
+					 * sentence ("the server does not
+					 * offer STARTTLS", "the server's
+					 * certificate is not trusted: ...");
+					 * else NULL */
 };
 
 struct smtp_session;
@@ -134,7 +184,11 @@ struct smtp_session;
 struct smtp_session	*smtp_session_new(const struct smtp_params *);
 void			 smtp_session_free(struct smtp_session *);
 
-/* Connect, read the greeting, EHLO (HELO if EHLO is refused). */
+/*
+ * Connect, read the greeting, EHLO (HELO if EHLO is refused); then, as
+ * params.tls says, STARTTLS, the TLS handshake and EHLO again inside
+ * TLS.  SMTP_TLS_FAILED as described at enum smtp_tls_mode.
+ */
 enum smtp_status	 smtp_session_open(struct smtp_session *);
 
 /* Valid after smtp_session_open() returned SMTP_OK. */

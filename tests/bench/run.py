@@ -9,6 +9,10 @@
 2. Mail through the send form (POST /send, driven by wrk with send.lua)
    against Postfix's smtp-source, both sending to smtp-sink, one SMTP
    session per message, 16 at a time, same message body size.
+3. GET /inbox over a spool of about 1 GiB and 100,000 messages (inbox.py):
+   the first page with a cold index against grep -c '^From ', the warm
+   index under wrk, the bytes read after one new delivery, the web
+   process's memory, and Mailutils' mail -H on the same spool.
 
 Everything runs on 127.0.0.1: every server is started here on a free
 loopback port and stopped by its pid; labmail always gets --smtp pointing
@@ -38,6 +42,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
 sys.path.insert(0, os.path.join(TOP, "tests"))
 from labtest import free_port, wait_port  # noqa: E402
+import inbox  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 NGINX = "/usr/sbin/nginx"
@@ -606,7 +611,7 @@ def main():
     ap.add_argument("--messages", type=int, default=2000,
                     help="smtp-source warm-up and minimum message count; "
                     "the measured run is sized to last ~4 s (default 2000)")
-    ap.add_argument("--only", choices=("guide", "send"),
+    ap.add_argument("--only", choices=("guide", "send", "inbox"),
                     help="run one benchmark only")
     args = ap.parse_args()
 
@@ -634,7 +639,9 @@ def main():
             summary += bench_send(binary, tmp, args.duration,
                                   args.sessions, args.length,
                                   args.messages, 4.0)
-    except BenchError as e:
+        if args.only in (None, "inbox"):
+            summary += inbox.bench_inbox(binary, tmp, args.duration)
+    except (BenchError, inbox.BenchError) as e:
         print("bench: could not run: %s" % e, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,6 +5,9 @@
  * Good cases are compared field by field through a "name=value" dump
  * of the whole struct; bad cases must fail with a message that names
  * the option at fault.  Config files are written to a temporary folder.
+ * config_print() (--check-config) is checked against a golden output,
+ * for its marks of derived and default values, and by loading what it
+ * printed back as a config file.
  *
  * GLib's option parser takes what it recognises out of argv without
  * freeing it, so each vector is built from a private copy of the
@@ -15,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -478,6 +482,267 @@ test_file_bad(void **state)
 	}
 }
 
+/* config_print() into a string; the caller frees it. */
+static char *
+print(const struct config *c)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	config_print(c, f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/* The output for these arguments (user and state-dir depend on who runs). */
+#define PRINT_ARGS	"--user", "labmail", "--state-dir", "/var/lib/labmail"
+#define PRINT_181 \
+	"# labmail " LABMAIL_VERSION ": the settings in force.\n" \
+	"# Values without a comment above them were given on the command " \
+	"line\n# or in the config file.\n" \
+	"[labmail]\n" \
+	"# default\nlisten = 127.0.0.1:8080\n" \
+	"# default (unset): web/ and static/ beside build/ in a checkout, " \
+	"else in " LABMAIL_DATADIR "\n#data-dir =\n" \
+	"# derived from group 181\nsmtp = 192.168.0.81:25\n" \
+	"# default (unset): EHLO with our own address literal, e.g. " \
+	"[172.20.181.1]\n#helo =\n" \
+	"# default\nsmtp-connect-timeout = 30\n" \
+	"# default\nsmtp-timeout = 300\n" \
+	"# default\nsmtp-data-timeout = 600\n" \
+	"# default\nmax-body = 1048576\n" \
+	"# default\ngroup = 181\n" \
+	"# derived from group 181\ndomain = mail181.com\n" \
+	"# derived from group 181\nsmtp-alias = smtp181.mail181.com\n" \
+	"# derived from group 181\nsmtp-name = machine181.mail181.com\n" \
+	"# derived from group 181\nsmtp-addr = 192.168.0.81\n" \
+	"# derived from group 181\nclient-addr = 172.20.181.1\n" \
+	"# derived from group 181\ndhcp-addr = 172.20.181.2\n" \
+	"# default\ndns-addr = 192.168.0.254\n" \
+	"user = labmail\n" \
+	"state-dir = /var/lib/labmail\n" \
+	"# default\nspool-dir = /var/mail\n" \
+	"# default\nallow-root = false\n" \
+	"# default\nsend-requires-login = false\n" \
+	"# default (unset): serve HTTP on listen\n#fastcgi =\n" \
+	"# default\nsocket-mode = 0660\n" \
+	"# default (unset): the socket keeps its owner\n#socket-owner =\n" \
+	"# default (unset): plain HTTP\n#tls-cert =\n" \
+	"# default (unset): plain HTTP\n#tls-key =\n" \
+	"# default\nsmtp-tls = auto\n" \
+	"# default (unset): the system's certificate authorities\n" \
+	"#smtp-ca =\n" \
+	"# default\nsmtp-insecure = false\n" \
+	"# default\nsyslog = false\n" \
+	"# default\nlog-level = info\n" \
+	"# default\ncheck-config = false\n"
+
+/* Every option, in table order, marked but for the two given. */
+static void
+test_print_defaults(void **state)
+{
+	const char	*args[] = { PRINT_ARGS, NULL };
+	struct config	 c;
+	GError		*err = NULL;
+	char		*got;
+
+	(void)state;
+	assert_true(load(&c, args, &err));
+	got = print(&c);
+	assert_string_equal(got, PRINT_181);
+	g_free(got);
+	config_free(&c);
+}
+
+/* Arguments, text the output must hold, and text it must not. */
+static const struct {
+	const char	*args[MAX_ARGS + 1];
+	const char	*want[4];
+	const char	*not[3];
+} print_cases[] = {
+	/* A given value has no mark; what follows from it says so. */
+	{ { "--group", "142", "--smtp-addr", "10.0.0.5", NULL },
+	    { "\ngroup = 142\n", "\nsmtp-addr = 10.0.0.5\n",
+	    "# derived from smtp-addr\nsmtp = 10.0.0.5:25\n",
+	    "# derived from group 142\ndomain = mail142.com\n" },
+	    { "# default\ngroup", "# derived from group 142\nsmtp-addr" } },
+	{ { "--domain", "lab.example", NULL },
+	    { "\ndomain = lab.example\n",
+	    "# derived from group 181 and domain\n"
+	    "smtp-alias = smtp181.lab.example\n",
+	    "# derived from group 181 and domain\n"
+	    "smtp-name = machine181.lab.example\n" },
+	    { "# derived from group 181\ndomain" } },
+	/* Addresses as --listen and --smtp take them. */
+	{ { "--smtp", "[::1]:2525", "--listen", "[::1]:8081", NULL },
+	    { "\nsmtp = [::1]:2525\n", "\nlisten = [::1]:8081\n",
+	    "# derived from group 181\nsmtp-addr = 192.168.0.81\n" },
+	    { "# derived from group 181\nsmtp =" } },
+	{ { "--smtp", "mail.example", NULL },
+	    { "\nsmtp = mail.example:25\n" }, { NULL } },
+	/* Values with no default are printed once given. */
+	{ { "--helo", "me.example", "--data-dir", "/srv/lab", NULL },
+	    { "\nhelo = me.example\n", "\ndata-dir = /srv/lab\n" },
+	    { "#helo =", "#data-dir =" } },
+	{ { "--fastcgi", "--socket-mode", "600", "--socket-owner",
+	    "labmail:www-data", NULL },
+	    { "\nfastcgi = stdin\n", "\nsocket-mode = 0600\n",
+	    "\nsocket-owner = labmail:www-data\n" },
+	    { "#fastcgi =" } },
+	{ { "--fastcgi=/run/labmail.sock", NULL },
+	    { "\nfastcgi = /run/labmail.sock\n" }, { NULL } },
+	{ { "--tls-cert", "/etc/c.pem", "--tls-key", "/etc/k.pem",
+	    "--smtp-ca", "/etc/ca.pem", NULL },
+	    { "\ntls-cert = /etc/c.pem\n", "\ntls-key = /etc/k.pem\n",
+	    "\nsmtp-ca = /etc/ca.pem\n" }, { NULL } },
+	/* Words and flags. */
+	{ { "--log-level", "debug", "--smtp-tls", "required", "--syslog",
+	    "--allow-root", NULL },
+	    { "\nlog-level = debug\n", "\nsmtp-tls = required\n",
+	    "\nsyslog = true\n", "\nallow-root = true\n" },
+	    { "# default\nsyslog" } },
+	{ { "--log-level", "error", "--smtp-tls", "off",
+	    "--send-requires-login", "--smtp-insecure", NULL },
+	    { "\nlog-level = error\n", "\nsmtp-tls = off\n",
+	    "\nsend-requires-login = true\n", "\nsmtp-insecure = true\n" },
+	    { NULL } },
+	/* --check-config itself is not a setting to keep. */
+	{ { "--check-config", NULL },
+	    { "# this run only\n#check-config = true\n" },
+	    { "\ncheck-config =" } },
+};
+
+static void
+test_print_marks(void **state)
+{
+	gsize	i, k;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(print_cases); i++) {
+		struct config	 c;
+		GError		*err = NULL;
+		char		*got;
+
+		if (!load(&c, print_cases[i].args, &err))
+			fail_msg("case %zu: %s", i, err->message);
+		got = print(&c);
+		for (k = 0; k < G_N_ELEMENTS(print_cases[i].want); k++)
+			if (print_cases[i].want[k] != NULL &&
+			    strstr(got, print_cases[i].want[k]) == NULL)
+				fail_msg("case %zu lacks \"%s\":\n%s", i,
+				    print_cases[i].want[k], got);
+		for (k = 0; k < G_N_ELEMENTS(print_cases[i].not); k++)
+			if (print_cases[i].not[k] != NULL &&
+			    strstr(got, print_cases[i].not[k]) != NULL)
+				fail_msg("case %zu has \"%s\":\n%s", i,
+				    print_cases[i].not[k], got);
+		g_free(got);
+		config_free(&c);
+	}
+}
+
+/* The output without its comment lines ("#key =" lines stay). */
+static char *
+values_of(const char *printed)
+{
+	char	**lines = g_strsplit(printed, "\n", -1);
+	GString	 *out = g_string_new(NULL);
+	gsize	  i;
+
+	for (i = 0; lines[i] != NULL; i++)
+		if (!g_str_has_prefix(lines[i], "# "))
+			g_string_append_printf(out, "%s\n", lines[i]);
+	g_strfreev(lines);
+	return g_string_free(out, FALSE);
+}
+
+/* What --check-config prints is a config file giving the same values. */
+static const char *const round_trips[][MAX_ARGS + 1] = {
+	{ PRINT_ARGS, NULL },
+	{ "--group", "142", "--domain", "lab.example", "--smtp",
+	    "[2001:db8::5]:587", "--listen", "[::]:8443", NULL },
+	{ "--fastcgi", "--socket-mode", "0", "--log-level", "warning",
+	    "--syslog", "--smtp-tls", "off", "--max-body", "1", NULL },
+	/* Strings the key file must escape: spaces, \, newline, '#'. */
+	{ "--data-dir", "  /srv/odd\\dir #1 ", "--helo", "a\nb\tc",
+	    "--socket-owner", "#root", NULL },
+};
+
+static void
+test_print_round_trip(void **state)
+{
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(round_trips); i++) {
+		struct config	 c;
+		GError		*err = NULL;
+		char		*first, *second, *path;
+		char		*v1, *v2;
+
+		if (!load(&c, round_trips[i], &err))
+			fail_msg("case %zu: %s", i, err->message);
+		first = print(&c);
+		config_free(&c);
+		path = write_file("printed.conf", first);
+		{
+			const char	*args[] = { "--config", path, NULL };
+
+			if (!load(&c, args, &err))
+				fail_msg("case %zu: printed file refused: "
+				    "%s\n%s", i, err->message, first);
+		}
+		second = print(&c);
+		config_free(&c);
+		v1 = values_of(first);
+		v2 = values_of(second);
+		assert_string_equal(v1, v2);
+		/* Every value is now given by the file: no marks. */
+		if (strstr(second, "\n# default\n") != NULL ||
+		    strstr(second, "\n# derived") != NULL)
+			fail_msg("case %zu: marks left:\n%s", i, second);
+		g_unlink(path);
+		g_free(path);
+		g_free(v1);
+		g_free(v2);
+		g_free(first);
+		g_free(second);
+	}
+}
+
+/* The record of given options follows the command line and the file. */
+static void
+test_given(void **state)
+{
+	char		*path = write_file("given.conf",
+	    "[labmail]\ngroup = 142\n");
+	const char	*args[] = { "--smtp", "127.0.0.1:2525", "--config",
+	    path, NULL };
+	const char	*none[] = { NULL };
+	struct config	 c;
+	GError		*err = NULL;
+	char		*got;
+
+	(void)state;
+	assert_true(load(&c, none, &err));
+	assert_true(c.given == 0);
+	config_free(&c);
+	assert_true(load(&c, args, &err));
+	assert_true(c.given != 0);
+	got = print(&c);
+	assert_non_null(strstr(got, "\n[labmail]\n# default\nlisten = "));
+	assert_non_null(strstr(got, "\nsmtp = 127.0.0.1:2525\n"));
+	assert_non_null(strstr(got, "\ngroup = 142\n"));
+	assert_null(strstr(got, "# default\ngroup"));
+	g_free(got);
+	config_free(&c);
+	assert_true(c.given == 0);
+	g_unlink(path);
+	g_free(path);
+}
+
 static int
 setup(void **state)
 {
@@ -513,6 +778,10 @@ main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_bad),
+		cmocka_unit_test(test_print_defaults),
+		cmocka_unit_test(test_print_marks),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_given),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

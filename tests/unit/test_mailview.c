@@ -957,6 +957,7 @@ test_filename_length(void **state)
 /* One golden test per file, named after it. */
 #define GOLDEN(name)	{ "golden " name, test_golden, NULL, NULL, name }
 
+/* Run every case with GMime initialised, and shut down for valgrind. */
 int
 main(void)
 {

@@ -6,6 +6,11 @@
  * port and plays a scripted dialogue, recording what the client sent.
  * cmocka's asserts must run on the main thread, so the fake server only
  * records; the test asserts once it has joined the thread.
+ *
+ * For STARTTLS the fake server turns TLS on in the middle of its script
+ * with GnuTLS's server side, with a throwaway CA and server
+ * certificates made in memory when the tests start (ECDSA P-256, quick
+ * to make): no tool, no file but the CA's PEM for smtp_params.ca_file.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,10 +26,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
 
 #include "smtp.h"
 
@@ -242,7 +252,7 @@ test_status_str(void **state)
 	int		 st;
 
 	(void)state;
-	for (st = SMTP_OK; st <= SMTP_UNSUPPORTED; st++) {
+	for (st = SMTP_OK; st <= SMTP_TLS_FAILED; st++) {
 		w = smtp_status_str((enum smtp_status)st);
 		assert_non_null(w);
 		assert_string_not_equal(w, "unknown");
@@ -262,6 +272,9 @@ enum fake_op {
 	F_RECV,		/* read one command line and record it */
 	F_RECV_DATA,	/* read the message up to "." and record it raw */
 	F_DRAIN,	/* read until the client closes */
+	F_TLS,		/* the server side of the TLS handshake; the steps
+			 * after it go through TLS */
+	F_READ_SOME,	/* one read of what the client sent, dropped */
 };
 
 struct fake_step {
@@ -278,7 +291,27 @@ struct fake {
 	GPtrArray		*got;	/* command lines, CRLF removed */
 	GString			*data;	/* the message as received */
 	gboolean		 eof;	/* the client closed first */
+	gnutls_certificate_credentials_t cred;	/* for F_TLS */
+	gnutls_session_t	 tls;	/* after F_TLS */
+	int			 tls_rc;	/* of the server's handshake */
 };
+
+/* Read from the client, in clear or through TLS (the socket blocks, with
+ * a receive timeout): a count, 0 at end of file, -1 on error. */
+static gssize
+fake_recv(struct fake *f, int fd, void *buf, gsize len)
+{
+	gssize	n;
+
+	if (f->tls == NULL)
+		return recv(fd, buf, len, 0);
+	do
+		n = gnutls_record_recv(f->tls, buf, len);
+	while (n == GNUTLS_E_INTERRUPTED);
+	if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0;
+	return n < 0 ? -1 : n;
+}
 
 /* Read one line, CRLF kept, byte by byte (the fake is not fast, only
  * simple); NULL at end of file or after 5 s of silence. */
@@ -290,7 +323,7 @@ fake_line(struct fake *f, int fd)
 	ssize_t	 n;
 
 	for (;;) {
-		n = recv(fd, &ch, 1, 0);
+		n = fake_recv(f, fd, &ch, 1);
 		if (n == 1) {
 			g_string_append_c(line, ch);
 			if (ch == '\n')
@@ -308,17 +341,42 @@ fake_line(struct fake *f, int fd)
 
 /* Write len bytes of s to the client. */
 static void
-fake_send(int fd, const char *s, size_t len)
+fake_send(struct fake *f, int fd, const char *s, size_t len)
 {
 	ssize_t	n;
 
 	while (len > 0) {
-		n = send(fd, s, len, MSG_NOSIGNAL);
+		if (f->tls != NULL)
+			n = gnutls_record_send(f->tls, s, len);
+		else
+			n = send(fd, s, len, MSG_NOSIGNAL);
 		if (n <= 0)
 			return;
 		s += n;
 		len -= (size_t)n;
 	}
+}
+
+/* The server side of the handshake; FALSE if it failed (f->tls_rc). */
+static gboolean
+fake_tls(struct fake *f, int fd)
+{
+	int	rc;
+
+	if ((rc = gnutls_init(&f->tls, GNUTLS_SERVER | GNUTLS_NO_SIGNAL)) < 0) {
+		f->tls = NULL;
+		f->tls_rc = rc;
+		return FALSE;
+	}
+	gnutls_set_default_priority(f->tls);
+	gnutls_credentials_set(f->tls, GNUTLS_CRD_CERTIFICATE, f->cred);
+	gnutls_transport_set_int(f->tls, fd);
+	/* The socket blocks (with SO_RCVTIMEO): only warnings loop. */
+	do
+		rc = gnutls_handshake(f->tls);
+	while (rc < 0 && rc != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(rc));
+	f->tls_rc = rc;
+	return rc == GNUTLS_E_SUCCESS;
 }
 
 /* The server thread: accept one client and play the script. */
@@ -342,8 +400,8 @@ fake_run(gpointer arg)
 	for (step = f->script; step->op != F_END; step++) {
 		switch (step->op) {
 		case F_SEND:
-			fake_send(fd, step->arg, step->len != 0 ? step->len :
-			    strlen(step->arg));
+			fake_send(f, fd, step->arg, step->len != 0 ?
+			    step->len : strlen(step->arg));
 			break;
 		case F_RECV:
 			if ((line = fake_line(f, fd)) == NULL)
@@ -365,23 +423,35 @@ fake_run(gpointer arg)
 			}
 			break;
 		case F_DRAIN:
-			while (recv(fd, buf, sizeof(buf), 0) > 0)
+			while (fake_recv(f, fd, buf, sizeof(buf)) > 0)
 				;
 			f->eof = TRUE;
+			break;
+		case F_TLS:
+			if (!fake_tls(f, fd))
+				goto done;
+			break;
+		case F_READ_SOME:
+			if (fake_recv(f, fd, buf, sizeof(buf)) <= 0)
+				goto done;
 			break;
 		case F_END:
 			break;
 		}
 	}
 done:
+	if (f->tls != NULL)
+		gnutls_deinit(f->tls);
+	f->tls = NULL;
 	close(fd);
 	return NULL;
 }
 
-/* Start a fake server on an ephemeral port of a loopback address;
- * NULL if the address cannot be bound (no IPv6 here). */
+/* Start a fake server on an ephemeral port of a loopback address, with
+ * cred for F_TLS; NULL if the address cannot be bound (no IPv6 here). */
 static struct fake *
-fake_start_on(int family, const struct fake_step *script)
+fake_start_cred(int family, const struct fake_step *script,
+    gnutls_certificate_credentials_t cred)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
@@ -413,10 +483,18 @@ fake_start_on(int family, const struct fake_step *script)
 	f->lfd = fd;
 	g_snprintf(f->port, sizeof(f->port), "%d", port);
 	f->script = script;
+	f->cred = cred;
 	f->got = g_ptr_array_new_with_free_func(g_free);
 	f->data = g_string_new(NULL);
 	f->thread = g_thread_new("fake-smtp", fake_run, f);
 	return f;
+}
+
+/* Start a fake server without TLS on a loopback address. */
+static struct fake *
+fake_start_on(int family, const struct fake_step *script)
+{
+	return fake_start_cred(family, script, NULL);
 }
 
 /* Start a fake server on 127.0.0.1. */
@@ -499,16 +577,23 @@ static const char lab_wire[] =
 #define OK_250		{ F_SEND, "250 2.1.0 Ok\r\n", 0 }
 #define QUIT_221	{ F_RECV, NULL, 0 }, { F_SEND, "221 2.0.0 Bye\r\n", 0 }
 
-/* Open, send (when open succeeded) and quit against a fake server. */
+/* Open, send (when open succeeded) and quit against a fake server, with
+ * the TLS settings of tls (NULL: the defaults, STARTTLS when offered). */
 static struct smtp_session *
-run(struct fake *f, const struct smtp_envelope *env, const char *msg,
-    guint timeout_ms, enum smtp_status *open_st, enum smtp_status *send_st)
+run_tls(struct fake *f, const struct smtp_params *tls,
+    const struct smtp_envelope *env, const char *msg, guint timeout_ms,
+    enum smtp_status *open_st, enum smtp_status *send_st)
 {
 	struct smtp_params	 p;
 	struct smtp_session	*s;
 	GBytes			*bytes;
 
 	memset(&p, 0, sizeof(p));
+	if (tls != NULL) {
+		p.tls = tls->tls;
+		p.ca_file = tls->ca_file;
+		p.insecure = tls->insecure;
+	}
 	p.host = "127.0.0.1";
 	p.port = f->port;
 	p.connect_timeout_ms = PATIENT_MS;
@@ -525,6 +610,14 @@ run(struct fake *f, const struct smtp_envelope *env, const char *msg,
 	smtp_session_quit(s);
 	fake_join(f);
 	return s;
+}
+
+/* Open, send and quit with the default settings. */
+static struct smtp_session *
+run(struct fake *f, const struct smtp_envelope *env, const char *msg,
+    guint timeout_ms, enum smtp_status *open_st, enum smtp_status *send_st)
+{
+	return run_tls(f, NULL, env, msg, timeout_ms, open_st, send_st);
 }
 
 /* The transcript's kinds, one letter a line: N, C, S, D. */
@@ -669,6 +762,7 @@ test_session_multiline(void **state)
 		    "250 2.0.0 Ok: queued as MULTI42\r\n", 0 },
 		QUIT_221, { F_END, NULL, 0 }
 	};
+	static const struct smtp_params off = { .tls = SMTP_TLS_OFF };
 	struct fake			*f = fake_start(script);
 	struct smtp_session		*s;
 	const struct smtp_outcome	*o;
@@ -676,9 +770,13 @@ test_session_multiline(void **state)
 	enum smtp_status		 ost, sst;
 
 	(void)state;
-	s = run(f, &env_root, "hi", PATIENT_MS, &ost, &sst);
+	/* STARTTLS is offered: with TLS off, noted but not used. */
+	s = run_tls(f, &off, &env_root, "hi", PATIENT_MS, &ost, &sst);
 	assert_int_equal(ost, SMTP_OK);
 	assert_int_equal(sst, SMTP_OK);
+	assert_true(has_line(s, SMTP_LINE_NOTE, "the server offers STARTTLS; "
+	    "not used, as TLS is off"));
+	assert_false(smtp_session_outcome(s)->tls);
 	caps = smtp_session_caps(s);
 	assert_true(caps->has_size && caps->size_max == 1000);
 	assert_true(caps->starttls);
@@ -1496,6 +1594,580 @@ test_session_ipv6(void **state)
 	}
 }
 
+/* ---- STARTTLS ---- */
+
+/* The throwaway PKI: a CA, a server certificate it signed for
+ * 127.0.0.1, one for 127.0.0.2 (the wrong name), and another CA that
+ * signed nothing of the server's. */
+struct pki {
+	char				*dir;
+	char				*ca_file;	/* the CA, PEM */
+	char				*other_ca_file;
+	gnutls_certificate_credentials_t good;		/* for 127.0.0.1 */
+	gnutls_certificate_credentials_t wrong_name;	/* for 127.0.0.2 */
+};
+
+static struct pki pki;
+
+/* A new ECDSA P-256 key. */
+static gnutls_x509_privkey_t
+pki_key(void)
+{
+	gnutls_x509_privkey_t	key;
+
+	assert_int_equal(gnutls_x509_privkey_init(&key), 0);
+	assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+	return key;
+}
+
+/* A certificate for key, valid for a day: a CA's when ip is NULL, else
+ * a server's for that address; self-signed when issuer is NULL. */
+static gnutls_x509_crt_t
+pki_crt(gnutls_x509_privkey_t key, const char *cn, const char *ip,
+    gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key)
+{
+	gnutls_x509_crt_t	crt;
+	struct in_addr		addr;
+	unsigned char		serial[8];
+	time_t			now = time(NULL);
+
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
+	assert_int_equal(gnutls_rnd(GNUTLS_RND_NONCE, serial,
+	    sizeof(serial)), 0);
+	serial[0] &= 0x7f;	/* a positive serial number */
+	assert_int_equal(gnutls_x509_crt_set_serial(crt, serial,
+	    sizeof(serial)), 0);
+	assert_int_equal(gnutls_x509_crt_set_activation_time(crt,
+	    now - 3600), 0);
+	assert_int_equal(gnutls_x509_crt_set_expiration_time(crt,
+	    now + 86400), 0);
+	assert_int_equal(gnutls_x509_crt_set_dn_by_oid(crt,
+	    GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn)), 0);
+	assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
+	if (ip == NULL) {
+		assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt,
+		    1, -1), 0);
+		assert_int_equal(gnutls_x509_crt_set_key_usage(crt,
+		    GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN), 0);
+	} else {
+		assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt,
+		    0, -1), 0);
+		assert_int_equal(gnutls_x509_crt_set_key_usage(crt,
+		    GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
+		assert_int_equal(gnutls_x509_crt_set_key_purpose_oid(crt,
+		    GNUTLS_KP_TLS_WWW_SERVER, 0), 0);
+		assert_int_equal(inet_pton(AF_INET, ip, &addr), 1);
+		assert_int_equal(gnutls_x509_crt_set_subject_alt_name(crt,
+		    GNUTLS_SAN_IPADDRESS, &addr, sizeof(addr),
+		    GNUTLS_FSAN_SET), 0);
+	}
+	assert_int_equal(gnutls_x509_crt_sign2(crt,
+	    issuer != NULL ? issuer : crt,
+	    issuer_key != NULL ? issuer_key : key, GNUTLS_DIG_SHA256, 0), 0);
+	return crt;
+}
+
+/* Write a certificate as PEM into the PKI's folder. */
+static char *
+pki_write(gnutls_x509_crt_t crt, const char *name)
+{
+	gnutls_datum_t	 pem;
+	char		*path = g_build_filename(pki.dir, name, NULL);
+
+	assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM,
+	    &pem), 0);
+	assert_true(g_file_set_contents(path, (const char *)pem.data,
+	    pem.size, NULL));
+	gnutls_free(pem.data);
+	return path;
+}
+
+/* Server credentials: a server certificate for ip, signed by the CA. */
+static gnutls_certificate_credentials_t
+pki_server(gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
+    const char *ip)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_x509_privkey_t	key = pki_key();
+	gnutls_x509_crt_t	crt = pki_crt(key, "fake", ip, ca, ca_key);
+
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	assert_int_equal(gnutls_certificate_set_x509_key(cred, &crt, 1, key),
+	    0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+	return cred;
+}
+
+/* Make the PKI, once for all the tests. */
+static int
+pki_setup(void **state)
+{
+	gnutls_x509_privkey_t	ca_key, other_key;
+	gnutls_x509_crt_t	ca, other;
+
+	(void)state;
+	pki.dir = g_dir_make_tmp("test_smtp-XXXXXX", NULL);
+	assert_non_null(pki.dir);
+	ca_key = pki_key();
+	ca = pki_crt(ca_key, "labmail test CA", NULL, NULL, NULL);
+	other_key = pki_key();
+	other = pki_crt(other_key, "some other CA", NULL, NULL, NULL);
+	pki.ca_file = pki_write(ca, "ca.pem");
+	pki.other_ca_file = pki_write(other, "other-ca.pem");
+	pki.good = pki_server(ca, ca_key, "127.0.0.1");
+	pki.wrong_name = pki_server(ca, ca_key, "127.0.0.2");
+	gnutls_x509_crt_deinit(ca);
+	gnutls_x509_crt_deinit(other);
+	gnutls_x509_privkey_deinit(ca_key);
+	gnutls_x509_privkey_deinit(other_key);
+	return 0;
+}
+
+/* Remove the PKI's files and free it. */
+static int
+pki_teardown(void **state)
+{
+	(void)state;
+	g_unlink(pki.ca_file);
+	g_unlink(pki.other_ca_file);
+	g_rmdir(pki.dir);
+	g_free(pki.ca_file);
+	g_free(pki.other_ca_file);
+	g_free(pki.dir);
+	gnutls_certificate_free_credentials(pki.good);
+	gnutls_certificate_free_credentials(pki.wrong_name);
+	return 0;
+}
+
+#define EHLO_TLS	{ F_RECV, NULL, 0 }, { F_SEND, "250-fake\r\n" \
+    "250-SIZE 1000\r\n250 STARTTLS\r\n", 0 }
+#define STARTTLS_220	{ F_RECV, NULL, 0 }, \
+    { F_SEND, "220 2.0.0 Ready to start TLS\r\n", 0 }
+
+/* The whole dialogue through STARTTLS, the certificate checked against
+ * the CA file: EHLO again inside TLS, its caps replacing the first. */
+static void
+test_tls_ok(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "250-fake\r\n250-SIZE 2000\r\n250 8BITMIME\r\n", 0 },
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
+		{ F_RECV_DATA, NULL, 0 },
+		{ F_SEND, "250 2.0.0 Ok: queued as TLS1\r\n", 0 },
+		QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "STARTTLS", "EHLO [127.0.0.1]",
+		"MAIL FROM:<darth@starwars.univ> SIZE=57",
+		"RCPT TO:<root@mail181.com>", "DATA", "QUIT", NULL
+	};
+	struct smtp_params		 p = { .tls = SMTP_TLS_REQUIRED };
+	struct fake			*f;
+	struct smtp_session		*s;
+	const struct smtp_outcome	*o;
+	const struct smtp_caps		*caps;
+	const struct smtp_line		*l;
+	enum smtp_status		 ost, sst;
+	gboolean			 inside = FALSE;
+	guint				 i;
+
+	(void)state;
+	p.ca_file = pki.ca_file;
+	f = fake_start_cred(AF_INET, script, pki.good);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(f->tls_rc, 0);
+	assert_int_equal(ost, SMTP_OK);
+	assert_int_equal(sst, SMTP_OK);
+	assert_got(f, want);
+	assert_string_equal(f->data->str, lab_wire);
+	o = smtp_session_outcome(s);
+	assert_true(o->tls);
+	assert_true(o->tls_verified);
+	assert_non_null(o->tls_desc);
+	assert_true(g_str_has_prefix(o->tls_desc, "(TLS1."));
+	assert_null(o->tls_error);
+	assert_string_equal(o->queue_id, "TLS1");
+	/* The second EHLO's caps, and nothing of the first's. */
+	caps = smtp_session_caps(s);
+	assert_true(caps->esmtp);
+	assert_false(caps->starttls);
+	assert_true(caps->eightbitmime);
+	assert_true(caps->has_size && caps->size_max == 2000);
+	/* Every line after the note, and only those, inside TLS. */
+	for (i = 0; i < o->transcript->len; i++) {
+		l = g_ptr_array_index(o->transcript, i);
+		assert_int_equal(l->tls, inside);
+		if (l->kind == SMTP_LINE_NOTE &&
+		    g_str_has_prefix(l->text, "TLS started: (TLS1.")) {
+			assert_true(g_str_has_suffix(l->text, " \xe2\x80\x94 "
+			    "certificate verified for 127.0.0.1"));
+			inside = TRUE;
+		}
+	}
+	assert_true(inside);
+	l = g_ptr_array_index(o->transcript, o->transcript->len - 1);
+	assert_string_equal(l->text, "221 2.0.0 Bye");
+	assert_true(l->tls);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* TLS required, STARTTLS not offered: nothing sent but EHLO and QUIT. */
+static void
+test_tls_required_not_offered(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_POSTFIX, QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = { "EHLO [127.0.0.1]", "QUIT", NULL };
+	static const struct smtp_params p = { .tls = SMTP_TLS_REQUIRED };
+	struct fake			*f = fake_start(script);
+	struct smtp_session		*s;
+	const struct smtp_outcome	*o;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_TLS_FAILED);
+	assert_got(f, want);
+	assert_int_equal(f->data->len, 0);
+	o = smtp_session_outcome(s);
+	assert_int_equal(o->status, SMTP_TLS_FAILED);
+	assert_false(o->tls);
+	assert_string_equal(o->tls_error, "the server does not offer "
+	    "STARTTLS, and TLS is required");
+	assert_true(has_line(s, SMTP_LINE_NOTE, "no TLS: the server does not "
+	    "offer STARTTLS, and TLS is required; nothing more is sent"));
+	/* The EHLO reply is not the answer to show. */
+	assert_int_equal(o->code, 0);
+	assert_null(o->reply);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* STARTTLS refused: required stops before MAIL, auto goes on in clear. */
+static void
+test_tls_refused(void **state)
+{
+	static const struct fake_step required_script[] = {
+		GREET, EHLO_TLS,
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "454 4.7.0 TLS not available due to local problem\r\n",
+		    0 },
+		QUIT_221, { F_END, NULL, 0 }
+	};
+	static const struct fake_step auto_script[] = {
+		GREET, EHLO_TLS,
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "454 4.7.0 TLS not available due to local problem\r\n",
+		    0 },
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
+		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want_required[] = {
+		"EHLO [127.0.0.1]", "STARTTLS", "QUIT", NULL
+	};
+	static const char *const want_auto[] = {
+		"EHLO [127.0.0.1]", "STARTTLS",
+		"MAIL FROM:<darth@starwars.univ> SIZE=57",
+		"RCPT TO:<root@mail181.com>", "DATA", "QUIT", NULL
+	};
+	struct smtp_params		 p = { .tls = SMTP_TLS_REQUIRED };
+	struct fake			*f;
+	struct smtp_session		*s;
+	const struct smtp_outcome	*o;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	p.ca_file = pki.ca_file;
+	f = fake_start(required_script);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_TLS_FAILED);
+	assert_got(f, want_required);
+	assert_int_equal(f->data->len, 0);
+	o = smtp_session_outcome(s);
+	assert_int_equal(o->code, 454);
+	assert_string_equal(o->reply,
+	    "454 4.7.0 TLS not available due to local problem");
+	assert_string_equal(o->tls_error, "the server refused STARTTLS, and "
+	    "TLS is required");
+	smtp_session_free(s);
+	fake_free(f);
+
+	p.tls = SMTP_TLS_AUTO;
+	f = fake_start(auto_script);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_OK);
+	assert_int_equal(sst, SMTP_OK);
+	assert_got(f, want_auto);
+	assert_string_equal(f->data->str, lab_wire);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the server refused STARTTLS: going on without TLS"));
+	assert_false(smtp_session_outcome(s)->tls);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+struct cert_case {
+	const char	*name;
+	gboolean	 wrong_name;	/* the certificate is for 127.0.0.2 */
+	gboolean	 other_ca;	/* the CA file of another CA */
+	gboolean	 system_ca;	/* no CA file: the system's store */
+	const char	*error;		/* start of the outcome's tls_error */
+	const char	*detail;	/* in tls_error */
+};
+
+static const struct cert_case cert_cases[] = {
+	{ "unknown issuer", FALSE, TRUE, FALSE,
+	    "the server's certificate was not accepted for 127.0.0.1: ",
+	    "issuer is unknown" },
+	{ "system store", FALSE, FALSE, TRUE,
+	    "the server's certificate was not accepted for 127.0.0.1: ",
+	    "issuer is unknown" },
+	{ "wrong address", TRUE, FALSE, FALSE,
+	    "the server's certificate was not accepted for 127.0.0.1: ",
+	    "does not match" },
+};
+
+/* Whether the system's trust store holds any certificate. */
+static gboolean
+have_system_trust(void)
+{
+	gnutls_certificate_credentials_t cred;
+	int				 n;
+
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	n = gnutls_certificate_set_x509_system_trust(cred);
+	gnutls_certificate_free_credentials(cred);
+	return n > 0;
+}
+
+/* A certificate that does not check out ends the session in every mode
+ * but off, auto included, before anything but EHLO and STARTTLS. */
+static void
+test_tls_bad_certificate(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
+		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "STARTTLS", NULL
+	};
+	const struct cert_case		*c;
+	const struct smtp_outcome	*o;
+	struct smtp_params		 p;
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+	gsize				 i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cert_cases); i++) {
+		c = &cert_cases[i];
+		/* A machine without ca-certificates has no store to try. */
+		if (c->system_ca && !have_system_trust())
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.tls = SMTP_TLS_AUTO;
+		p.ca_file = c->system_ca ? NULL : c->other_ca ?
+		    pki.other_ca_file : pki.ca_file;
+		f = fake_start_cred(AF_INET, script,
+		    c->wrong_name ? pki.wrong_name : pki.good);
+		s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost,
+		    &sst);
+		if (ost != SMTP_TLS_FAILED)
+			fail_msg("%s: status %s", c->name,
+			    smtp_status_str(ost));
+		assert_got(f, want);
+		assert_true(f->tls_rc < 0);
+		o = smtp_session_outcome(s);
+		assert_false(o->tls);
+		assert_non_null(o->tls_error);
+		if (!g_str_has_prefix(o->tls_error, c->error) ||
+		    strstr(o->tls_error, c->detail) == NULL ||
+		    g_str_has_suffix(o->tls_error, "."))
+			fail_msg("%s: tls_error \"%s\"", c->name,
+			    o->tls_error);
+		/* No reply to show: the 220 to STARTTLS is no error. */
+		assert_null(o->reply);
+		smtp_session_free(s);
+		fake_free(f);
+	}
+}
+
+/* --smtp-insecure: TLS without any check, and the transcript says so. */
+static void
+test_tls_insecure(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
+		{ F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
+		QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "STARTTLS", "EHLO [127.0.0.1]", "QUIT", NULL
+	};
+	struct smtp_params		 p;
+	const struct smtp_outcome	*o;
+	const struct smtp_line		*l;
+	struct smtp_session		*s;
+	struct fake			*f;
+	guint				 i;
+
+	(void)state;
+	/* Neither the CA nor the name would pass a check. */
+	f = fake_start_cred(AF_INET, script, pki.wrong_name);
+	memset(&p, 0, sizeof(p));
+	p.tls = SMTP_TLS_REQUIRED;
+	p.insecure = TRUE;
+	p.ca_file = pki.other_ca_file;
+	p.host = "127.0.0.1";
+	p.port = f->port;
+	p.command_timeout_ms = PATIENT_MS;
+	s = smtp_session_new(&p);
+	assert_int_equal(smtp_session_open(s), SMTP_OK);
+	smtp_session_quit(s);
+	fake_join(f);
+	assert_got(f, want);
+	o = smtp_session_outcome(s);
+	assert_true(o->tls);
+	assert_false(o->tls_verified);
+	for (i = 0, l = NULL; i < o->transcript->len; i++) {
+		l = g_ptr_array_index(o->transcript, i);
+		if (l->kind == SMTP_LINE_NOTE &&
+		    g_str_has_prefix(l->text, "TLS started: "))
+			break;
+	}
+	assert_true(i < o->transcript->len);
+	assert_non_null(l);
+	assert_true(g_str_has_suffix(l->text, " \xe2\x80\x94 certificate NOT "
+	    "verified (--smtp-insecure)"));
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* A CA file that cannot be used: nothing asked of the server. */
+static void
+test_tls_bad_ca_file(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS, QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = { "EHLO [127.0.0.1]", "QUIT", NULL };
+	struct smtp_params		 p = { .tls = SMTP_TLS_AUTO };
+	const struct smtp_outcome	*o;
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+	char				*empty, *missing;
+	int				 round;
+
+	(void)state;
+	empty = g_build_filename(pki.dir, "empty.pem", NULL);
+	missing = g_build_filename(pki.dir, "missing.pem", NULL);
+	assert_true(g_file_set_contents(empty, "", 0, NULL));
+	for (round = 0; round < 2; round++) {
+		p.ca_file = round == 0 ? missing : empty;
+		f = fake_start(script);
+		s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost,
+		    &sst);
+		assert_int_equal(ost, SMTP_TLS_FAILED);
+		assert_got(f, want);
+		o = smtp_session_outcome(s);
+		assert_non_null(o->tls_error);
+		assert_true(g_str_has_prefix(o->tls_error, round == 0 ?
+		    "cannot load the CA file " : "no certificate in the CA "
+		    "file "));
+		smtp_session_free(s);
+		fake_free(f);
+	}
+	g_unlink(empty);
+	g_free(empty);
+	g_free(missing);
+}
+
+/* Bytes after the 220 to STARTTLS came in clear: refused, as they would
+ * pass for the server's first words inside TLS (response injection). */
+static void
+test_tls_injection(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS,
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "220 go ahead\r\n250-evil\r\n250 AUTH PLAIN\r\n", 0 },
+		{ F_DRAIN, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	struct smtp_params		 p = { .tls = SMTP_TLS_AUTO };
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	p.ca_file = pki.ca_file;
+	f = fake_start(script);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_PROTOCOL);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the server sent data after its 220 to STARTTLS"));
+	assert_false(smtp_session_outcome(s)->tls);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* After the 220: garbage instead of TLS, or silence. */
+static void
+test_tls_handshake_fails(void **state)
+{
+	static const struct fake_step garbage[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_READ_SOME, NULL, 0 },
+		{ F_SEND, "421 4.4.2 this is not TLS\r\n", 0 },
+		{ F_DRAIN, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	static const struct fake_step silent[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_DRAIN, NULL, 0 },
+		{ F_END, NULL, 0 }
+	};
+	struct smtp_params		 p = { .tls = SMTP_TLS_AUTO };
+	const struct smtp_outcome	*o;
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	p.ca_file = pki.ca_file;
+	f = fake_start(garbage);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_TLS_FAILED);
+	o = smtp_session_outcome(s);
+	assert_true(g_str_has_prefix(o->tls_error,
+	    "the TLS handshake failed: "));
+	/* Closed at once, no QUIT in clear into a TLS stream. */
+	assert_true(f->eof);
+	assert_int_equal(f->got->len, 2);
+	smtp_session_free(s);
+	fake_free(f);
+
+	f = fake_start(silent);
+	s = run_tls(f, &p, &env_root, lab_msg, QUICK_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_TIMEOUT);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the TLS handshake did not end within 0.3 s"));
+	assert_true(f->eof);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -1528,7 +2200,15 @@ main(void)
 		cmocka_unit_test(test_session_long_message),
 		cmocka_unit_test(test_session_rset),
 		cmocka_unit_test(test_session_ipv6),
+		cmocka_unit_test(test_tls_ok),
+		cmocka_unit_test(test_tls_required_not_offered),
+		cmocka_unit_test(test_tls_refused),
+		cmocka_unit_test(test_tls_bad_certificate),
+		cmocka_unit_test(test_tls_insecure),
+		cmocka_unit_test(test_tls_bad_ca_file),
+		cmocka_unit_test(test_tls_injection),
+		cmocka_unit_test(test_tls_handshake_fails),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }

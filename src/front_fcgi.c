@@ -1,0 +1,317 @@
+/*
+ * front_fcgi - CGI environment and streams <-> http_request/response,
+ * over FastCGI (libfcgi) or plain CGI (environ, stdin, stdout).
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "front_fcgi.h"
+
+extern char **environ;
+
+/* One request's environment and streams, whatever carries them. */
+struct gateway {
+	char	**envp;
+	gsize	(*read)(void *ctx, char *buf, gsize n);
+	gboolean (*write)(void *ctx, const char *buf, gsize n);
+	void	 *ctx;
+};
+
+struct front_fcgi {
+	const struct app	*app;
+	int			 listen_fd;
+	GMutex			 accept_lock;
+	GThread			*acceptors[FRONT_FCGI_ACCEPTORS];
+	GThreadPool		*workers;
+};
+
+/* A FastCGI request on its way through the workers. */
+struct fcgi_job {
+	FCGX_Request		 fcgx;
+	struct http_request	 req;
+};
+
+/* The value of name in envp, or NULL. */
+static const char *
+env_get(char **envp, const char *name)
+{
+	gsize	len = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
+}
+
+/* HTTP_ACCEPT_LANGUAGE -> accept-language, and the two without HTTP_. */
+static void
+read_headers(struct gateway *gw, struct http_request *req)
+{
+	char	**e;
+
+	for (e = gw->envp; e != NULL && *e != NULL; e++) {
+		const char	*eq = strchr(*e, '=');
+		const char	*name = *e;
+		char		*h, *p;
+
+		if (eq == NULL)
+			continue;
+		if (g_str_has_prefix(name, "HTTP_"))
+			name += strlen("HTTP_");
+		else if (!g_str_has_prefix(name, "CONTENT_TYPE=") &&
+		    !g_str_has_prefix(name, "CONTENT_LENGTH="))
+			continue;
+		h = g_ascii_strdown(name, eq - name);
+		for (p = h; *p != '\0'; p++)
+			if (*p == '_')
+				*p = '-';
+		http_table_add(req->headers, h, eq + 1);
+		g_free(h);
+	}
+}
+
+/* Read the body (bounded) and parse it if it is a form. */
+static void
+read_body(struct gateway *gw, struct http_request *req)
+{
+	const char	*len_s = env_get(gw->envp, "CONTENT_LENGTH");
+	const char	*type = env_get(gw->envp, "CONTENT_TYPE");
+	guint64		 len = 0;
+	char		*body;
+	gsize		 got = 0, n;
+
+	if (len_s == NULL || *len_s == '\0' ||
+	    !g_ascii_string_to_unsigned(len_s, 10, 0, G_MAXUINT64, &len, NULL)
+	    || len == 0)
+		return;
+	/* Past the limit nothing is buffered: the page answers 413. */
+	if (len > HTTP_BODY_MAX) {
+		req->body_too_large = TRUE;
+		return;
+	}
+	body = g_malloc(len + 1);
+	while (got < len && (n = gw->read(gw->ctx, body + got,
+	    len - got)) > 0)
+		got += n;
+	if (type != NULL && g_ascii_strncasecmp(type,
+	    "application/x-www-form-urlencoded", 33) == 0)
+		http_parse_urlencoded(req, TRUE, body, got);
+	g_free(body);
+}
+
+/* Fill req from the CGI variables and the body. */
+static void
+read_request(struct gateway *gw, struct http_request *req)
+{
+	const char	*path = env_get(gw->envp, "PATH_INFO");
+	const char	*prefix = env_get(gw->envp, "SCRIPT_NAME");
+	const char	*query = env_get(gw->envp, "QUERY_STRING");
+	const char	*https = env_get(gw->envp, "HTTPS");
+	const char	*cookie;
+	gsize		 plen;
+
+	http_request_init(req);
+	req->method = g_strdup(env_get(gw->envp, "REQUEST_METHOD") ?
+	    env_get(gw->envp, "REQUEST_METHOD") : "GET");
+	req->path = g_strdup(path != NULL && *path != '\0' ? path : "/");
+	/* Links are made as prefix + "/page": no trailing slash here. */
+	plen = prefix != NULL ? strlen(prefix) : 0;
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+	req->prefix = g_strndup(prefix != NULL ? prefix : "", plen);
+	req->peer = g_strdup(env_get(gw->envp, "REMOTE_ADDR") ?
+	    env_get(gw->envp, "REMOTE_ADDR") : "-");
+	req->https = https != NULL && (g_ascii_strcasecmp(https, "on") == 0 ||
+	    strcmp(https, "1") == 0);
+	if (query != NULL)
+		http_parse_urlencoded(req, FALSE, query, strlen(query));
+	read_headers(gw, req);
+	if ((cookie = http_header(req, "cookie")) != NULL)
+		http_parse_cookies(req, cookie);
+	read_body(gw, req);
+}
+
+/* Write the response: a Status: line, the headers, the body. */
+static void
+write_response(struct gateway *gw, const struct http_request *req,
+    const struct http_response *resp)
+{
+	GString		*head = g_string_new(NULL);
+	gsize		 len = 0;
+	const char	*data = NULL;
+	guint		 i;
+
+	g_string_printf(head, "Status: %d %s\r\n", resp->status,
+	    http_status_text(resp->status));
+	for (i = 0; i < resp->headers->len; i++) {
+		const struct http_header *h = &g_array_index(resp->headers,
+		    struct http_header, i);
+
+		g_string_append_printf(head, "%s: %s\r\n", h->name, h->value);
+	}
+	if (resp->body != NULL)
+		data = g_bytes_get_data(resp->body, &len);
+	g_string_append_printf(head, "Content-Length: %zu\r\n\r\n", len);
+	gw->write(gw->ctx, head->str, head->len);
+	if (len > 0 && strcmp(req->method, "HEAD") != 0)
+		gw->write(gw->ctx, data, len);
+	g_string_free(head, TRUE);
+}
+
+/* --- FastCGI --- */
+
+/* Read from a FastCGI request's input stream. */
+static gsize
+fcgx_read(void *ctx, char *buf, gsize n)
+{
+	int	got = FCGX_GetStr(buf, (int)MIN(n, G_MAXINT), ctx);
+
+	return got > 0 ? (gsize)got : 0;
+}
+
+/* Write to a FastCGI request's output stream. */
+static gboolean
+fcgx_write(void *ctx, const char *buf, gsize n)
+{
+	return FCGX_PutStr(buf, (int)n, ctx) == (int)n;
+}
+
+/* Answer a job, then free it. */
+static void
+fcgi_answer(const struct app *app, struct fcgi_job *job)
+{
+	struct gateway		gw = { job->fcgx.envp, fcgx_read, fcgx_write,
+				    job->fcgx.out };
+	struct http_response	resp;
+
+	http_response_init(&resp);
+	app_handle(app, &job->req, &resp);
+	write_response(&gw, &job->req, &resp);
+	http_response_clear(&resp);
+	http_request_clear(&job->req);
+	FCGX_Finish_r(&job->fcgx);
+	FCGX_Free(&job->fcgx, 1);
+	g_free(job);
+}
+
+/* Worker thread: a request that may wait on SMTP or the helper. */
+static void
+fcgi_work(gpointer data, gpointer user_data)
+{
+	fcgi_answer(user_data, data);
+}
+
+/* Acceptor thread: take requests, answer the quick ones at once. */
+static gpointer
+fcgi_accept_loop(gpointer data)
+{
+	struct front_fcgi	*f = data;
+	struct fcgi_job		*job;
+	int			 rc;
+
+	for (;;) {
+		job = g_new0(struct fcgi_job, 1);
+		FCGX_InitRequest(&job->fcgx, f->listen_fd, 0);
+		/* libfcgi wants one accept at a time on a socket. */
+		g_mutex_lock(&f->accept_lock);
+		rc = FCGX_Accept_r(&job->fcgx);
+		g_mutex_unlock(&f->accept_lock);
+		if (rc < 0) {
+			FCGX_Free(&job->fcgx, 1);
+			g_free(job);
+			return NULL;
+		}
+		{
+			struct gateway	gw = { job->fcgx.envp, fcgx_read,
+					    fcgx_write, job->fcgx.in };
+
+			read_request(&gw, &job->req);
+		}
+		if (!job->req.body_too_large &&
+		    app_may_block(f->app, &job->req))
+			g_thread_pool_push(f->workers, job, NULL);
+		else
+			fcgi_answer(f->app, job);
+	}
+}
+
+struct front_fcgi *
+front_fcgi_start(const struct app *app, int listen_fd, GError **err)
+{
+	struct front_fcgi	*f;
+	int			 i;
+
+	if (FCGX_Init() != 0) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "libfcgi did not start");
+		return NULL;
+	}
+	f = g_new0(struct front_fcgi, 1);
+	f->app = app;
+	f->listen_fd = listen_fd;
+	g_mutex_init(&f->accept_lock);
+	f->workers = g_thread_pool_new(fcgi_work, (gpointer)app,
+	    FRONT_FCGI_WORKERS, FALSE, NULL);
+	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
+		f->acceptors[i] = g_thread_new("fcgi-accept",
+		    fcgi_accept_loop, f);
+	return f;
+}
+
+void
+front_fcgi_stop(struct front_fcgi *f)
+{
+	int	i;
+
+	/* Wakes the acceptors blocked in accept(2), which then fail. */
+	FCGX_ShutdownPending();
+	shutdown(f->listen_fd, SHUT_RDWR);
+	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
+		g_thread_join(f->acceptors[i]);
+	g_thread_pool_free(f->workers, FALSE, TRUE);
+	close(f->listen_fd);
+	g_mutex_clear(&f->accept_lock);
+	g_free(f);
+}
+
+/* --- CGI --- */
+
+/* Read the CGI body from standard input. */
+static gsize
+stdin_read(void *ctx, char *buf, gsize n)
+{
+	(void)ctx;
+	return fread(buf, 1, n, stdin);
+}
+
+/* Write the CGI answer to standard output. */
+static gboolean
+stdout_write(void *ctx, const char *buf, gsize n)
+{
+	(void)ctx;
+	return fwrite(buf, 1, n, stdout) == n;
+}
+
+void
+front_cgi_run(const struct app *app)
+{
+	struct gateway		gw = { environ, stdin_read, stdout_write,
+				    NULL };
+	struct http_request	req;
+	struct http_response	resp;
+
+	read_request(&gw, &req);
+	http_response_init(&resp);
+	app_handle(app, &req, &resp);
+	write_response(&gw, &req, &resp);
+	fflush(stdout);
+	http_response_clear(&resp);
+	http_request_clear(&req);
+}
