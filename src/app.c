@@ -117,25 +117,41 @@ app_may_block(const struct app *app, const struct http_request *req)
 	return r != NULL && r->may_block;
 }
 
-/* One line per request, Combined Log Format; never the form's content. */
+/*
+ * One line per request in Combined Log Format, as Apache's httpd writes
+ * it: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i", where %r
+ * is the request line as received.  Peer data goes through log_escape(),
+ * so that a quote cannot end a field early nor a CR/LF forge a line.
+ * Never the form's content.
+ */
 static void
 log_access(const struct http_request *req, const struct http_response *resp)
 {
-	char		 date[64];
+	char		 date[64], size[24];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
-	const char	*referer = http_header(req, "referer");
-	const char	*agent = http_header(req, "user-agent");
-	char		*path = log_printable(req->path);
-	char		*ref = log_printable(referer ? referer : "-");
-	char		*ua = log_printable(agent ? agent : "-");
+	gsize		 len = resp->body ? g_bytes_get_size(resp->body) : 0;
+	char		*method = log_escape(req->method);
+	char		*target = log_escape(req->target ? req->target :
+			    req->path);
+	char		*protocol = log_escape(req->protocol ? req->protocol :
+			    "HTTP/1.0");
+	char		*ref = log_escape(http_header(req, "referer"));
+	char		*ua = log_escape(http_header(req, "user-agent"));
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
-	log_info("%s - - [%s] \"%s %s\" %d %zu \"%s\" \"%s\"", req->peer, date,
-	    req->method, path, resp->status,
-	    resp->body ? g_bytes_get_size(resp->body) : 0, ref, ua);
-	g_free(path);
+	/* %b: the body's bytes, "-" when none is sent (HEAD, 304). */
+	if (len == 0 || strcmp(req->method, "HEAD") == 0)
+		g_strlcpy(size, "-", sizeof(size));
+	else
+		g_snprintf(size, sizeof(size), "%" G_GSIZE_FORMAT, len);
+	log_request("%s - - [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"",
+	    req->peer, date, method, target, protocol, resp->status, size,
+	    ref, ua);
+	g_free(method);
+	g_free(target);
+	g_free(protocol);
 	g_free(ref);
 	g_free(ua);
 }

@@ -121,6 +121,8 @@ read_request(struct gateway *gw, struct http_request *req)
 	req->method = g_strdup(env_get(gw->envp, "REQUEST_METHOD") ?
 	    env_get(gw->envp, "REQUEST_METHOD") : "GET");
 	req->path = g_strdup(path != NULL && *path != '\0' ? path : "/");
+	req->target = g_strdup(env_get(gw->envp, "REQUEST_URI"));
+	req->protocol = g_strdup(env_get(gw->envp, "SERVER_PROTOCOL"));
 	/* Links are made as prefix + "/page": no trailing slash here. */
 	plen = prefix != NULL ? strlen(prefix) : 0;
 	while (plen > 0 && prefix[plen - 1] == '/')

@@ -6,11 +6,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <microhttpd.h>
 
 #include "front_mhd.h"
+#include "log.h"
 
 struct front_mhd {
 	struct MHD_Daemon	*daemon;
@@ -21,6 +23,7 @@ struct front_mhd {
 
 /* Where a request is in its life. */
 enum conn_state {
+	CONN_NEW,		/* only the request-target is known */
 	CONN_READING,		/* headers in, body coming */
 	CONN_WORKING,		/* suspended, a worker runs app_handle() */
 	CONN_DONE,		/* resp is ready to send */
@@ -35,6 +38,7 @@ struct conn {
 	struct MHD_PostProcessor *post;
 	GHashTable		*fields;	/* name -> GString, as it comes */
 	gsize			 body_len;
+	char			*target;	/* as received, until conn_new */
 };
 
 /* Copy one header, cookie or query argument into a request table. */
@@ -106,12 +110,28 @@ field_free(gpointer p)
 	g_string_free(p, TRUE);
 }
 
-/* A new connection: fill in what the headers tell. */
-static struct conn *
-conn_new(struct front_mhd *f, struct MHD_Connection *mhd, const char *url,
-    const char *method)
+/*
+ * MHD's first look at a request (URI log callback): keep the
+ * request-target exactly as the client sent it, for the access log;
+ * MHD decodes the url it passes on_request().  What this returns is
+ * on_request()'s *con_cls.
+ */
+static void *
+uri_log(void *cls, const char *uri, struct MHD_Connection *mhd)
 {
 	struct conn	*c = g_new0(struct conn, 1);
+
+	(void)cls; (void)mhd;
+	c->state = CONN_NEW;
+	c->target = g_strdup(uri);
+	return c;
+}
+
+/* A new request: fill in what the headers tell. */
+static struct conn *
+conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
+    const char *url, const char *method, const char *version)
+{
 	const char	*length;
 
 	c->front = f;
@@ -121,6 +141,8 @@ conn_new(struct front_mhd *f, struct MHD_Connection *mhd, const char *url,
 	http_response_init(&c->resp);
 	c->req.method = g_strdup(method);
 	c->req.path = g_strdup(url);
+	c->req.target = g_steal_pointer(&c->target);
+	c->req.protocol = g_strdup(version);
 	c->req.prefix = g_strdup("");
 	c->req.https = f->https;
 	c->req.peer = peer_address(mhd);
@@ -152,6 +174,12 @@ conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	(void)cls; (void)mhd; (void)toe;
 	if (c == NULL)
 		return;
+	if (c->state == CONN_NEW) {	/* never reached on_request() */
+		g_free(c->target);
+		g_free(c);
+		*con_cls = NULL;
+		return;
+	}
 	if (c->post != NULL)
 		MHD_destroy_post_processor(c->post);
 	g_hash_table_unref(c->fields);
@@ -210,6 +238,17 @@ unescape(void *cls, struct MHD_Connection *mhd, char *s)
 		return 0;
 	}
 	return len;
+}
+
+/* libmicrohttpd's own messages, through our log (levels, syslog). */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	*msg = g_strdup_vprintf(fmt, ap);
+
+	(void)cls;
+	log_warn("%s", g_strchomp(msg));
+	g_free(msg);
 }
 
 /* Drop our reference when MHD is done with a body. */
@@ -272,9 +311,9 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	struct front_mhd	*f = cls;
 	struct conn		*c = *con_cls;
 
-	(void)version;
-	if (c == NULL) {
-		*con_cls = c = conn_new(f, mhd, url, method);
+	if (c == NULL || c->state == CONN_NEW) {
+		*con_cls = c = conn_new(c != NULL ? c : g_new0(struct conn, 1),
+		    f, mhd, url, method, version);
 		return MHD_YES;
 	}
 	if (c->state == CONN_READING && *upload_data_size > 0) {
@@ -328,6 +367,8 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
 	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
 	    f->https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 	    MHD_OPTION_END);

@@ -50,6 +50,8 @@ http_request_clear(struct http_request *req)
 	g_free(req->path);
 	g_free(req->prefix);
 	g_free(req->peer);
+	g_free(req->target);
+	g_free(req->protocol);
 	g_free(req->bad_field);
 	g_hash_table_unref(req->query);
 	g_hash_table_unref(req->form);

@@ -22,6 +22,11 @@ struct http_request {
 	char		*prefix;	/* SCRIPT_NAME behind a web server,
 					 * "" standalone; links start with it */
 	char		*peer;		/* client address, for logs */
+	char		*target;	/* request-target as received (path
+					 * and query, still %-encoded), for
+					 * the access log; NULL: use path */
+	char		*protocol;	/* "HTTP/1.1", for the access log;
+					 * NULL: unknown */
 	gboolean	 https;
 	GHashTable	*query;		/* name -> value, first one wins */
 	GHashTable	*form;		/* POST fields, urlencoded/multipart */

@@ -21,6 +21,7 @@
 #include <gmime/gmime.h>
 
 #include "mailview.h"
+#include "spool.h"
 
 #define DEPTH_MAX	32	/* multipart nesting followed */
 #define NAME_MAX_BYTES	255	/* of a file name, as most file systems */
@@ -136,30 +137,22 @@ clean_header(const char *s, const char *dflt)
 }
 
 /*
- * Undo mboxrd/mboxo quoting on every line of s, in place: a line that
- * starts with one or more '>' and then "From " loses one '>' (the MDA
- * added it so the line would not start a new message).  Returns the new
- * length.  (spool_unquote_from() does the same on one line; the lead
- * merges them.)
+ * Undo mboxrd/mboxo quoting on every line of s, in place, with the
+ * spool's own rule (spool_unquote_from()).  Returns the new length.
  */
 static gsize
 unquote_from_lines(char *s, gsize len)
 {
-	gsize	 r = 0, w = 0, n;
+	gsize	r = 0, w = 0, n, kept;
 
 	while (r < len) {
-		for (n = 0; r + n < len && s[r + n] == '>'; n++)
-			;
-		if (n > 0 && len - (r + n) >= 5 &&
-		    memcmp(s + r + n, "From ", 5) == 0)
-			r++;
-		while (r < len) {
-			char	 c = s[r++];
+		const char *nl = memchr(s + r, '\n', len - r);
 
-			s[w++] = c;
-			if (c == '\n')
-				break;
-		}
+		n = nl != NULL ? (gsize)(nl - (s + r)) + 1 : len - r;
+		kept = spool_unquote_from(s + r, n);
+		memmove(s + w, s + r, kept);
+		w += kept;
+		r += n;
 	}
 	return w;
 }

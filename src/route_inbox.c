@@ -380,17 +380,17 @@ render_received(const struct mailview *mv)
 	return g_string_free(out, FALSE);
 }
 
-/* Parse message n under the spool lock; NULL if it cannot be read. */
+/* Parse message n under the spool lock; NULL with *err if it cannot. */
 static struct mailview *
-parse_message(struct mailbox *mb, guint n)
+parse_message(struct mailbox *mb, guint n, GError **err)
 {
 	const struct spool_message	*m = spool_message(mb->entry->index, n);
 	struct mailview			*mv;
 
-	if (!spool_lock(mb->fd, NULL))
+	if (!spool_lock(mb->fd, err))
 		return NULL;
 	mv = mailview_parse(mb->fd, m->body_offset, m->offset + m->length,
-	    NULL);
+	    err);
 	spool_unlock(mb->fd);
 	return mv;
 }
@@ -400,13 +400,21 @@ static void
 show_message(const struct app *app, const struct http_request *req,
     struct http_response *resp, struct mailbox *mb, guint n)
 {
-	struct mailview		*mv = parse_message(mb, n);
+	GError			*err = NULL;
+	struct mailview		*mv = parse_message(mb, n, &err);
 	struct tmpl_vars	*vars;
 	char			*received;
 
 	if (mv == NULL) {
-		spool_trouble(app, req, resp, 503, "This message could not "
-		    "be read right now: reload in a moment.");
+		/* Being delivered: wait.  Broken beyond parsing: the raw
+		 * source still shows what is there. */
+		if (g_error_matches(err, SPOOL_ERROR, SPOOL_ERROR_LOCKED))
+			spool_trouble(app, req, resp, 503, "This message "
+			    "could not be read right now: reload in a moment.");
+		else
+			spool_trouble(app, req, resp, 500, "This message "
+			    "cannot be shown: its raw source is all there is.");
+		g_clear_error(&err);
 		return;
 	}
 	vars = tmpl_vars_new();
@@ -419,6 +427,8 @@ show_message(const struct app *app, const struct http_request *req,
 	    "(no subject)");
 	tmpl_set(vars, "date", mv->date);
 	received = render_received(mv);
+	tmpl_set(vars, "has_received", mv->received->len > 0 ? "" :
+	    "hidden");
 	/* SAFE: each line went through tmpl_escape(). */
 	tmpl_set_html(vars, "received", received);
 	render_parts(app, mv, n, vars);

@@ -368,9 +368,6 @@ class Logging(unittest.TestCase):
         self.assertIn("labmail: serving http://", out)
         self.assertNotRegex(out, r"(?m)^<\d>")
 
-    # Remove when app.c logs with log_request() and the protocol, as the
-    # report of this change says; then run.py flags the unexpected pass.
-    @unittest.expectedFailure
     def test_access_line_is_combined_log_format(self):
         """%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"."""
         lm = Running(labtest.LABMAIL)

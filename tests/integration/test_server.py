@@ -219,7 +219,7 @@ class Http(unittest.TestCase):
                               "csrf_token": token})
         time.sleep(0.2)
         out = self.lm.output()
-        self.assertIn('"POST /send"', out)
+        self.assertIn('"POST /send HTTP/1.1"', out)
         self.assertNotIn("very-secret-body", out)
         self.assertNotIn("secret-sender", out)
 
