@@ -531,12 +531,18 @@ index_grow(struct spool_index *idx, int fd, const struct stat *st,
 		return GROW_DONE;
 	}
 
-	/* The last message grows: its summary may be of a part only. */
+	/*
+	 * The last message grows: its summary stays if its whole header
+	 * block was read (appending cannot change headers), else it may be
+	 * of a part only.
+	 */
 	if (idx->messages->len > 0) {
 		last = &g_array_index(idx->messages, struct spool_message,
 		    idx->messages->len - 1);
-		summary_free(last->summary);
-		last->summary = NULL;
+		if (!last->summary_complete) {
+			summary_free(last->summary);
+			last->summary = NULL;
+		}
 	}
 	s.base = win;
 	s.from = (gsize)(nl_min - win);
@@ -706,12 +712,16 @@ clean_text(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-/* Length of the header block at the start of p: up to its blank line. */
+/*
+ * Length of the header block at the start of p: up to its blank line.
+ * *complete tells whether the blank line was found within len.
+ */
 static gsize
-header_block_len(const char *p, gsize len)
+header_block_len(const char *p, gsize len, gboolean *complete)
 {
 	const char	*a, *b, *nl;
 
+	*complete = TRUE;
 	if (len > 0 && p[0] == '\n')
 		return 0;
 	if (len > 1 && p[0] == '\r' && p[1] == '\n')
@@ -723,6 +733,7 @@ header_block_len(const char *p, gsize len)
 	if (b != NULL)
 		return (gsize)(b - p) + 1;
 	/* No blank line within the cap: whole lines only. */
+	*complete = FALSE;
 	if ((nl = memrchr(p, '\n', len)) != NULL)
 		return (gsize)(nl - p) + 1;
 	return len;
@@ -832,15 +843,25 @@ spool_summary(struct spool_index *idx, int fd, guint number, GError **err)
 	char			*buf, *sender;
 	gsize			 from_len, text_len, len, hlen;
 	gint64			 when = 0;
+	gboolean		 complete;
 
 	if ((m = message_at(idx, number, err)) == NULL)
 		return NULL;
 	if (m->summary != NULL)
 		return m->summary;
 	from_len = (gsize)(m->body_offset - m->offset);
-	len = (gsize)MIN(m->length, (guint64)from_len + SPOOL_HEADER_MAX);
+	/* Most header blocks fit in a few KiB: read more only if not. */
+	len = (gsize)MIN(m->length, (guint64)from_len + SPOOL_HEADER_FIRST);
 	if ((buf = message_bytes(idx, fd, m, len, err)) == NULL)
 		return NULL;
+	header_block_len(buf + from_len, len - from_len, &complete);
+	if (!complete && len < m->length) {
+		g_free(buf);
+		len = (gsize)MIN(m->length, (guint64)from_len +
+		    SPOOL_HEADER_MAX);
+		if ((buf = message_bytes(idx, fd, m, len, err)) == NULL)
+			return NULL;
+	}
 	text_len = from_len;
 	if (text_len > 0 && buf[text_len - 1] == '\n')
 		text_len--;
@@ -853,8 +874,9 @@ spool_summary(struct spool_index *idx, int fd, guint number, GError **err)
 		return NULL;
 	}
 	sender = from_line_sender(buf, text_len);
-	hlen = header_block_len(buf + from_len, len - from_len);
+	hlen = header_block_len(buf + from_len, len - from_len, &complete);
 	m->summary = summary_parse(buf + from_len, hlen, when, sender);
+	m->summary_complete = complete;
 	g_free(sender);
 	g_free(buf);
 	return m->summary;

@@ -35,6 +35,7 @@
 #include <glib.h>
 
 #define SPOOL_CHUNK		(1024 * 1024)	/* bytes read at a time */
+#define SPOOL_HEADER_FIRST	(4 * 1024)	/* read first for a summary */
 #define SPOOL_HEADER_MAX	(64 * 1024)	/* header bytes read for a summary */
 #define SPOOL_LOCK_WAIT_MS	10000
 #define SPOOL_FINGERPRINT	64		/* bytes kept from before the
@@ -74,6 +75,8 @@ struct spool_message {
 	guint64		 length;	/* up to the next From_ line */
 	guint64		 body_offset;	/* first byte after the From_ line */
 	struct spool_summary *summary;	/* NULL until spool_summary() */
+	gboolean	 summary_complete;	/* its header block was read
+						 * to the blank line */
 };
 
 struct spool_index;

@@ -504,14 +504,43 @@ test_update_grow_last(void **state)
 	g_string_append(s, more);
 	assert_body(idx, t.fd, 3, s->str + spool_message(idx, 3)->body_offset,
 	    s->len - spool_message(idx, 3)->body_offset);
-	/* The summary is read again, and still right. */
-	assert_null(spool_message(idx, 3)->summary);
+	/* Its header block was whole: the summary is kept, still right. */
+	assert_true(spool_message(idx, 3)->summary == sum);
 	sum = spool_summary(idx, t.fd, 3, &err);
 	assert_non_null(sum);
 	assert_string_equal(sum->subject, "three");
 	spool_index_free(idx);
 	spool_file_done(&t);
 	g_string_free(s, TRUE);
+}
+
+/* A last message whose header block was cut: its summary is read again. */
+static void
+test_update_grow_cut_headers(void **state)
+{
+	static const char	 head[] = "From a@b.c  Sat Nov 28 04:36:21 2026\n"
+				    "Subject: part";
+	static const char	 more[] = "ial\n\nbody\n\n";
+	struct spool_index	*idx;
+	struct tmpspool		 t;
+	const struct spool_summary *sum;
+	GError			*err = NULL;
+
+	(void)state;
+	t = spool_file(head, sizeof(head) - 1);
+	idx = index_file(t.fd, NULL);
+	sum = spool_summary(idx, t.fd, 1, &err);
+	assert_non_null(sum);
+	assert_false(spool_message(idx, 1)->summary_complete);
+	append(&t, more, sizeof(more) - 1);
+	update(idx, t.fd);
+	assert_int_equal(spool_count(idx), 1);
+	sum = spool_summary(idx, t.fd, 1, &err);
+	assert_non_null(sum);
+	assert_string_equal(sum->subject, "partial");
+	assert_true(spool_message(idx, 1)->summary_complete);
+	spool_index_free(idx);
+	spool_file_done(&t);
 }
 
 /* One spool text cut into appends; where the cuts fall. */
@@ -1331,6 +1360,7 @@ main(void)
 		cmocka_unit_test(test_large_message),
 		cmocka_unit_test(test_update_append),
 		cmocka_unit_test(test_update_grow_last),
+		cmocka_unit_test(test_update_grow_cut_headers),
 		cmocka_unit_test(test_update_splits),
 		cmocka_unit_test(test_update_random_splits),
 		cmocka_unit_test(test_update_across_chunk),
