@@ -361,13 +361,14 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 	    NULL);
 	/* The key options are read only with MHD_USE_TLS. */
 	f->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
+	    /* First, so that no message escapes to MHD's own logger. */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_get_num_processors(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
 	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
 	    f->https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
