@@ -27,7 +27,10 @@ ifeq ($(SANITIZE),1)
 B	 = build-san
 HARDEN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	   -fno-omit-frame-pointer
-LDHARDEN = -fsanitize=address,undefined
+# ASan intercepts crypt(3); libcrypt must then be loaded at start-up, or
+# the interceptor finds no real crypt when PAM's pam_unix.so loads it.
+LDHARDEN = -fsanitize=address,undefined -Wl,--no-as-needed -lcrypt \
+	   -Wl,--as-needed
 else
 B	 = build
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
