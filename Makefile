@@ -59,7 +59,7 @@ DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
 DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
 	     $(if $(shell command -v npm),,npm)
 DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl nginx-light \
-	     chromium valgrind $(DEPS_NODE)
+	     lighttpd apache2-bin spawn-fcgi chromium valgrind $(DEPS_NODE)
 DEPS_BENCH = $(DEPS_CHECK) wrk
 
 .PHONY: all run check check-unit check-san bench deps deps-check deps-bench \

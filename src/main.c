@@ -1,6 +1,8 @@
 /*
  * main - read the configuration, load the pages, serve until a signal.
  */
+#include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,7 @@ cgi_config(struct config *cfg, GError **err)
 {
 	const char	*file = getenv("LABMAIL_CONFIG");
 	char		*argv0 = g_strdup("labmail");
+	char		*opt = g_strdup("--config"), *path;
 	char		*args[4] = { argv0, NULL, NULL, NULL };
 	char		**argv = args;
 	int		 argc = 1;
@@ -101,14 +104,16 @@ cgi_config(struct config *cfg, GError **err)
 
 	if (getuid() != geteuid() || file == NULL)
 		file = LABMAIL_CGI_CONFIG;
+	path = g_strdup(file);
 	if (g_file_test(file, G_FILE_TEST_EXISTS)) {
-		args[1] = g_strdup("--config");
-		args[2] = g_strdup(file);
+		args[1] = opt;
+		args[2] = path;
 		argc = 3;
 	}
+	/* The parse takes the options out of args: free our own copies. */
 	ok = config_load(cfg, &argc, &argv, err);
-	g_free(args[1]);
-	g_free(args[2]);
+	g_free(opt);
+	g_free(path);
 	g_free(argv0);
 	return ok;
 }
@@ -199,11 +204,33 @@ main(int argc, char **argv)
 	gboolean		 root = geteuid() == 0;
 	int			 listen_fd = -1;
 
+	/*
+	 * Set-uid (the CGI install), any local user may start us: outside
+	 * CGI, arguments would be acted on as root (--config /etc/shadow).
+	 */
+	if (getuid() != geteuid() && !cgi) {
+		fprintf(stderr, "labmail: set-uid, it runs only as a CGI "
+		    "program\n");
+		return CONFIG_EXIT_USAGE;
+	}
 	if (!(cgi ? cgi_config(&cfg, &err) :
 	    config_load(&cfg, &argc, &argv, &err))) {
 		fprintf(stderr, "labmail: %s\n", err->message);
 		g_error_free(err);
 		return CONFIG_EXIT_USAGE;
+	}
+	/*
+	 * Set-uid root CGI (as SqWebMail): become root for real, so that
+	 * the helper forked below serves every user (it takes a non-root
+	 * real uid for "started as an ordinary user") and the web server's
+	 * user cannot signal it.
+	 */
+	if (cgi && geteuid() == 0 && getuid() != 0 &&
+	    (setgroups(0, NULL) == -1 || setresgid(0, 0, 0) == -1 ||
+	    setresuid(0, 0, 0) == -1)) {
+		fprintf(stderr, "labmail: cannot become root: %s\n",
+		    g_strerror(errno));
+		return 1;
 	}
 	if (cfg.check_config) {
 		config_print(&cfg, stdout);

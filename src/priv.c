@@ -3,6 +3,7 @@
  * owner.  The first half of this file runs in the helper, the second is
  * the web side's client.
  */
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,6 +33,7 @@
 
 #define KEY_FILE	"session.key"
 #define REVOKED_FILE	"revoked"
+#define THROTTLE_FILE	"throttle"
 #define THROTTLE_MAX	10000	/* entries kept before old ones go */
 
 struct priv {
@@ -45,6 +47,7 @@ struct helper {
 	const struct priv_config *cfg;
 	guchar		 key[SESSION_KEY_BYTES];
 	char		*revoked_path;
+	char		*throttle_path;
 	GHashTable	*revoked;	/* session id -> expiry (gint64 *) */
 	gint64		 revoked_mtime;
 	GHashTable	*throttle;	/* "u:name" / "a:addr" -> struct strikes */
@@ -273,6 +276,96 @@ throttled(struct helper *hp, const char *ukey, const char *akey, gint64 now)
 	return until > now ? (guint)(until - now) : 0;
 }
 
+/* TRUE if a throttle key can go in the file as one word. */
+static gboolean
+key_storable(const char *key)
+{
+	for (; *key != '\0'; key++)
+		if (!g_ascii_isgraph(*key))
+			return FALSE;
+	return TRUE;
+}
+
+/*
+ * Take the failure counts from the state directory, locked until
+ * throttle_save().  Under CGI a helper lives for one request: counts
+ * kept only in memory would never add up, and a set-uid labmail would
+ * be a password oracle for every local user.  -1 if there is no file
+ * (the counts then live in memory only, as a last resort).
+ */
+static int
+throttle_load(struct helper *hp)
+{
+	char	*text = NULL, **lines;
+	int	 fd, i;
+	GString	*buf;
+	char	 chunk[4096];
+	ssize_t	 n;
+
+	fd = open(hp->throttle_path, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	buf = g_string_new(NULL);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		g_string_append_len(buf, chunk, n);
+	text = g_string_free(buf, FALSE);
+	g_hash_table_remove_all(hp->throttle);
+	lines = g_strsplit(text, "\n", -1);
+	for (i = 0; lines[i] != NULL && i < THROTTLE_MAX; i++) {
+		char		**f = g_strsplit(lines[i], " ", 5);
+		struct strikes	 st;
+		gint64		 failures;
+
+		if (g_strv_length(f) == 4 &&
+		    g_ascii_string_to_signed(f[1], 10, 0, G_MAXINT, &failures,
+		    NULL) &&
+		    g_ascii_string_to_signed(f[2], 10, 0, G_MAXINT64,
+		    &st.window_start, NULL) &&
+		    g_ascii_string_to_signed(f[3], 10, 0, G_MAXINT64,
+		    &st.blocked_until, NULL)) {
+			st.failures = (guint)failures;
+			g_hash_table_replace(hp->throttle, g_strdup(f[0]),
+			    g_memdup2(&st, sizeof(st)));
+		}
+		g_strfreev(f);
+	}
+	g_strfreev(lines);
+	g_free(text);
+	return fd;
+}
+
+/* Write the counts still of use back, and unlock. */
+static void
+throttle_save(struct helper *hp, int fd, gint64 now)
+{
+	GString		*out = g_string_new(NULL);
+	GHashTableIter	 it;
+	gpointer	 k, v;
+
+	g_hash_table_iter_init(&it, hp->throttle);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct strikes *st = v;
+
+		if (st->failures == 0 || !key_storable(k) ||
+		    (now - st->window_start > PRIV_FAILURE_WINDOW &&
+		    st->blocked_until <= now))
+			continue;
+		g_string_append_printf(out, "%s %u %" G_GINT64_FORMAT " %"
+		    G_GINT64_FORMAT "\n", (const char *)k, st->failures,
+		    st->window_start, st->blocked_until);
+	}
+	if (ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, out->str, out->len, 0) != (ssize_t)out->len)
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+	g_string_free(out, TRUE);
+	close(fd);
+}
+
 /* Reload the logged-out sessions if the file changed. */
 static void
 revoked_load(struct helper *hp)
@@ -369,6 +462,7 @@ do_login(struct helper *hp, int sock, const char **f)
 	struct passwd	*pw;
 	enum priv_status st;
 	guint		 retry;
+	int		 tfd = throttle_load(hp);
 
 	if ((retry = throttled(hp, ukey, akey, now)) > 0) {
 		st = PRIV_THROTTLED;
@@ -390,6 +484,8 @@ do_login(struct helper *hp, int sock, const char **f)
 			    now);
 		}
 	}
+	if (tfd != -1)
+		throttle_save(hp, tfd, now);
 	reply(sock, st, (const char *const[]){ token ? token : "", wait }, 2,
 	    -1);
 	g_free(token);
@@ -576,6 +672,8 @@ helper_start(const struct priv_config *cfg, int sock, GError *key_err)
 	if (!load_key(&hp, &key_err))
 		log_fatal("priv: %s", key_err->message);
 	hp.revoked_path = g_build_filename(cfg->state_dir, REVOKED_FILE, NULL);
+	hp.throttle_path = g_build_filename(cfg->state_dir, THROTTLE_FILE,
+	    NULL);
 	hp.revoked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    g_free);
 	hp.throttle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,

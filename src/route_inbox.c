@@ -289,6 +289,8 @@ route_inbox(const struct app *app, const struct http_request *req,
 	}
 	seen = seen_offset(req, mb.user);
 	vars = tmpl_vars_new();
+	/* The rows' links need it before app_page() sets it. */
+	tmpl_set(vars, "base", req->prefix);
 	rows = g_string_new(NULL);
 	/* Newest first: page 1 holds the highest numbers. */
 	first = count - (page - 1) * INBOX_PAGE_SIZE;
@@ -418,6 +420,8 @@ show_message(const struct app *app, const struct http_request *req,
 		return;
 	}
 	vars = tmpl_vars_new();
+	/* The parts' links need it before app_page() sets it. */
+	tmpl_set(vars, "base", req->prefix);
 	tmpl_setf(vars, "n", "%u", n);
 	tmpl_set(vars, "from", mv->from);
 	tmpl_set(vars, "to", mv->to);

@@ -13,6 +13,9 @@
    the first page with a cold index against grep -c '^From ', the warm
    index under wrk, the bytes read after one new delivery, the web
    process's memory, and Mailutils' mail -H on the same spool.
+4. GET /labmail/guide through nginx with web/nginx/labmail.conf (FastCGI
+   over TCP) and labmail-unix.conf (Unix socket) against the same nginx
+   serving the HTML as a static file (fastcgi.py).
 
 Everything runs on 127.0.0.1: every server is started here on a free
 loopback port and stopped by its pid; labmail always gets --smtp pointing
@@ -43,6 +46,7 @@ sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
 sys.path.insert(0, os.path.join(TOP, "tests"))
 from labtest import free_port, wait_port  # noqa: E402
 import inbox  # noqa: E402
+import fastcgi  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 NGINX = "/usr/sbin/nginx"
@@ -611,7 +615,7 @@ def main():
     ap.add_argument("--messages", type=int, default=2000,
                     help="smtp-source warm-up and minimum message count; "
                     "the measured run is sized to last ~4 s (default 2000)")
-    ap.add_argument("--only", choices=("guide", "send", "inbox"),
+    ap.add_argument("--only", choices=("guide", "send", "inbox", "fastcgi"),
                     help="run one benchmark only")
     args = ap.parse_args()
 
@@ -641,7 +645,10 @@ def main():
                                   args.messages, 4.0)
         if args.only in (None, "inbox"):
             summary += inbox.bench_inbox(binary, tmp, args.duration)
-    except (BenchError, inbox.BenchError) as e:
+        if args.only in (None, "fastcgi"):
+            summary += fastcgi.bench_fastcgi(binary, tmp, args.duration,
+                                             max(1, args.rounds))
+    except (BenchError, inbox.BenchError, fastcgi.BenchError) as e:
         print("bench: could not run: %s" % e, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,607 @@
+#!/usr/bin/python3
+"""Benchmark of labmail behind nginx over FastCGI, printed as ratios.
+
+    tests/bench/fastcgi.py [--build build]    (alone)
+    tests/bench/run.py --only fastcgi         (as the fourth section of
+                                               `make bench`)
+
+One nginx, started here on free loopback ports, with three sites:
+
+- labmail over FastCGI on TCP, with web/nginx/labmail.conf as shipped
+  (only its example address 127.0.0.1:9000 replaced);
+- labmail over FastCGI on a Unix socket, with web/nginx/labmail-unix.conf
+  (only its example socket path replaced);
+- the same HTML as a static file, at the same path /labmail/guide.
+
+GET /labmail/guide?lang=en on each with wrk -t2 -c32, the sites taking
+turns in the same run; the req/s of each FastCGI site over the static
+one is the ratio (target >= 0.8).  labmail's per-request log goes to
+/dev/null; nginx logs every request on every site, as in service.
+
+For scale, a fourth site (labmail.conf again) passes to the FastCGI
+floor: a 30-line libfcgi program, compiled here, that answers every
+request with the same bytes from memory and does nothing else (four
+threads taking turns at accept, as labmail's acceptors do).  No
+FastCGI program built on libfcgi can beat it behind this nginx, so its
+ratio is the most the target can mean here.
+
+Everything runs on 127.0.0.1 and in a temporary folder; every process
+is started here and stopped by its pid.  labmail's --smtp points at a
+loopback port where nothing listens (the guide never sends).  Speeds
+are printed, never asserted: the exit status is non-zero only when the
+benchmark could not run.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from labtest import LOOPBACK, free_port, wait_port  # noqa: E402
+
+NGINX = "/usr/sbin/nginx"
+FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
+EXAMPLES = os.path.join(TOP, "web", "nginx")
+PATH = "/labmail/guide?lang=en"
+
+# Target from the issue; printed next to the ratios, never enforced.
+TARGET = 0.8
+
+
+class BenchError(Exception):
+    """The benchmark could not run."""
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    """A process we started; stopped by its pid, never by name."""
+
+    def __init__(self, name, argv, log):
+        self.name = name
+        self.argv = argv
+        self.log = log
+        out = open(log, "wb") if log else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=out)
+        except OSError as e:
+            raise BenchError("%s could not start: %s" % (name, e))
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+
+    def tail(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-2000:].strip()
+        except (OSError, TypeError):
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)     # this pid only
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def wait_listening(p, port=None, path=None, timeout=15.0):
+    """Wait until p accepts on port or on the Unix socket path."""
+    deadline = time.monotonic() + timeout
+    try:
+        if port is not None:
+            wait_port(port, p.proc, timeout)
+            return
+        while time.monotonic() < deadline:
+            if p.proc.poll() is not None:
+                raise RuntimeError("exited with %d" % p.proc.returncode)
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(path)
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nothing listens on %s" % path)
+    except RuntimeError as e:
+        p.stop()
+        raise BenchError("%s did not start (%s): %s\n%s" % (
+            p.name, e, " ".join(p.argv), p.tail()))
+
+
+def start_labmail(binary, tmp, where, tag):
+    """labmail --fastcgi=WHERE; its per-request log to /dev/null."""
+    state = tempfile.mkdtemp(prefix="fcgi-state-", dir=tmp)
+    argv = [binary, "--fastcgi=%s" % where, "--state-dir", state,
+            "--smtp", "%s:%d" % (LOOPBACK, free_port())]
+    if where.startswith("/") and os.geteuid() == 0:
+        # nginx's workers run as nobody here (see NGINX_CONF).
+        argv += ["--socket-mode=0660", "--socket-owner=nobody:nogroup"]
+    p = Proc("labmail (FastCGI %s)" % tag, argv, None)
+    try:
+        if where.startswith("/"):
+            wait_listening(p, path=where)
+        else:
+            wait_listening(p, port=int(where.rsplit(":", 1)[1]))
+    except BenchError as e:
+        # Run it again briefly with its output kept, to say why.
+        try:
+            why = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True,
+                                 timeout=3).stdout
+        except subprocess.TimeoutExpired as t:
+            why = t.stdout or ""
+            why = why.decode(errors="replace") if isinstance(why, bytes) \
+                else why
+        raise BenchError("%s\n%s" % (e, why.strip()[-2000:]))
+    return p
+
+
+def example(name, dest, old, new):
+    """web/nginx/NAME copied into dest with its example value replaced."""
+    with open(os.path.join(EXAMPLES, name)) as f:
+        text = f.read()
+    if old not in text:
+        raise BenchError("web/nginx/%s no longer holds %r" % (name, old))
+    path = os.path.join(dest, name)
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return path
+
+
+NGINX_CONF = """\
+# Generated by tests/bench/fastcgi.py: three sites on loopback.
+{user}worker_processes auto;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+{extra_temp}
+    types {{ text/html html; }}
+    default_type application/octet-stream;
+    charset utf-8;
+    sendfile on;
+    tcp_nopush on;
+    # wrk keeps its connections open: do not close them every 1000
+    # requests (nginx's default).
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+
+{sites}    server {{                    # the same page, as a static file
+        listen {addr}:{port_static} backlog=1024;
+        root {tmp}/www;
+        location = /labmail/guide {{
+            try_files /guide.html =404;
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+}}
+"""
+
+
+SITE = """\
+    server {{                    # {what}
+        listen {addr}:{port} backlog=1024;
+        include {example};
+    }}
+"""
+
+
+def start_nginx(tmp, static_port, sites):
+    """nginx with a static site and one site per (what, port, example)."""
+    conf = os.path.join(tmp, "nginx.conf")
+    shutil.copy(FASTCGI_PARAMS, tmp)
+    blocks = "".join(SITE.format(what=what, addr=LOOPBACK, port=port,
+                                 example=path)
+                     for what, port, path in sites)
+
+    def write(extra_temp):
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(
+                # As root, the workers run as nobody (labmail's socket is
+                # given to nobody:nogroup above).
+                user="user nobody nogroup;\n" if os.geteuid() == 0 else "",
+                tmp=tmp, addr=LOOPBACK, extra_temp=extra_temp,
+                port_static=static_port, sites=blocks))
+
+    # uwsgi/scgi temp paths exist only if those modules are built in.
+    write("    uwsgi_temp_path %s/uwsgi;\n    scgi_temp_path %s/scgi;"
+          % (tmp, tmp))
+    base = [NGINX, "-p", tmp + "/", "-c", conf]
+    test = subprocess.run(base + ["-t"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    if test.returncode != 0 and "unknown directive" in test.stdout:
+        write("")
+        test = subprocess.run(base + ["-t"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    if test.returncode != 0:
+        raise BenchError("nginx rejects the generated config %s:\n%s"
+                         % (conf, test.stdout.strip()))
+    p = Proc("nginx", base + ["-g", "daemon off;"],
+             os.path.join(tmp, "nginx-stderr.log"))
+    wait_listening(p, port=static_port)
+    for _, port, _ in sites:
+        wait_listening(p, port=port)
+    return p
+
+
+# The FastCGI floor: the same bytes for every request, nothing else.
+FLOOR_C = r"""
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static char *body;
+static long len;
+static int sock;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+serve(void *arg)
+{
+	FCGX_Request r;
+	int rc;
+
+	FCGX_InitRequest(&r, sock, 0);
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		rc = FCGX_Accept_r(&r);
+		pthread_mutex_unlock(&lock);
+		if (rc < 0)
+			return arg;
+		FCGX_FPrintF(r.out, "Status: 200 OK\r\nContent-Type: text/html; "
+		    "charset=utf-8\r\nContent-Length: %ld\r\n\r\n", len);
+		FCGX_PutStr(body, (int)len, r.out);
+		FCGX_Finish_r(&r);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	FILE *f = fopen(argv[2], "rb");
+	pthread_t t[4];
+	int i;
+
+	if (argc != 3 || f == NULL || fseek(f, 0, SEEK_END) != 0)
+		return 2;
+	len = ftell(f);
+	rewind(f);
+	if ((body = malloc(len)) == NULL || fread(body, 1, len, f) != (size_t)len)
+		return 2;
+	fclose(f);
+	if (FCGX_Init() != 0 || (sock = FCGX_OpenSocket(argv[1], 1024)) < 0)
+		return 1;
+	/* libfcgi catches SIGTERM (to finish the request): end at once. */
+	signal(SIGTERM, SIG_DFL);
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, serve, NULL);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+"""
+
+
+def build_floor(tmp):
+    """Compile the floor program; None (and why) if it cannot be."""
+    src = os.path.join(tmp, "fcgi-floor.c")
+    exe = os.path.join(tmp, "fcgi-floor")
+    with open(src, "w") as f:
+        f.write(FLOOR_C)
+    cc = os.environ.get("CC", "cc")
+    try:
+        p = subprocess.run([cc, "-O2", "-o", exe, src, "-lfcgi",
+                            "-lpthread"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        return None, str(e)
+    if p.returncode != 0:
+        return None, p.stdout.strip()[-500:]
+    return exe, None
+
+
+# ---------------------------------------------------------------------- cpu
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of pids and their direct children (nginx's
+    workers, labmail's helper), from /proc."""
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            ppid, utime, stime = int(fields[1]), int(fields[11]), \
+                int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(name) in pids or ppid in pids:
+            total += (utime + stime) / TICK
+    return total
+
+
+# ---------------------------------------------------------------------- wrk
+
+def parse_duration(s):
+    """wrk's '1.23ms' / '456.78us' / '1.01s' in milliseconds."""
+    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", s)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0,
+                                "m": 60000.0, "h": 3600000.0}[m.group(2)]
+
+
+def run_wrk(url, conns, duration, pids=()):
+    before = cpu_seconds(pids)
+    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % duration,
+            "--timeout", "10s", url]
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError("wrk did not finish: %s" % " ".join(argv))
+    cpu = cpu_seconds(pids) - before
+    out = proc.stdout
+    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    total = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
+    if proc.returncode != 0 or not rps or not total:
+        raise BenchError("wrk failed (status %d): %s\n%s"
+                         % (proc.returncode, " ".join(argv), out.strip()))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), "
+                     r"write (\d+), timeout (\d+)", out)
+    lat = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    return {
+        "rps": float(rps.group(1)),
+        "requests": int(total.group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "sockerr": sock.group(0) if sock else "",
+        "lat_avg": parse_duration(lat.group(1)) if lat else None,
+        "lat_max": parse_duration(lat.group(3)) if lat else None,
+        "cpu": cpu,
+        "argv": argv,
+    }
+
+
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        raise BenchError("request to %s failed: %s" % (url, e))
+
+
+def ms(v):
+    return "-" if v is None else "%.2f ms" % v
+
+
+# -------------------------------------------------------------- benchmark
+
+def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
+    print("== 4. GET %s through nginx: labmail over FastCGI against a "
+          "static copy" % PATH)
+    print("   nginx with web/nginx/labmail.conf (TCP) and "
+          "labmail-unix.conf (Unix socket) as shipped;")
+    print("   labmail's per-request log goes to /dev/null, nginx logs "
+          "every request.")
+    tmp = tempfile.mkdtemp(prefix="fastcgi-", dir=tmp)
+    os.chmod(tmp, 0o755)
+    www = os.path.join(tmp, "www")
+    os.makedirs(www)
+    started = []
+    try:
+        tcp = "%s:%d" % (LOOPBACK, free_port())
+        sock = os.path.join(tmp, "fcgi.sock")
+        floor_at = "%s:%d" % (LOOPBACK, free_port())
+        started.append(start_labmail(binary, tmp, tcp, "TCP"))
+        started.append(start_labmail(binary, tmp, sock, "Unix"))
+        floor_dir = os.path.join(tmp, "floor")
+        os.makedirs(floor_dir)
+        # (name, nginx port, example, pids whose CPU counts)
+        sites = [
+            ("FastCGI TCP", free_port(),
+             example("labmail.conf", tmp, "127.0.0.1:9000", tcp),
+             [started[0].proc.pid]),
+            ("FastCGI Unix", free_port(),
+             example("labmail-unix.conf", tmp, "/run/labmail/fcgi.sock",
+                     sock), [started[1].proc.pid]),
+            ("libfcgi floor", free_port(),
+             example("labmail.conf", floor_dir, "127.0.0.1:9000",
+                     floor_at), []),
+        ]
+        static_port = free_port()
+        # nginx can start before the copy exists: it is read per request.
+        ngx = start_nginx(tmp, static_port,
+                          [(n, port, path) for n, port, path, _ in sites])
+        started.append(ngx)
+        sites = [("static", static_port, None, [])] + sites
+        urls = {name: "http://%s:%d%s" % (LOOPBACK, port, PATH)
+                for name, port, _, _ in sites}
+        status, html = fetch(urls["FastCGI TCP"])
+        if status != 200 or not html:
+            raise BenchError("GET %s through FastCGI (TCP) answered %d"
+                             % (PATH, status))
+        copy = os.path.join(www, "guide.html")
+        with open(copy, "wb") as f:
+            f.write(html)
+        floor, why = build_floor(tmp)
+        if floor is None:
+            print("   (no FastCGI floor: cc -lfcgi failed: %s)" % why)
+            sites = [x for x in sites if x[0] != "libfcgi floor"]
+        else:
+            p = Proc("FastCGI floor", [floor, floor_at, copy], None)
+            started.append(p)
+            wait_listening(p, port=int(floor_at.rsplit(":", 1)[1]))
+            sites[-1][3].append(p.proc.pid)
+        for name, _, _, _ in sites:
+            status, same = fetch(urls[name])
+            if status != 200 or same != html:
+                raise BenchError("%s does not serve the same guide (status "
+                                 "%d, %d bytes, expected %d)" % (
+                                     name, status, len(same), len(html)))
+        print("   body: %d bytes, identical on every site; wrk -t2 -c%d "
+              "-d%ds, %d round(s), sites alternated"
+              % (len(html), conns, duration, rounds))
+        for name, _, _, _ in sites:        # warm up
+            run_wrk(urls[name], conns, 1)
+
+        results = {}
+        print("   %-5s %-13s %10s %11s %11s %9s" % (
+            "round", "site", "req/s", "avg lat", "max lat", "cpu/req"))
+        for r in range(rounds):
+            order = sites if r % 2 == 0 else sites[::-1]
+            for name, _, _, pids in order:
+                # CPU: nginx's (all sites) and the site's backend's.
+                res = run_wrk(urls[name], conns, duration,
+                              [ngx.proc.pid] + pids)
+                results.setdefault(name, []).append(res)
+                bad = res["non2xx"] or res["sockerr"]
+                print("   %-5d %-13s %10.0f %11s %11s %6.1f us%s" % (
+                    r + 1, name, res["rps"], ms(res["lat_avg"]),
+                    ms(res["lat_max"]),
+                    res["cpu"] * 1e6 / max(1, res["requests"]),
+                    "  (%d non-2xx, %s)" % (res["non2xx"], res["sockerr"])
+                    if bad else ""))
+        for p in started[:2]:
+            rc = p.stop()
+            if rc not in (0, None):
+                print("   note: %s exited with status %d" % (p.name, rc))
+    finally:
+        for p in reversed(started):
+            p.stop()
+
+    med = {name: statistics.median(x["rps"] for x in results[name])
+           for name, _, _, _ in sites}
+    cpu = {name: statistics.median(x["cpu"] * 1e6 / max(1, x["requests"])
+                                   for x in results[name])
+           for name, _, _, _ in sites}
+    print()
+    print("   %-13s %12s %7s %8s %10s" % ("site", "req/s", "ratio",
+                                           "target", "CPU/req"))
+    print("   %-13s %12.0f %7s %8s %7.1f us" % ("static", med["static"], "",
+                                                "", cpu["static"]))
+    summary = []
+    ratio = {}
+    for name in [n for n, _, _, _ in sites if n != "static"]:
+        ratio[name] = med[name] / med["static"] if med["static"] else 0.0
+        floor = name == "libfcgi floor"
+        print("   %-13s %12.0f %7.2f %8s %7.1f us" % (
+            name, med[name], ratio[name], "" if floor else
+            ">= %.1f" % TARGET, cpu[name]))
+        if floor:
+            continue
+        non2xx = sum(x["non2xx"] for x in results[name])
+        summary.append(
+            "nginx+%s c=%d: %.0f req/s, static %.0f req/s, ratio %.2f "
+            "(target >= %.1f)%s%s; CPU/req %.1f vs %.1f us" % (
+                name, conns, med[name], med["static"], ratio[name], TARGET,
+                "" if ratio[name] >= TARGET else " [below]",
+                " (%d non-2xx)" % non2xx if non2xx else "",
+                cpu[name], cpu["static"]))
+    if "libfcgi floor" in med:
+        summary.append(
+            "nginx+libfcgi floor (same bytes, no work) c=%d: %.0f req/s, "
+            "ratio %.2f: labmail over TCP reaches %.0f%% of it" % (
+                conns, med["libfcgi floor"], ratio["libfcgi floor"],
+                100.0 * med["FastCGI TCP"] / med["libfcgi floor"]
+                if med["libfcgi floor"] else 0.0))
+    print("   (median of %d round%s; CPU/req: the CPU time of nginx and of "
+          "the site's FastCGI program per request)"
+          % (rounds, "" if rounds == 1 else "s"))
+    print()
+    return summary
+
+
+# ------------------------------------------------------------------- main
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--duration", type=int, default=8,
+                    help="seconds per wrk run (default 8)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds; the median is reported (default 1)")
+    ap.add_argument("--connections", type=int, default=32,
+                    help="wrk connections (default 32)")
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    binary = None
+    for base in (os.getcwd(), TOP):
+        path = os.path.join(base, args.build, "labmail")
+        if os.access(path, os.X_OK):
+            binary = os.path.abspath(path)
+            break
+    if binary is None:
+        print("bench: no %s/labmail: run `make` first" % args.build,
+              file=sys.stderr)
+        return 1
+    missing = [t for t in ("wrk", NGINX) if shutil.which(t) is None]
+    if missing:
+        print("bench: missing: %s (make deps-bench installs wrk and "
+              "nginx-light)" % ", ".join(missing), file=sys.stderr)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="labmail-bench-")
+    os.chmod(tmp, 0o755)
+    t0 = time.monotonic()
+    try:
+        summary = bench_fastcgi(binary, tmp, args.duration,
+                                max(1, args.rounds), args.connections)
+    except BenchError as e:
+        print("bench: could not run: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("== summary (%.0f s; wrk -t2, 127.0.0.1; labmail stderr to "
+          "/dev/null)" % (time.monotonic() - t0))
+    for line in summary:
+        print("   " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
