@@ -25,15 +25,10 @@
 // report), exits 1 with "FAIL: <step>: <why>" on the first check that
 // does not pass.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  TIMEOUT_MS, Watcher, baseAndOrigin, check, commandLine, note, ok, runInChromium, shooter,
+} from './lib.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
-  '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const TIMEOUT_MS = 20000;		// any single wait
 const LOGIN_TIMEOUT_MS = 60000;		// PAM may be slow
 const FRAME_EVAL_MS = 5000;		// evaluation in the sandboxed frame
 const SETTLE_MS = 1500;			// for a late script, form or image
@@ -46,60 +41,28 @@ const ORDINARY_SUBJECT = 'Lab meeting on Thursday';
 const ORDINARY_NAME = 'Leia Organa';
 const REMOTE_HOST = '127.0.0.2';
 
-class Failure extends Error {}
-
 let step = 'start';
-function ok(what) {
-  console.log('ok: ' + what);
-}
-function note(what) {
-  console.log('note: ' + what);
-}
-function check(cond, why) {
-  if (!cond)
-    throw new Failure(why);
-}
 
-function usage() {
-  console.error('usage: LABMAIL_PASSWORD=... node inbox.mjs BASE_URL USER SCREENSHOT_DIR');
-  process.exit(2);
-}
-
-const [base0, user, shotDir] = process.argv.slice(2);
 const password = process.env.LABMAIL_PASSWORD;
-if (!base0 || !user || !shotDir || !password)
-  usage();
-const BASE = base0.replace(/\/+$/, '');
-const ORIGIN = new URL(BASE).origin;
+const [base0, user, shotDir] = commandLine(
+  'LABMAIL_PASSWORD=... node inbox.mjs BASE_URL USER SCREENSHOT_DIR', 3, Boolean(password));
+const [BASE, ORIGIN] = baseAndOrigin(base0);
 
-// Everything the pages report that a person would count as broken.
-const problems = [];
-// Console errors that the current step expects: [regexp, label] pairs.
-// What matches is kept in `expectedSeen` and reported, not failed.
-let expectedConsole = [];
-const expectedSeen = [];
+// Everything the pages report that a person would count as broken, the
+// console errors that the current step expects ([regexp, label] pairs,
+// what matches is kept and reported, not failed) and the dialogs.  An
+// image on 127.0.0.2 that the CSP stopped is judged by its own check.
+const watcher = new Watcher({
+  ignoreFailed: (req) => new URL(req.url()).hostname === REMOTE_HOST,
+});
+const { dialogs } = watcher;
 // Every request the browser made, in order (URL, method, frame URL).
 const requests = [];
 // CSP violations seen from inside the documents.
 const violations = [];
-const dialogs = [];
 
 function watch(page) {
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error')
-      return;
-    const text = msg.text();
-    const hit = expectedConsole.find(([re]) => re.test(text));
-    if (hit)
-      expectedSeen.push(`${hit[1]}: ${text}`);
-    else
-      problems.push(`console error: ${text}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('dialog', (d) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
+  watcher.watch(page);
   page.on('request', (req) => {
     requests.push({ req, url: req.url(), method: req.method(), outcome: 'pending',
       frame: (() => { try { return req.frame().url(); } catch { return '?'; } })() });
@@ -111,53 +74,6 @@ function watch(page) {
   };
   page.on('requestfinished', (req) => settle(req, 'finished'));
   page.on('requestfailed', (req) => settle(req, req.failure()?.errorText || 'failed'));
-  page.on('requestfailed', (req) => {
-    const why = req.failure()?.errorText;
-    // An image on 127.0.0.2 that the CSP stopped is judged by its own check.
-    if (new URL(req.url()).hostname === REMOTE_HOST)
-      return;
-    problems.push(`request failed: ${req.method()} ${req.url()}: ${why}`);
-  });
-  page.on('response', (resp) => {
-    const req = resp.request();
-    // The documents' own statuses are checked where they are expected.
-    if (req.isNavigationRequest() && req.frame() === page.mainFrame())
-      return;
-    if (resp.status() >= 400)
-      problems.push(`${resp.status()} for ${req.method()} ${resp.url()}`);
-  });
-}
-
-// Report the console errors that were expected, once.
-function expectedReport() {
-  for (const s of expectedSeen.splice(0))
-    note(`expected console error: ${s}`);
-}
-
-function noProblems(what) {
-  check(problems.length === 0,
-    `${what}: ${problems.length} problem(s) on the page:\n  ` +
-    problems.join('\n  '));
-}
-
-// CSP violations, seen from inside every document that can run the init
-// script (the DevTools protocol injects it, so labmail's CSP does not stop
-// it; a frame sandboxed without allow-scripts may not run it at all).
-async function watchCsp(page) {
-  await page.exposeBinding('__labtestCsp', (src, v) => {
-    let frame = '?';
-    try { frame = src.frame.url(); } catch { /* detached */ }
-    violations.push({ ...v, frame });
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__labtestCsp({
-        directive: e.violatedDirective, blocked: e.blockedURI,
-        source: e.sourceFile, line: e.lineNumber, sample: e.sample,
-        disposition: e.disposition,
-      });
-    });
-  });
 }
 
 function describe(v) {
@@ -165,11 +81,7 @@ function describe(v) {
     (v.sample ? ` (sample ${JSON.stringify(v.sample)})` : '');
 }
 
-async function shot(page, name, fullPage = true) {
-  const file = path.join(shotDir, name);
-  await page.screenshot({ path: file, fullPage });
-  ok(`screenshot ${file}`);
-}
+const shot = shooter(shotDir);
 
 // The subjects of the inbox's rows, top to bottom, as text.
 async function listedSubjects(page) {
@@ -185,7 +97,7 @@ async function loginForm(page, what) {
 async function login(page) {
   step = 'login';
   // Chromium logs the 401 of the document it loads; that one is expected.
-  expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox before login']];
+  watcher.expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox before login']];
   const resp = await page.goto(`${BASE}/inbox`);
   check(resp && resp.status() === 401, `GET /inbox without a session answered ${resp && resp.status()}, expected 401`);
   await loginForm(page, 'GET /inbox without a session');
@@ -237,9 +149,9 @@ async function login(page) {
   await pageIsInert(page, 'the inbox');
 
   await shot(page, 'inbox.png');
-  noProblems('inbox');
-  expectedReport();
-  expectedConsole = [];
+  watcher.noProblems('inbox');
+  watcher.expectedReport();
+  watcher.expectedConsole = [];
   ok('inbox: no console errors, CSP violations or failed loads');
 }
 
@@ -265,7 +177,7 @@ async function hostileMessage(page) {
   // What the sandbox and the CSP are expected to report from the HTML
   // part: its scripts refused (no allow-scripts) and its remote image
   // refused (img-src data:).  Both are proof of protection, not failures.
-  expectedConsole = [
+  watcher.expectedConsole = [
     [/^Blocked script execution in '[^']*\/inbox\/1\/part\/\d+\/view' because the document's frame is sandboxed and the 'allow-scripts' permission is not set\.?$/,
       'sandbox refused a script'],
     // Chromium's wording changed over the years; both mean "blocked".
@@ -365,7 +277,7 @@ async function hostileMessage(page) {
     note(`CSP violation event: ${describe(v)}`);
   if (violations.length === 0)
     note('no securitypolicyviolation event reached the init script (the sandboxed frame runs no script, the init script included)');
-  expectedReport();
+  watcher.expectedReport();
   // A violation in the top document would mean the page itself carries
   // something its own CSP refuses; the frame's are expected.
   const top = violations.filter((v) => new URL(v.frame, BASE).pathname === '/inbox/1');
@@ -375,11 +287,11 @@ async function hostileMessage(page) {
     (v.blocked || '').startsWith(`http://${REMOTE_HOST}`));
   check(allowed.length === frameViolations.length,
     `unexpected CSP violations in the frame: ${frameViolations.filter((v) => !allowed.includes(v)).map(describe).join('; ')}`);
-  noProblems('message');
+  watcher.noProblems('message');
   ok('message: no console errors, failed loads or CSP violations other than the expected ones');
 
   await shot(page, 'message.png');
-  expectedConsole = [];
+  watcher.expectedConsole = [];
 }
 
 async function stillLoggedIn(page) {
@@ -412,15 +324,15 @@ async function logout(page) {
   const session = cookies.find((c) => c.name === 'labmail_session' && c.value !== '');
   check(!session, 'the session cookie is still set after logging out');
 
-  expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox after logout']];
+  watcher.expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox after logout']];
   const resp = await page.goto(`${BASE}/inbox`);
   check(resp && resp.status() === 401, `GET /inbox after logging out answered ${resp && resp.status()}, expected 401`);
   await loginForm(page, 'GET /inbox after logging out');
   check(await page.locator('table.inbox').count() === 0, 'the inbox list is still shown after logging out');
   ok('after logging out GET /inbox is 401 with the login form');
-  noProblems('logout');
-  expectedReport();
-  expectedConsole = [];
+  watcher.noProblems('logout');
+  watcher.expectedReport();
+  watcher.expectedConsole = [];
 }
 
 // The inbox and the message as a phone shows them (390 x 844 CSS px).
@@ -433,7 +345,7 @@ async function phone(browser) {
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watch(page);
-    expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox before login (phone)']];
+    watcher.expectedConsole = [[/status of 401 \(Unauthorized\)/, 'the 401 of /inbox before login (phone)']];
     await page.goto(`${BASE}/inbox`);
     await page.getByLabel('User name').fill(user);
     await page.getByLabel('Password').fill(password);
@@ -448,7 +360,7 @@ async function phone(browser) {
     else
       ok('on a 390 px phone the inbox is no wider than the screen');
     await shot(page, 'inbox-phone.png');
-    expectedConsole = [
+    watcher.expectedConsole = [
       [/^Blocked script execution in /, 'sandbox refused a script (phone)'],
       [/^(Refused to load|Loading) the image 'http:\/\/127\.0\.0\.2:9\//, 'CSP refused the remote image (phone)'],
     ];
@@ -460,49 +372,23 @@ async function phone(browser) {
     else
       ok('on a 390 px phone the message is no wider than the screen');
     await shot(page, 'message-phone.png');
-    noProblems('phone');
-    expectedReport();
-    expectedConsole = [];
+    watcher.noProblems('phone');
+    watcher.expectedReport();
+    watcher.expectedConsole = [];
   } finally {
     await context.close();
   }
 }
 
-async function main() {
-  fs.mkdirSync(shotDir, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-    timeout: TIMEOUT_MS,
-  });
-  let page;
-  try {
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 800 }, locale: 'en-GB',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT_MS);
-    watch(page);
-    await watchCsp(page);
-    ok(`Chromium ${browser.version()} started`);
-
+runInChromium({
+  shotDir, failureShot: 'failure-inbox.png', watch, step: () => step,
+  onCsp: (v, frame) => violations.push({ ...v, frame }),
+  body: async (browser, page) => {
     await login(page);
     await hostileMessage(page);
     await stillLoggedIn(page);
     await logout(page);
     await phone(browser);
     ok('all');
-  } catch (e) {
-    if (page)
-      await page.screenshot({ path: path.join(shotDir, 'failure-inbox.png'), fullPage: true })
-        .catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(() => process.exit(0), (e) => {
-  const why = e instanceof Failure ? e.message : (e && e.stack) || String(e);
-  console.log(`FAIL: ${step}: ${why}`);
-  process.exit(1);
+  },
 });

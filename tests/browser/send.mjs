@@ -13,15 +13,10 @@
 // success is "sent: <JSON>" with the subject, body and queue id of the
 // mail, so that the caller can find it in the recipient's spool.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  TIMEOUT_MS, Failure, Watcher, baseAndOrigin, check, commandLine, ok, runInChromium, shooter,
+} from './lib.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
-  '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const TIMEOUT_MS = 20000;		// any single wait
 const SEND_TIMEOUT_MS = 60000;		// the POST that runs the SMTP dialogue
 
 const FROM = 'darth@starwars.univ';
@@ -44,88 +39,27 @@ const XSS_SUBJECT = '<script>window.__pwned=1</script>';
 const XSS_FROM = '"><img src=x onerror="window.__pwned=2">@x';
 const XSS_BODY = '</textarea><img src=x onerror="window.__pwned=3">';
 
-class Failure extends Error {}
-
 let step = 'start';
-function ok(what) {
-  console.log('ok: ' + what);
-}
-function check(cond, why) {
-  if (!cond)
-    throw new Failure(why);
-}
 
-function usage() {
-  console.error('usage: node send.mjs BASE_URL RECIPIENT SCREENSHOT_DIR');
-  process.exit(2);
-}
+const [base0, recipient, shotDir] = commandLine(
+  'node send.mjs BASE_URL RECIPIENT SCREENSHOT_DIR', 3);
+const [BASE, ORIGIN] = baseAndOrigin(base0);
 
-const [base0, recipient, shotDir] = process.argv.slice(2);
-if (!base0 || !recipient || !shotDir)
-  usage();
-const BASE = base0.replace(/\/+$/, '');
-const ORIGIN = new URL(BASE).origin;
-
-// Everything the pages report that a person would count as broken.
-const problems = [];
-// Console errors that a given step expects (a 400 page logs its status).
-let expectedConsole = [];
+// Everything the pages report that a person would count as broken, the
+// console errors that a given step expects (a 400 page logs its status)
+// and the dialogs that fired.
+const watcher = new Watcher();
+const { problems, dialogs } = watcher;
 
 function watch(page) {
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error')
-      return;
-    const text = msg.text();
-    if (expectedConsole.some((re) => re.test(text)))
-      return;
-    problems.push(`console error: ${text}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(
-    `request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`));
-  page.on('response', (resp) => {
-    const req = resp.request();
-    // The documents' own statuses are checked where they are expected.
-    if (req.isNavigationRequest() && req.frame() === page.mainFrame())
-      return;
-    if (resp.status() >= 400)
-      problems.push(`${resp.status()} for ${req.method()} ${resp.url()}`);
-  });
+  watcher.watch(page);
   page.on('request', (req) => {
     if (new URL(req.url()).origin !== ORIGIN && !req.url().startsWith('data:'))
       problems.push(`request outside labmail: ${req.url()}`);
   });
 }
 
-function noProblems(what) {
-  check(problems.length === 0,
-    `${what}: ${problems.length} problem(s) on the page:\n  ` +
-    problems.join('\n  '));
-}
-
-// The content-security-policy violations, seen from inside the page.  The
-// init script and the binding are injected by the DevTools protocol, so
-// labmail's CSP does not stop them.
-async function watchCsp(page) {
-  await page.exposeBinding('__labtestCsp', (_src, v) => {
-    problems.push(`CSP violation: ${v.directive} blocked ${v.blocked}` +
-      ` (${v.source}:${v.line}) ${v.sample}`);
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__labtestCsp({
-        directive: e.violatedDirective, blocked: e.blockedURI,
-        source: e.sourceFile, line: e.lineNumber, sample: e.sample,
-      });
-    });
-  });
-}
-
-async function shot(page, name, fullPage = true) {
-  const file = path.join(shotDir, name);
-  await page.screenshot({ path: file, fullPage });
-  ok(`screenshot ${file}`);
-}
+const shot = shooter(shotDir);
 
 async function guide(page) {
   step = 'guide';
@@ -192,7 +126,7 @@ async function guide(page) {
   check(where.scrollY > before, `the page did not scroll (scrollY ${before} -> ${where.scrollY})`);
   ok(`#${id} is in the viewport (top ${Math.round(where.top)} px, scrolled to ${Math.round(where.scrollY)})`);
   await shot(page, 'guide-step4.png', false);
-  noProblems('guide');
+  watcher.noProblems('guide');
   ok('guide: no console errors, CSP violations or failed loads');
 }
 
@@ -264,12 +198,12 @@ async function sendForm(page) {
   ok('the form came back with the subject as typed');
 
   await shot(page, 'send-result.png');
-  noProblems('send');
+  watcher.noProblems('send');
   ok('send: no console errors, CSP violations or failed loads');
   return qid;
 }
 
-async function xss(page, dialogs) {
+async function xss(page) {
   step = 'xss';
   const resp = await page.goto(`${BASE}/send`);
   check(resp && resp.status() === 200, `GET /send answered ${resp && resp.status()}`);
@@ -280,7 +214,7 @@ async function xss(page, dialogs) {
   ok('filled in the form with markup in from, subject and body');
 
   // Chromium logs the 400 of the page it loads; that one is expected.
-  expectedConsole = [/status of 400 \(Bad Request\)/];
+  watcher.expectedConsole = [[/status of 400 \(Bad Request\)/, 'the 400 of POST /send']];
   const res = await submit(page);
   check(res.status() === 400, `POST /send with an invalid from answered ${res.status()}, expected 400`);
   ok('POST /send with an invalid from is 400');
@@ -314,51 +248,22 @@ async function xss(page, dialogs) {
   ok(`the error next to From says ${JSON.stringify(err)}`);
 
   await shot(page, 'send-invalid.png');
-  noProblems('xss');
-  expectedConsole = [];
+  watcher.noProblems('xss');
+  watcher.expectedConsole = [];
   ok('xss: no console errors, CSP violations or failed loads');
 }
 
-async function main() {
-  fs.mkdirSync(shotDir, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-    timeout: TIMEOUT_MS,
-  });
-  let page;
-  try {
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 800 }, locale: 'en-GB',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT_MS);
-    const dialogs = [];
-    page.on('dialog', (d) => {
-      dialogs.push(`${d.type()}: ${d.message()}`);
-      d.dismiss().catch(() => {});
-    });
-    watch(page);
-    await watchCsp(page);
-    ok(`Chromium ${browser.version()} started`);
-
+runInChromium({
+  shotDir, failureShot: 'failure.png', watch, step: () => step,
+  // A CSP violation seen from inside the page is a problem.
+  onCsp: (v) => problems.push(`CSP violation: ${v.directive} blocked ${v.blocked}` +
+    ` (${v.source}:${v.line}) ${v.sample}`),
+  body: async (browser, page) => {
     await guide(page);
     const qid = await sendForm(page);
-    await xss(page, dialogs);
+    await xss(page);
 
     console.log('sent: ' + JSON.stringify({ subject: SUBJECT, body: BODY, queue_id: qid, from: FROM }));
     ok('all');
-  } catch (e) {
-    if (page)
-      await page.screenshot({ path: path.join(shotDir, 'failure.png'), fullPage: true })
-        .catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(() => process.exit(0), (e) => {
-  const why = e instanceof Failure ? e.message : (e && e.stack) || String(e);
-  console.log(`FAIL: ${step}: ${why}`);
-  process.exit(1);
+  },
 });

@@ -17,85 +17,36 @@ import email.policy
 import json
 import mailbox
 import os
-import shutil
-import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import labtest  # noqa: E402
-
-BROWSER_DIR = os.path.join(labtest.TOP, "tests", "browser")
-SCRIPT = os.path.join(BROWSER_DIR, "send.mjs")
-CHROMIUM = "/usr/bin/chromium"
-NODE = shutil.which("node")
-NODE_TIMEOUT = 240   # seconds for the whole script
+from integration import browser_support  # noqa: E402
 
 
-def skip_reason():
-    if not labtest.is_root():
-        return "needs root (private Postfix and a test user)"
-    if NODE is None:
-        return "node is not installed"
-    if not os.access(CHROMIUM, os.X_OK):
-        return "%s is not installed" % CHROMIUM
-    if shutil.which("postfix") is None:
-        return "postfix is not installed"
-    return None
+@browser_support.needs("private Postfix and a test user", commands=("postfix",))
+class BrowserTest(browser_support.BrowserScript, unittest.TestCase):
 
-
-@unittest.skipIf(skip_reason() is not None, skip_reason() or "")
-class BrowserTest(unittest.TestCase):
+    SCRIPT = "send.mjs"
 
     def setUp(self):
-        if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules",
-                                          "playwright-core")):
-            self.fail("playwright-core is not installed: run "
-                      "`npm install --no-audit --no-fund` in tests/browser")
+        super().setUp()
         self.postfix = labtest.Postfix()
         self.addCleanup(self.postfix.stop)
-        self.user = labtest.TestUser()
-        self.addCleanup(self.user.remove)
-        self.labmail = labtest.Labmail(smtp_port=self.postfix.port)
-        self.addCleanup(self.labmail.cleanup)
-        self.shots = os.path.abspath(
-            os.environ.get("LABMAIL_SCREENSHOTS") or
-            os.path.join(labtest.BUILD, "screenshots"))
-        os.makedirs(self.shots, exist_ok=True)
+        self.start_labmail(self.postfix.port)
 
-    def run_script(self, recipient):
-        argv = [NODE, SCRIPT, self.labmail.base, recipient, self.shots]
-        try:
-            proc = subprocess.run(argv, cwd=BROWSER_DIR, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True,
-                                  timeout=NODE_TIMEOUT)
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout or ""
-            if isinstance(out, bytes):
-                out = out.decode("utf-8", "replace")
-            self.fail("send.mjs did not finish in %ds:\n%s\nlabmail's log:\n%s"
-                      % (NODE_TIMEOUT, out, self.labmail_log()))
-        print("\n--- send.mjs ---\n" + proc.stdout.rstrip() +
-              "\n--- screenshots in %s ---" % self.shots)
-        self.assertEqual(proc.returncode, 0,
-                         "send.mjs exited with %d:\n%s\nlabmail's log:\n%s"
-                         % (proc.returncode, proc.stdout, self.labmail_log()))
-        sent = [line for line in proc.stdout.splitlines()
+    def run_send(self, recipient):
+        out = self.run_script(recipient)
+        sent = [line for line in out.splitlines()
                 if line.startswith("sent: ")]
         self.assertEqual(len(sent), 1, "send.mjs printed no 'sent:' line")
         return json.loads(sent[0][len("sent: "):])
 
-    def labmail_log(self):
-        try:
-            return self.labmail.output()
-        except (OSError, ValueError):
-            return "(no log)"
-
     def test_guide_and_send(self):
         recipient = "%s@%s" % (self.user.name, labtest.DOMAIN)
-        sent = self.run_script(recipient)
+        sent = self.run_send(recipient)
 
         self.user.wait_mail(1)
         # The XSS case sent nothing; give a wrongly sent second mail a moment.

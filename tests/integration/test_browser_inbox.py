@@ -15,20 +15,13 @@ does it).  Screenshots go to $LABMAIL_SCREENSHOTS, else BUILD/screenshots.
 """
 
 import os
-import shutil
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import labtest  # noqa: E402
+from integration import browser_support  # noqa: E402
 from integration.test_inbox import message, write_spool  # noqa: E402
-
-BROWSER_DIR = os.path.join(labtest.TOP, "tests", "browser")
-SCRIPT = os.path.join(BROWSER_DIR, "inbox.mjs")
-CHROMIUM = "/usr/bin/chromium"
-NODE = shutil.which("node")
-NODE_TIMEOUT = 240   # seconds for the whole script
 
 # These strings must match the constants at the top of inbox.mjs.
 HOSTILE_SUBJECT = '<img src=x onerror="window.__pwned=1">'
@@ -78,63 +71,23 @@ def ordinary():
                    from_header=ORDINARY_FROM)
 
 
-def skip_reason():
-    if not labtest.is_root():
-        return "needs root (a test user, PAM and /var/mail)"
-    if NODE is None:
-        return "node is not installed"
-    if not os.access(CHROMIUM, os.X_OK):
-        return "%s is not installed" % CHROMIUM
-    return None
+@browser_support.needs("a test user, PAM and /var/mail")
+class BrowserInboxTest(browser_support.BrowserScript, unittest.TestCase):
 
-
-@unittest.skipIf(skip_reason() is not None, skip_reason() or "")
-class BrowserInboxTest(unittest.TestCase):
+    SCRIPT = "inbox.mjs"
 
     def setUp(self):
-        if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules",
-                                          "playwright-core")):
-            self.fail("playwright-core is not installed: run "
-                      "`npm install --no-audit --no-fund` in tests/browser")
-        self.user = labtest.TestUser()
-        self.addCleanup(self.user.remove)
+        super().setUp()
         # Oldest first: the hostile message is /inbox/1, the ordinary /inbox/2.
         write_spool(self.user, hostile() + ordinary())
         # Nothing listens on the SMTP port: this test sends no mail.
-        self.labmail = labtest.Labmail(smtp_port=labtest.free_port())
-        self.addCleanup(self.labmail.cleanup)
-        self.shots = os.path.abspath(
-            os.environ.get("LABMAIL_SCREENSHOTS") or
-            os.path.join(labtest.BUILD, "screenshots"))
-        os.makedirs(self.shots, exist_ok=True)
-
-    def labmail_log(self):
-        try:
-            return self.labmail.output()
-        except (OSError, ValueError):
-            return "(no log)"
+        self.start_labmail(labtest.free_port())
 
     def test_login_inbox_hostile_message_logout(self):
         spool_before = os.stat(self.user.spool)
-        argv = [NODE, SCRIPT, self.labmail.base, self.user.name, self.shots]
         env = dict(os.environ, LABMAIL_PASSWORD=self.user.password)
-        try:
-            proc = subprocess.run(argv, cwd=BROWSER_DIR, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, env=env,
-                                  stderr=subprocess.STDOUT, text=True,
-                                  timeout=NODE_TIMEOUT)
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout or ""
-            if isinstance(out, bytes):
-                out = out.decode("utf-8", "replace")
-            self.fail("inbox.mjs did not finish in %ds:\n%s\nlabmail's log:\n%s"
-                      % (NODE_TIMEOUT, out, self.labmail_log()))
-        print("\n--- inbox.mjs ---\n" + proc.stdout.rstrip() +
-              "\n--- screenshots in %s ---" % self.shots)
-        self.assertEqual(proc.returncode, 0,
-                         "inbox.mjs exited with %d:\n%s\nlabmail's log:\n%s"
-                         % (proc.returncode, proc.stdout, self.labmail_log()))
-        self.assertIn("ok: all", proc.stdout.splitlines())
+        out = self.run_script(self.user.name, env=env)
+        self.assertIn("ok: all", out.splitlines())
         # Reading never writes the spool.
         after = os.stat(self.user.spool)
         self.assertEqual((after.st_size, after.st_mtime_ns),
