@@ -40,12 +40,11 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
-sys.path.insert(0, os.path.join(TOP, "tests"))
+import benchlib  # noqa: E402
+from benchlib import (LOOPBACK, TOP, BenchError, Proc,  # noqa: E402
+                      children_of, free_port, run_wrk)
 import labtest  # noqa: E402
-from labtest import LOOPBACK, free_port, wait_port  # noqa: E402
 
 MKSPOOL = os.path.join(TOP, "tests", "tools", "mkspool.py")
 MAIL = "mail"                   # GNU Mailutils (package mailutils)
@@ -58,14 +57,7 @@ TARGET_RSS_MB = 64.0
 PAGE_SIZE = 50                  # messages on an inbox page (route_inbox.c)
 
 
-class BenchError(Exception):
-    """The benchmark could not run."""
-
-
 # ------------------------------------------------------------ /proc figures
-
-TICK = os.sysconf("SC_CLK_TCK")
-
 
 def proc_io(pid):
     """/proc/PID/io as a dict (rchar, syscr, read_bytes...)."""
@@ -88,33 +80,6 @@ def proc_status_kb(pid, *keys):
     return out
 
 
-def children_of(pid):
-    """Pids whose parent is pid (labmail's privileged helper)."""
-    kids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                kids.append(int(name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of one process, from /proc."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def mb(kb):
     return kb / 1024.0
 
@@ -125,7 +90,7 @@ def secs(v):
 
 # ----------------------------------------------------------------- labmail
 
-class Labmail:
+class Labmail(Proc):
     """build/labmail (BINARY) on a free loopback port, stopped by its pid.
 
     Its state (session key) and its log are in tmp; the log is kept for
@@ -135,51 +100,20 @@ class Labmail:
         self.port = free_port()
         self.base = "http://%s:%d" % (LOOPBACK, self.port)
         self.state = tempfile.mkdtemp(prefix="inbox-state-", dir=tmp)
-        self.log_path = os.path.join(tmp, "inbox-labmail.log")
         # --smtp: a loopback port nobody listens on; the inbox never
         # sends, and labmail must never reach its default SMTP host.
         argv = [binary, "--listen", "%s:%d" % (LOOPBACK, self.port),
                 "--smtp", "%s:%d" % (LOOPBACK, free_port()),
                 "--state-dir", self.state]
-        with open(self.log_path, "wb") as log:
-            try:
-                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                             stdout=log,
-                                             stderr=subprocess.STDOUT)
-            except OSError as e:
-                raise BenchError("labmail could not start: %s" % e)
-        try:
-            wait_port(self.port, self.proc, timeout=15)
-            time.sleep(0.1)
-            if self.proc.poll() is not None:
-                raise RuntimeError("exited with %d" % self.proc.returncode)
-        except RuntimeError as e:
-            self.stop()
-            raise BenchError("labmail did not start (%s): %s\n%s" % (
-                e, " ".join(argv), self.log_tail()))
+        Proc.__init__(self, "labmail", argv, port=self.port,
+                      log=os.path.join(tmp, "inbox-labmail.log"),
+                      stop_timeout=60)
         # The pid we started is the web process (it drops to nobody);
         # the privileged helper is its child.
         self.pid = self.proc.pid
 
     def url(self, path):
         return self.base + path
-
-    def log_tail(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-2000:].strip()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)     # this pid only
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 def inbox_count(text):
@@ -194,7 +128,7 @@ def get_inbox(lab, browser):
     elapsed = time.monotonic() - t0
     if r.status != 200:
         raise BenchError("GET /inbox answered %d; labmail's log:\n%s"
-                         % (r.status, lab.log_tail()))
+                         % (r.status, lab.tail()))
     return elapsed, r
 
 
@@ -210,7 +144,7 @@ def login(lab, user):
     if r.status != 303 or not token:
         raise BenchError("POST /login answered %d (expected 303 and a "
                          "session cookie); labmail's log:\n%s"
-                         % (r.status, lab.log_tail()))
+                         % (r.status, lab.tail()))
     return b, token
 
 
@@ -246,55 +180,6 @@ def grep_from(spool):
     if p.returncode not in (0, 1):
         raise BenchError("grep failed (%d)" % p.returncode)
     return elapsed, int(p.stdout.strip() or 0)
-
-
-# --------------------------------------------------------------------- wrk
-
-def parse_duration(s):
-    """wrk's '1.23ms' / '456.78us' / '1.01s' in milliseconds."""
-    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", s)
-    if not m:
-        return None
-    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0,
-                                "m": 60000.0, "h": 3600000.0}[m.group(2)]
-
-
-def run_wrk(url, token, conns, duration, pids):
-    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % duration,
-            "--timeout", "10s", "-H", "Cookie: labmail_session=" + token,
-            url]
-    cpu0 = {p: cpu_seconds(p) for p in pids}
-    try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True,
-                              timeout=duration + 60)
-    except subprocess.TimeoutExpired:
-        raise BenchError("wrk did not finish")
-    cpu = sum(cpu_seconds(p) - cpu0[p] for p in pids)
-    out = proc.stdout
-    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    total = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
-    if proc.returncode != 0 or not rps or not total:
-        raise BenchError("wrk failed (status %d):\n%s"
-                         % (proc.returncode, out.strip()))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), "
-                     r"write (\d+), timeout (\d+)", out)
-    lat = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
-    seconds = parse_duration(total.group(2)) / 1000.0
-    return {
-        "rps": float(rps.group(1)),
-        "requests": int(total.group(1)),
-        "seconds": seconds,
-        "non2xx": int(non2xx.group(1)) if non2xx else 0,
-        "sockerr": sum(map(int, sock.groups())) if sock else 0,
-        "sockerr_text": sock.group(0) if sock else "no socket errors",
-        "lat_avg": parse_duration(lat.group(1)) if lat else None,
-        "lat_max": parse_duration(lat.group(3)) if lat else None,
-        "cpu": cpu,
-        # Shown with the token elided: it is a live credential.
-        "argv": " ".join(argv).replace(token, "TOKEN"),
-    }
 
 
 # -------------------------------------------------------------------- peer
@@ -415,14 +300,18 @@ def bench_inbox(binary, tmp, duration=8, messages=100000, size_mb=1024,
 
         # ---- 2. warm index under wrk
         url = lab.url("/inbox")
-        res = run_wrk(url, token, conns, duration, [lab.pid] + helper)
-        print("   warm index: %s" % res["argv"])
+        res = run_wrk(url, conns, duration,
+                      headers=["Cookie: labmail_session=" + token],
+                      watch={"labmail": [lab.pid] + helper}, children=False,
+                      secret=token)             # a live credential
+        res["cpu"] = res["cpu"]["labmail"]
+        print("   warm index: %s" % res["shown"])
         print("     %.0f req/s (target >= %.0f)%s; %d requests in %.2f s, "
               "%d non-2xx, %s" % (
                   res["rps"], TARGET_WARM_RPS,
                   "" if res["rps"] >= TARGET_WARM_RPS else " [below]",
                   res["requests"], res["seconds"], res["non2xx"],
-                  res["sockerr_text"]))
+                  res["sockerr_text"] or "no socket errors"))
         print("     latency avg %.2f ms, max %.2f ms; labmail + helper CPU "
               "%.0f us/request (%.2f cores)" % (
                   res["lat_avg"] or 0, res["lat_max"] or 0,
@@ -559,10 +448,6 @@ def peer_mail(spool, cold_t, mem, timeout):
 
 # -------------------------------------------------------------------- main
 
-def on_sigterm(signum, frame):
-    raise KeyboardInterrupt()
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build")
@@ -573,35 +458,15 @@ def main():
     ap.add_argument("--mail-timeout", type=int, default=150,
                     help="seconds mail -H may take (default 150)")
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, on_sigterm)
-    binary = None
-    for base in (os.getcwd(), TOP):
-        path = os.path.join(base, args.build, "labmail")
-        if os.access(path, os.X_OK):
-            binary = os.path.abspath(path)
-            break
-    if binary is None:
-        print("bench: no %s/labmail: run `make` first" % args.build,
-              file=sys.stderr)
-        return 1
-    tmp = tempfile.mkdtemp(prefix="labmail-bench-")
-    os.chmod(tmp, 0o755)
-    t0 = time.monotonic()
     try:
-        summary = bench_inbox(binary, tmp, args.duration, args.messages,
-                              args.size_mb, args.mail_timeout)
+        binary = benchlib.find_binary(args.build)
     except BenchError as e:
-        print("bench: could not run: %s" % e, file=sys.stderr)
+        print("bench: %s" % e, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("== summary (%.0f s; 127.0.0.1)" % (time.monotonic() - t0))
-    for line in summary:
-        print("   " + line)
-    return 0
+    return benchlib.run_main(
+        lambda tmp: bench_inbox(binary, tmp, args.duration, args.messages,
+                                args.size_mb, args.mail_timeout),
+        "127.0.0.1")
 
 
 if __name__ == "__main__":
