@@ -118,6 +118,27 @@ app_may_block(const struct app *app, const struct http_request *req)
 }
 
 /*
+ * The date of the access log, formatted at most once a second in each
+ * thread: localtime_r() takes a process-wide lock, which the request
+ * threads would otherwise fight over on every request.
+ */
+static const char *
+log_date(void)
+{
+	static __thread time_t	last = -1;
+	static __thread char	date[64];
+	time_t			now = time(NULL);
+	struct tm		tm;
+
+	if (now != last) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		last = now;
+	}
+	return date;
+}
+
+/*
  * One line per request in Combined Log Format, as Apache's httpd writes
  * it: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i", where %r
  * is the request line as received.  Peer data goes through log_escape(),
@@ -127,9 +148,7 @@ app_may_block(const struct app *app, const struct http_request *req)
 static void
 log_access(const struct http_request *req, const struct http_response *resp)
 {
-	char		 date[64], size[24];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
+	char		 size[24];
 	gsize		 len = resp->body ? g_bytes_get_size(resp->body) : 0;
 	char		*method = log_escape(req->method);
 	char		*target = log_escape(req->target ? req->target :
@@ -139,15 +158,13 @@ log_access(const struct http_request *req, const struct http_response *resp)
 	char		*ref = log_escape(http_header(req, "referer"));
 	char		*ua = log_escape(http_header(req, "user-agent"));
 
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S %z", &tm);
 	/* %b: the body's bytes, "-" when none is sent (HEAD, 304). */
 	if (len == 0 || strcmp(req->method, "HEAD") == 0)
 		g_strlcpy(size, "-", sizeof(size));
 	else
 		g_snprintf(size, sizeof(size), "%" G_GSIZE_FORMAT, len);
 	log_request("%s - - [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"",
-	    req->peer, date, method, target, protocol, resp->status, size,
+	    req->peer, log_date(), method, target, protocol, resp->status, size,
 	    ref, ua);
 	g_free(method);
 	g_free(target);
