@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -51,6 +52,75 @@ def wait_port(port, proc=None, timeout=15.0):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
+def wait_unix(path, proc=None, timeout=15.0):
+    """Wait until something accepts on the Unix socket path."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %d" % proc.returncode)
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on %s" % path)
+
+
+def stop_process(proc, timeout=60):
+    """SIGTERM to this pid only, SIGKILL if it lingers; the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def count_connections(port):
+    """Established TCP connections to 127.0.0.1:port, from /proc."""
+    n = 0
+    hexport = ":%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if local.endswith(hexport) and state == "01":
+                n += 1
+    return n
+
+
+def check_sends_do_not_block(test, base, server, form, n):
+    """With n sends hanging on the silent SMTP server, /guide still
+    answers; once the server is gone, every send gets 502.  No timing
+    threshold: the proof is that no send has finished meanwhile."""
+    token = Browser(base).csrf()
+    statuses = []
+
+    def send():
+        statuses.append(Browser(base).post(
+            "/send", dict(form, csrf_token=token),
+            {"Cookie": "labmail_csrf=" + token}).status)
+
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    # Wait until all n SMTP connections are open and waiting.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and count_connections(
+            server.port) < n:
+        time.sleep(0.05)
+    test.assertGreaterEqual(count_connections(server.port), n)
+    for _ in range(5):
+        test.assertEqual(Browser(base).get("/guide").status, 200)
+    test.assertEqual(statuses, [], "a hanging send finished early")
+    server.stop()          # the sends now fail fast
+    for t in threads:
+        t.join(60)
+    test.assertEqual(sorted(set(statuses)), [502])
+
+
 def is_root():
     return os.geteuid() == 0
 
@@ -81,15 +151,9 @@ class Labmail:
 
     def stop(self):
         """SIGTERM; returns the exit status (0 for a clean shutdown)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        status = stop_process(self.proc)
         self.log.close()
-        return self.proc.returncode
+        return status
 
     def output(self):
         with open(self.log.name, encoding="utf-8", errors="replace") as f:

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,8 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True     # leave no __pycache__ in the checkout
 if os.path.join(TOP, "tests") not in sys.path:
     sys.path.insert(0, os.path.join(TOP, "tests"))
-from labtest import LOOPBACK, free_port, wait_port  # noqa: E402,F401
+from labtest import (LOOPBACK, free_port, stop_process,  # noqa: E402,F401
+                     wait_port, wait_unix)
 
 NGINX = "/usr/sbin/nginx"
 
@@ -80,18 +80,7 @@ class Proc:
                     raise RuntimeError("exited with %d"
                                        % self.proc.returncode)
                 return
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("exited with %d"
-                                       % self.proc.returncode)
-                try:
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.connect(path)
-                        return
-                except OSError:
-                    time.sleep(0.05)
-            raise RuntimeError("nothing listens on %s" % path)
+            wait_unix(path, self.proc, timeout=timeout)
         except RuntimeError as e:
             msg = "%s did not start (%s): %s" % (self.name, e,
                                                 " ".join(self.argv))
@@ -110,16 +99,10 @@ class Proc:
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)     # this pid only
-            try:
-                self.proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        status = stop_process(self.proc, self.stop_timeout)
         if self in Proc.running:
             Proc.running.remove(self)
-        return self.proc.returncode
+        return status
 
     @classmethod
     def stop_all(cls):

@@ -54,13 +54,10 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import tempfile
-import threading
-import time
 import unittest
 import urllib.parse
 import urllib.request
@@ -138,29 +135,7 @@ class Proc:
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)     # this pid only
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def wait_unix(path, proc, timeout=15.0):
-    """Wait until something accepts on the Unix socket path."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("process exited with %d" % proc.returncode)
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(path)
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %s" % path)
+        return labtest.stop_process(self.proc)
 
 
 def started(p, port=None, path=None):
@@ -169,7 +144,7 @@ def started(p, port=None, path=None):
         if port is not None:
             labtest.wait_port(port, p.proc)
         else:
-            wait_unix(path, p.proc)
+            labtest.wait_unix(path, p.proc)
     except RuntimeError as e:
         p.stop()
         raise RuntimeError("%s did not start (%s): %s\n%s" % (
@@ -1074,18 +1049,6 @@ class SetuidProgram(unittest.TestCase):
 
 # ------------------------------------------------- FastCGI, concurrency
 
-def _count_connections(port):
-    """Established TCP connections to 127.0.0.1:port, from /proc."""
-    n = 0
-    hexport = ":%04X" % port
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if local.endswith(hexport) and state == "01":
-                n += 1
-    return n
-
-
 class NginxFastcgiConcurrency(unittest.TestCase):
     """Requests in flight through nginx do not wait for each other."""
 
@@ -1101,32 +1064,8 @@ class NginxFastcgiConcurrency(unittest.TestCase):
         self.addCleanup(lm.cleanup)
         ngx = Nginx(tmp, "nginx/labmail.conf", [("127.0.0.1:9000", where)])
         self.addCleanup(ngx.stop)
-        b = labtest.Browser(ngx.base)
-        token = b.csrf()
-        statuses = []
-
-        def send():
-            statuses.append(labtest.Browser(ngx.base).post(
-                "/send", dict(FORM, to="root@mail181.com", csrf_token=token),
-                {"Cookie": "labmail_csrf=" + token}).status)
-
-        threads = [threading.Thread(target=send) for _ in range(10)]
-        for t in threads:
-            t.start()
-        # Wait until all 10 SMTP connections are open and waiting.
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and _count_connections(
-                server.port) < 10:
-            time.sleep(0.05)
-        self.assertGreaterEqual(_count_connections(server.port), 10)
-        for _ in range(5):
-            r = b.get("/guide")
-            self.assertEqual(r.status, 200)
-        self.assertEqual(statuses, [], "a hanging send finished early")
-        server.stop()          # the sends now fail fast
-        for t in threads:
-            t.join(60)
-        self.assertEqual(sorted(set(statuses)), [502])
+        labtest.check_sends_do_not_block(
+            self, ngx.base, server, dict(FORM, to="root@mail181.com"), 10)
 
 
 # ------------------------------------------------- socket on stdin

@@ -11,7 +11,6 @@ loopback port where nothing listens.
 import os
 import re
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -95,13 +94,7 @@ class Running:
         return labtest.Browser(self.base).get(path)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        labtest.stop_process(self.proc)
         self.log.close()
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
             self.output = f.read()
