@@ -4,6 +4,8 @@
  */
 #include <sys/socket.h>
 
+#include <poll.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <glib-unix.h>
 
 #include "front_fcgi.h"
 
@@ -27,15 +30,21 @@ struct gateway {
 struct front_fcgi {
 	const struct app	*app;
 	int			 listen_fd;
+	int			 stop_pipe[2];	/* readable once stopping */
 	GMutex			 accept_lock;
 	GThread			*acceptors[FRONT_FCGI_ACCEPTORS];
-	GThreadPool		*workers;
+	GThreadPool		*connections;
 };
 
-/* A FastCGI request on its way through the workers. */
-struct fcgi_job {
+/*
+ * One connection from the web server.  libfcgi reads its requests one
+ * after the other into fcgx; req holds the one read and not yet
+ * answered (pending).
+ */
+struct fcgi_conn {
 	FCGX_Request		 fcgx;
 	struct http_request	 req;
+	gboolean		 pending;
 };
 
 /* The value of name in envp, or NULL. */
@@ -185,62 +194,118 @@ fcgx_write(void *ctx, const char *buf, gsize n)
 	return FCGX_PutStr(buf, (int)n, ctx) == (int)n;
 }
 
-/* Answer a job, then free it. */
+/* Read the request that FCGX_Accept_r() has just taken. */
 static void
-fcgi_answer(const struct app *app, struct fcgi_job *job)
+fcgi_read(struct fcgi_conn *conn)
 {
-	struct gateway		gw = { job->fcgx.envp, fcgx_read, fcgx_write,
-				    job->fcgx.out };
+	struct gateway	gw = { conn->fcgx.envp, fcgx_read, fcgx_write,
+			    conn->fcgx.in };
+
+	read_request(&gw, &conn->req);
+	conn->pending = TRUE;
+}
+
+/* Answer the pending request; the connection stays open if the web
+ * server asked to keep it (FCGI_KEEP_CONN), else fcgx.ipcFd is -1. */
+static void
+fcgi_answer(const struct app *app, struct fcgi_conn *conn)
+{
+	struct gateway		gw = { conn->fcgx.envp, fcgx_read, fcgx_write,
+				    conn->fcgx.out };
 	struct http_response	resp;
 
 	http_response_init(&resp);
-	app_handle(app, &job->req, &resp);
-	write_response(&gw, &job->req, &resp);
+	app_handle(app, &conn->req, &resp);
+	write_response(&gw, &conn->req, &resp);
 	http_response_clear(&resp);
-	http_request_clear(&job->req);
-	FCGX_Finish_r(&job->fcgx);
-	FCGX_Free(&job->fcgx, 1);
-	g_free(job);
+	http_request_clear(&conn->req);
+	conn->pending = FALSE;
+	FCGX_Finish_r(&conn->fcgx);
 }
 
-/* Worker thread: a request that may wait on SMTP or the helper. */
+/* Close the connection and free it. */
 static void
-fcgi_work(gpointer data, gpointer user_data)
+fcgi_conn_free(struct fcgi_conn *conn)
 {
-	fcgi_answer(user_data, data);
+	if (conn->pending)
+		http_request_clear(&conn->req);
+	FCGX_Free(&conn->fcgx, 1);
+	g_free(conn);
 }
 
-/* Acceptor thread: take requests, answer the quick ones at once. */
+/* Wait until the web server sends the next request on a kept
+ * connection (or closes it); FALSE if we are stopping. */
+static gboolean
+fcgi_wait_next(struct front_fcgi *f, int fd)
+{
+	struct pollfd	pfd[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = f->stop_pipe[0], .events = POLLIN },
+	};
+
+	while (poll(pfd, 2, -1) < 0)
+		if (errno != EINTR)
+			return FALSE;
+	return pfd[1].revents == 0;
+}
+
+/*
+ * Connection thread: the pending request, then every next one the web
+ * server sends on the same connection (nginx's fastcgi_keep_conn), until
+ * it closes it.  Each connection has a thread of its own, so a request
+ * waiting on SMTP or on the helper holds up no other.
+ */
+static void
+fcgi_serve_connection(gpointer data, gpointer user_data)
+{
+	struct fcgi_conn	*conn = data;
+	struct front_fcgi	*f = user_data;
+
+	/* When this connection ends, FCGX_Accept_r() must fail rather than
+	 * accept another: that is the acceptors' job. */
+	conn->fcgx.listen_sock = -1;
+	if (conn->pending)
+		fcgi_answer(f->app, conn);
+	while (conn->fcgx.ipcFd >= 0 && fcgi_wait_next(f, conn->fcgx.ipcFd) &&
+	    FCGX_Accept_r(&conn->fcgx) == 0) {
+		fcgi_read(conn);
+		fcgi_answer(f->app, conn);
+	}
+	fcgi_conn_free(conn);
+}
+
+/*
+ * Acceptor thread: take a new connection and its first request.  A
+ * quick one (guide, static files) is answered here; one that may wait
+ * on SMTP or the helper, or a connection kept open for more requests,
+ * goes to a connection thread.
+ */
 static gpointer
 fcgi_accept_loop(gpointer data)
 {
 	struct front_fcgi	*f = data;
-	struct fcgi_job		*job;
+	struct fcgi_conn	*conn;
 	int			 rc;
 
 	for (;;) {
-		job = g_new0(struct fcgi_job, 1);
-		FCGX_InitRequest(&job->fcgx, f->listen_fd, 0);
+		conn = g_new0(struct fcgi_conn, 1);
+		FCGX_InitRequest(&conn->fcgx, f->listen_fd, 0);
 		/* libfcgi wants one accept at a time on a socket. */
 		g_mutex_lock(&f->accept_lock);
-		rc = FCGX_Accept_r(&job->fcgx);
+		rc = FCGX_Accept_r(&conn->fcgx);
 		g_mutex_unlock(&f->accept_lock);
 		if (rc < 0) {
-			FCGX_Free(&job->fcgx, 1);
-			g_free(job);
+			fcgi_conn_free(conn);
 			return NULL;
 		}
-		{
-			struct gateway	gw = { job->fcgx.envp, fcgx_read,
-					    fcgx_write, job->fcgx.in };
-
-			read_request(&gw, &job->req);
-		}
-		if (!job->req.body_too_large &&
-		    app_may_block(f->app, &job->req))
-			g_thread_pool_push(f->workers, job, NULL);
+		fcgi_read(conn);
+		if (conn->req.body_too_large ||
+		    !app_may_block(f->app, &conn->req))
+			fcgi_answer(f->app, conn);
+		if (conn->fcgx.ipcFd >= 0)
+			g_thread_pool_push(f->connections, conn, NULL);
 		else
-			fcgi_answer(f->app, job);
+			fcgi_conn_free(conn);
 	}
 }
 
@@ -258,9 +323,16 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 	f = g_new0(struct front_fcgi, 1);
 	f->app = app;
 	f->listen_fd = listen_fd;
+	if (!g_unix_open_pipe(f->stop_pipe, FD_CLOEXEC, err)) {
+		g_free(f);
+		return NULL;
+	}
 	g_mutex_init(&f->accept_lock);
-	f->workers = g_thread_pool_new(fcgi_work, (gpointer)app,
-	    FRONT_FCGI_WORKERS, FALSE, NULL);
+	/* Unbounded: a kept connection holds its thread while idle, and a
+	 * bound would leave new connections queued behind idle ones.  The
+	 * web server bounds how many it opens. */
+	f->connections = g_thread_pool_new(fcgi_serve_connection, f, -1,
+	    FALSE, NULL);
 	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
 		f->acceptors[i] = g_thread_new("fcgi-accept",
 		    fcgi_accept_loop, f);
@@ -277,7 +349,11 @@ front_fcgi_stop(struct front_fcgi *f)
 	shutdown(f->listen_fd, SHUT_RDWR);
 	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
 		g_thread_join(f->acceptors[i]);
-	g_thread_pool_free(f->workers, FALSE, TRUE);
+	/* Closing the pipe's write end wakes the connection threads that
+	 * wait on a kept connection; requests in progress end first. */
+	close(f->stop_pipe[1]);
+	g_thread_pool_free(f->connections, FALSE, TRUE);
+	close(f->stop_pipe[0]);
 	close(f->listen_fd);
 	g_mutex_clear(&f->accept_lock);
 	g_free(f);

@@ -5,9 +5,11 @@
  * struct http_request, call app_handle(), and write the response back
  * with a Status: line; nothing else.
  *
- * FastCGI: a few threads accept requests; those that may wait on SMTP
- * or on the helper (app_may_block()) go to a pool of workers, so several
- * requests in flight never wait for each other.
+ * FastCGI: a few threads accept connections and answer quick first
+ * requests at once.  A request that may wait on SMTP or on the helper
+ * (app_may_block()), and a connection the web server keeps open for more
+ * requests (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn), get a thread of
+ * their own, so several requests in flight never wait for each other.
  *
  * CGI: one request from the environment and standard input, answered on
  * standard output.
@@ -18,7 +20,6 @@
 #include "app.h"
 
 #define FRONT_FCGI_ACCEPTORS	4
-#define FRONT_FCGI_WORKERS	64
 
 struct front_fcgi;
 

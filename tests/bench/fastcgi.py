@@ -7,10 +7,12 @@
 
 One nginx, started here on free loopback ports, with three sites:
 
-- labmail over FastCGI on TCP, with web/nginx/labmail.conf as shipped
-  (only its example address 127.0.0.1:9000 replaced);
-- labmail over FastCGI on a Unix socket, with web/nginx/labmail-unix.conf
-  (only its example socket path replaced);
+- labmail over FastCGI on TCP, with web/nginx/labmail.conf and
+  labmail-upstream.conf as shipped (only the upstream's address and,
+  so that several live in one nginx, its name replaced): nginx keeps
+  its connections to labmail open (fastcgi_keep_conn);
+- labmail over FastCGI on a Unix socket, the same files with the
+  socket's path as the upstream's address;
 - the same HTML as a static file, at the same path /labmail/guide.
 
 GET /labmail/guide?lang=en on each with wrk -t2 -c32, the sites taking
@@ -18,12 +20,13 @@ turns in the same run; the req/s of each FastCGI site over the static
 one is the ratio (target >= 0.8).  labmail's per-request log goes to
 /dev/null; nginx logs every request on every site, as in service.
 
-For scale, a fourth site (labmail.conf again) passes to the FastCGI
-floor: a 30-line libfcgi program, compiled here, that answers every
-request with the same bytes from memory and does nothing else (four
-threads taking turns at accept, as labmail's acceptors do).  No
-FastCGI program built on libfcgi can beat it behind this nginx, so its
-ratio is the most the target can mean here.
+For scale, a fourth site (the same files again) passes to the FastCGI
+floor: a 50-line libfcgi program, compiled here, that answers every
+request with the same bytes from memory and does nothing else, its
+threads shaped as labmail's (four taking turns at accept, then a thread
+for each kept connection).  No FastCGI program built on libfcgi can
+beat it behind this nginx, so its ratio is the most the target can
+mean here.
 
 Everything runs on 127.0.0.1 and in a temporary folder; every process
 is started here and stopped by its pid.  labmail's --smtp points at a
@@ -75,16 +78,35 @@ def start_labmail(binary, tmp, where, tag):
     return p
 
 
-def example(name, dest, old, new):
-    """web/nginx/NAME copied into dest with its example value replaced."""
+def example(name, dest, subs):
+    """web/nginx/NAME copied into dest with its example values replaced
+    (subs: (literal in the file, value here) pairs)."""
     with open(os.path.join(EXAMPLES, name)) as f:
         text = f.read()
-    if old not in text:
-        raise BenchError("web/nginx/%s no longer holds %r" % (name, old))
+    for old, new in subs:
+        if old not in text:
+            raise BenchError("web/nginx/%s no longer holds %r" % (name, old))
+        text = text.replace(old, new)
     path = os.path.join(dest, name)
     with open(path, "w") as f:
-        f.write(text.replace(old, new))
+        f.write(text)
     return path
+
+
+def fastcgi_site(tmp, tag, where):
+    """The two examples for one FastCGI backend at WHERE (ADDR:PORT or a
+    socket path), their upstream renamed labmail_TAG so that several
+    live in one nginx: (http-context file, server-context file)."""
+    dest = os.path.join(tmp, tag)
+    os.makedirs(dest)
+    name = "labmail_" + tag
+    address = "unix:" + where if where.startswith("/") else where
+    upstream = example("labmail-upstream.conf", dest, [
+        ("upstream labmail {", "upstream %s {" % name),
+        ("server 127.0.0.1:9000;", "server %s;" % address)])
+    site = example("labmail.conf", dest, [
+        ("fastcgi_pass labmail;", "fastcgi_pass %s;" % name)])
+    return upstream, site
 
 
 SITE = """\
@@ -96,18 +118,21 @@ SITE = """\
 
 
 def start_nginx(tmp, static_port, sites):
-    """nginx with a static site and one site per (what, port, example)."""
+    """nginx with a static site and one site per (what, port, upstream
+    file, site file)."""
     shutil.copy(FASTCGI_PARAMS, tmp)
-    blocks = "".join(SITE.format(what=what, addr=LOOPBACK, port=port,
-                                 example=path)
-                     for what, port, path in sites)
+    blocks = "".join("    include %s;\n" % upstream
+                     for _, _, upstream, _ in sites)
+    blocks += "".join(SITE.format(what=what, addr=LOOPBACK, port=port,
+                                  example=site)
+                      for what, port, _, site in sites)
     # As root, the workers run as nobody (labmail's socket is given to
     # nobody:nogroup above).
     return benchlib.start_nginx(
         tmp, "fastcgi.py", "three sites",
         "user nobody nogroup;\n" if os.geteuid() == 0 else "",
         blocks + benchlib.static_site(tmp, static_port, "/labmail/guide"),
-        [static_port] + [port for _, port, _ in sites])
+        [static_port] + [port for _, port, _, _ in sites])
 
 
 # The FastCGI floor: the same bytes for every request, nothing else.
@@ -123,23 +148,52 @@ static long len;
 static int sock;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void *
-serve(void *arg)
+static void
+answer(FCGX_Request *r)
 {
-	FCGX_Request r;
+	FCGX_FPrintF(r->out, "Status: 200 OK\r\nContent-Type: text/html; "
+	    "charset=utf-8\r\nContent-Length: %ld\r\n\r\n", len);
+	FCGX_PutStr(body, (int)len, r->out);
+	FCGX_Finish_r(r);
+}
+
+/* The next requests on a kept connection, until nginx closes it. */
+static void *
+serve_kept(void *arg)
+{
+	FCGX_Request *r = arg;
+
+	r->listen_sock = -1;
+	while (FCGX_Accept_r(r) == 0)
+		answer(r);
+	FCGX_Free(r, 1);
+	free(r);
+	return NULL;
+}
+
+static void *
+accept_loop(void *arg)
+{
+	FCGX_Request *r;
+	pthread_t t;
 	int rc;
 
-	FCGX_InitRequest(&r, sock, 0);
 	for (;;) {
+		if ((r = malloc(sizeof(*r))) == NULL)
+			return arg;
+		FCGX_InitRequest(r, sock, 0);
 		pthread_mutex_lock(&lock);
-		rc = FCGX_Accept_r(&r);
+		rc = FCGX_Accept_r(r);
 		pthread_mutex_unlock(&lock);
 		if (rc < 0)
 			return arg;
-		FCGX_FPrintF(r.out, "Status: 200 OK\r\nContent-Type: text/html; "
-		    "charset=utf-8\r\nContent-Length: %ld\r\n\r\n", len);
-		FCGX_PutStr(body, (int)len, r.out);
-		FCGX_Finish_r(&r);
+		answer(r);
+		if (r->ipcFd >= 0 && pthread_create(&t, NULL, serve_kept, r) == 0)
+			pthread_detach(t);
+		else {
+			FCGX_Free(r, 1);
+			free(r);
+		}
 	}
 }
 
@@ -162,7 +216,7 @@ main(int argc, char **argv)
 	/* libfcgi catches SIGTERM (to finish the request): end at once. */
 	signal(SIGTERM, SIG_DFL);
 	for (i = 0; i < 4; i++)
-		pthread_create(&t[i], NULL, serve, NULL);
+		pthread_create(&t[i], NULL, accept_loop, NULL);
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	return 0;
@@ -193,8 +247,8 @@ def build_floor(tmp):
 def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
     print("== 4. GET %s through nginx: labmail over FastCGI against a "
           "static copy" % PATH)
-    print("   nginx with web/nginx/labmail.conf (TCP) and "
-          "labmail-unix.conf (Unix socket) as shipped;")
+    print("   nginx with web/nginx/labmail.conf and labmail-upstream.conf "
+          "as shipped (TCP, Unix socket);")
     print("   labmail's per-request log goes to /dev/null, nginx logs "
           "every request.")
     tmp = tempfile.mkdtemp(prefix="fastcgi-", dir=tmp)
@@ -208,24 +262,20 @@ def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
         floor_at = "%s:%d" % (LOOPBACK, free_port())
         started.append(start_labmail(binary, tmp, tcp, "TCP"))
         started.append(start_labmail(binary, tmp, sock, "Unix"))
-        floor_dir = os.path.join(tmp, "floor")
-        os.makedirs(floor_dir)
-        # (name, nginx port, example, pids whose CPU counts)
+        # (name, nginx port, (upstream file, site file), pids whose CPU
+        # counts)
         sites = [
-            ("FastCGI TCP", free_port(),
-             example("labmail.conf", tmp, "127.0.0.1:9000", tcp),
+            ("FastCGI TCP", free_port(), fastcgi_site(tmp, "tcp", tcp),
              [started[0].proc.pid]),
-            ("FastCGI Unix", free_port(),
-             example("labmail-unix.conf", tmp, "/run/labmail/fcgi.sock",
-                     sock), [started[1].proc.pid]),
+            ("FastCGI Unix", free_port(), fastcgi_site(tmp, "unix", sock),
+             [started[1].proc.pid]),
             ("libfcgi floor", free_port(),
-             example("labmail.conf", floor_dir, "127.0.0.1:9000",
-                     floor_at), []),
+             fastcgi_site(tmp, "floor", floor_at), []),
         ]
         static_port = free_port()
         # nginx can start before the copy exists: it is read per request.
-        ngx = start_nginx(tmp, static_port,
-                          [(n, port, path) for n, port, path, _ in sites])
+        ngx = start_nginx(tmp, static_port, [
+            (n, port, files[0], files[1]) for n, port, files, _ in sites])
         started.append(ngx)
         sites = [("static", static_port, None, [])] + sites
         urls = {name: "http://%s:%d%s" % (LOOPBACK, port, PATH)

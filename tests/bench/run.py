@@ -13,9 +13,10 @@
    the first page with a cold index against grep -c '^From ', the warm
    index under wrk, the bytes read after one new delivery, the web
    process's memory, and Mailutils' mail -H on the same spool.
-4. GET /labmail/guide through nginx with web/nginx/labmail.conf (FastCGI
-   over TCP) and labmail-unix.conf (Unix socket) against the same nginx
-   serving the HTML as a static file (fastcgi.py).
+4. GET /labmail/guide through nginx with web/nginx/labmail.conf and
+   labmail-upstream.conf (FastCGI over TCP, then a Unix socket, kept
+   connections) against the same nginx serving the HTML as a static
+   file (fastcgi.py).
 
 Everything runs on 127.0.0.1: every server is started here on a free
 loopback port and stopped by its pid; labmail always gets --smtp pointing

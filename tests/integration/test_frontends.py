@@ -4,8 +4,8 @@ The same list of requests goes through every mode:
 
     standalone (HTTP)             labmail alone, libmicrohttpd
     standalone (HTTPS)            --tls-cert/--tls-key, certificate checked
-    nginx + FastCGI (TCP)         web/nginx/labmail.conf
-    nginx + FastCGI (Unix)        web/nginx/labmail-unix.conf
+    nginx + FastCGI (TCP)         web/nginx/labmail.conf + labmail-upstream.conf
+    nginx + FastCGI (Unix)        the same, the upstream on a Unix socket
     lighttpd + CGI                web/lighttpd/labmail-cgi.conf
     lighttpd + FastCGI            web/lighttpd/labmail-fastcgi.conf
     Apache + CGI                  web/apache/labmail-cgi.conf (mod_cgid)
@@ -241,23 +241,31 @@ http {{
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
 {extra_temp}
+    include {upstream};
     server {{
         listen {addr}:{port};
         server_name localhost;
         root {dir}/www;
-        include {example};
+        include {site};
     }}
 }}
 """
 
 
 class Nginx:
-    """nginx in the foreground, its site including one example."""
+    """nginx in the foreground with web/nginx/labmail-upstream.conf in
+    its http context and labmail.conf in its site, the upstream pointed
+    at labmail's FastCGI socket: ADDR:PORT, or the path of a Unix one."""
 
-    def __init__(self, tmp, example, subs):
+    def __init__(self, tmp, where):
         self.dir = mkdir(tempfile.mkdtemp(prefix="nginx-", dir=tmp))
         mkdir(os.path.join(self.dir, "www"))
-        name = os.path.basename(install_example(example, self.dir, subs))
+        address = "unix:" + where if where.startswith("/") else where
+        upstream = os.path.basename(install_example(
+            "nginx/labmail-upstream.conf", self.dir,
+            [("server 127.0.0.1:9000;", "server %s;" % address)]))
+        site = os.path.basename(install_example("nginx/labmail.conf",
+                                                self.dir, []))
         # The examples include Debian's fastcgi_params, as a site does.
         shutil.copy(FASTCGI_PARAMS, self.dir)
         self.port = labtest.free_port()
@@ -269,7 +277,8 @@ class Nginx:
                 f.write(NGINX_CONF.format(
                     user="user %s;\n" % WEB_USER if labtest.is_root()
                     else "", dir=self.dir, addr=labtest.LOOPBACK,
-                    port=self.port, example=name, extra_temp=extra_temp))
+                    port=self.port, upstream=upstream, site=site,
+                    extra_temp=extra_temp))
 
         # uwsgi/scgi temp paths exist only if those modules are built in.
         write("    uwsgi_temp_path %s/uwsgi;\n    scgi_temp_path %s/scgi;\n"
@@ -281,8 +290,8 @@ class Nginx:
             test = subprocess.run(base + ["-t"], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
         if test.returncode != 0:
-            raise AssertionError("nginx -t refuses %s with web/%s:\n%s" % (
-                conf, example, test.stdout))
+            raise AssertionError("nginx -t refuses %s with web/nginx:\n%s"
+                                 % (conf, test.stdout))
         self.p = started(Proc("nginx", base + ["-g", "daemon off;"],
                               self.dir), port=self.port)
         self.base = "http://%s:%d%s" % (labtest.LOOPBACK, self.port, PREFIX)
@@ -790,8 +799,7 @@ class NginxFastcgiTCP(FastcgiMode, unittest.TestCase):
         where = "%s:%d" % (labtest.LOOPBACK, labtest.free_port())
         cls.lm = LabmailFcgi(tmp, where, POSTFIX.port)
         cls.addClassCleanup(cls.lm.cleanup)
-        cls.server = Nginx(tmp, "nginx/labmail.conf",
-                           [("127.0.0.1:9000", where)])
+        cls.server = Nginx(tmp, where)
         cls.addClassCleanup(cls.server.stop)
 
 
@@ -812,8 +820,7 @@ class NginxFastcgiUnix(FastcgiMode, unittest.TestCase):
         cls.addClassCleanup(cls.lm.cleanup)
         st = os.stat(sock)
         assert st.st_mode & 0o777 == 0o660, oct(st.st_mode)
-        cls.server = Nginx(tmp, "nginx/labmail-unix.conf",
-                           [("/run/labmail/fcgi.sock", sock)])
+        cls.server = Nginx(tmp, sock)
         cls.addClassCleanup(cls.server.stop)
 
 
@@ -1070,10 +1077,43 @@ class NginxFastcgiConcurrency(unittest.TestCase):
         where = "%s:%d" % (labtest.LOOPBACK, labtest.free_port())
         lm = LabmailFcgi(tmp, where, server.port, "--smtp-timeout", "30")
         self.addCleanup(lm.cleanup)
-        ngx = Nginx(tmp, "nginx/labmail.conf", [("127.0.0.1:9000", where)])
+        ngx = Nginx(tmp, where)
         self.addCleanup(ngx.stop)
         labtest.check_sends_do_not_block(
             self, ngx.base, server, dict(FORM, to="root@mail181.com"), 10)
+
+
+# ------------------------------------------------- FastCGI, kept connections
+
+class NginxFastcgiKeepAlive(unittest.TestCase):
+    """With the examples' fastcgi_keep_conn, nginx sends request after
+    request on one connection, and labmail still stops at once."""
+
+    def test_one_connection_serves_every_request_and_stop_closes_it(self):
+        need(NGINX)
+        tmp = tempfile.mkdtemp(prefix="labmail-keep-")
+        os.chmod(tmp, 0o755)
+        self.addCleanup(shutil.rmtree, tmp, True)
+        port = labtest.free_port()
+        lm = LabmailFcgi(tmp, "%s:%d" % (labtest.LOOPBACK, port),
+                         labtest.free_port())
+        self.addCleanup(lm.p.stop)
+        ngx = Nginx(tmp, "%s:%d" % (labtest.LOOPBACK, port))
+        self.addCleanup(ngx.stop)
+        b = labtest.Browser(ngx.base)
+        pages = ["/guide?lang=en", "/send", "/guide?lang=fr", "/login",
+                 "/no/such/page", "/"]
+        statuses = [b.get(p).status for p in pages]
+        self.assertEqual(statuses, [200, 200, 200, 200, 404, 200])
+        # One nginx worker, one request at a time: one connection, open
+        # between requests (without keep-alive there would be none).
+        self.assertEqual(labtest.count_connections(port), 1)
+        # labmail must not wait for nginx to close its idle connection
+        # (upstream keepalive_timeout, 60 s): it closes it itself.
+        status = labtest.stop_process(lm.p.proc, timeout=30)
+        self.assertEqual(status, 0, lm.p.output()[-3000:])
+        self.assertEqual(labtest.count_connections(port), 0)
+        self.assertEqual(b.get("/guide").status, 502)
 
 
 # ------------------------------------------------- socket on stdin
@@ -1111,8 +1151,7 @@ class SocketOnStdin(unittest.TestCase):
                          wrapper=[SPAWN_FCGI, "-n", "-a", labtest.LOOPBACK,
                                   "-p", str(port), "--"])
         self.addCleanup(lm.cleanup)
-        ngx = Nginx(self.tmp, "nginx/labmail.conf", [("127.0.0.1:9000",
-                                                      where)])
+        ngx = Nginx(self.tmp, where)
         self.addCleanup(ngx.stop)
         self.check_guide(ngx)
 
@@ -1132,8 +1171,7 @@ class SocketOnStdin(unittest.TestCase):
         finally:
             sock.close()        # labmail has it now
         self.addCleanup(lm.cleanup)
-        ngx = Nginx(self.tmp, "nginx/labmail-unix.conf",
-                    [("/run/labmail/fcgi.sock", path)])
+        ngx = Nginx(self.tmp, path)
         self.addCleanup(ngx.stop)
         self.check_guide(ngx)
 
