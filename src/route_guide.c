@@ -42,6 +42,9 @@ route_guide(const struct app *app, const struct http_request *req,
 	}
 	http_response_add_header(resp, "Content-Language", lang);
 	http_response_add_header(resp, "Vary", "Accept-Language");
+	/* The same page for everyone until labmail restarts: browsers and
+	 * a web server's cache (web/nginx/labmail.conf) may keep it. */
+	http_response_add_header(resp, "Cache-Control", "public, max-age=60");
 }
 
 void

@@ -5,14 +5,18 @@
     tests/bench/run.py --only fastcgi         (as the fourth section of
                                                `make bench`)
 
-One nginx, started here on free loopback ports, with three sites:
+One nginx, started here on free loopback ports, with these sites:
 
 - labmail over FastCGI on TCP, with web/nginx/labmail.conf and
-  labmail-upstream.conf as shipped (only the upstream's address and,
-  so that several live in one nginx, its name replaced): nginx keeps
-  its connections to labmail open (fastcgi_keep_conn);
+  labmail-upstream.conf as shipped (only the upstream's address, its
+  cache folder and, so that several live in one nginx, their names
+  replaced): nginx keeps its connections to labmail open
+  (fastcgi_keep_conn) and keeps the guide in its cache for the minute
+  labmail allows (Cache-Control: public, max-age=60);
 - labmail over FastCGI on a Unix socket, the same files with the
   socket's path as the upstream's address;
+- the TCP site again without the fastcgi_cache line: every request
+  goes through FastCGI to labmail;
 - the same HTML as a static file, at the same path /labmail/guide.
 
 GET /labmail/guide?lang=en on each with wrk -t2 -c32, the sites taking
@@ -20,13 +24,14 @@ turns in the same run; the req/s of each FastCGI site over the static
 one is the ratio (target >= 0.8).  labmail's per-request log goes to
 /dev/null; nginx logs every request on every site, as in service.
 
-For scale, a fourth site (the same files again) passes to the FastCGI
+For scale, a fifth site (the same files again) passes to the FastCGI
 floor: a 50-line libfcgi program, compiled here, that answers every
 request with the same bytes from memory and does nothing else, its
 threads shaped as labmail's (four taking turns at accept, then a thread
-for each kept connection).  No FastCGI program built on libfcgi can
-beat it behind this nginx, so its ratio is the most the target can
-mean here.
+for each kept connection; it sends no Cache-Control, so nginx never
+keeps its page).  No FastCGI program built on libfcgi can beat it
+behind this nginx: its ratio is the most that FastCGI itself can give
+here, and "TCP, no cache" is labmail's share of it.
 
 Everything runs on 127.0.0.1 and in a temporary folder; every process
 is started here and stopped by its pid.  labmail's --smtp points at a
@@ -93,19 +98,25 @@ def example(name, dest, subs):
     return path
 
 
-def fastcgi_site(tmp, tag, where):
+def fastcgi_site(tmp, tag, where, cache=True):
     """The two examples for one FastCGI backend at WHERE (ADDR:PORT or a
-    socket path), their upstream renamed labmail_TAG so that several
-    live in one nginx: (http-context file, server-context file)."""
+    socket path), their upstream and cache renamed for TAG so that
+    several live in one nginx; cache=False drops the fastcgi_cache line
+    (nginx then asks the backend every time): (http-context file,
+    server-context file)."""
     dest = os.path.join(tmp, tag)
     os.makedirs(dest)
     name = "labmail_" + tag
     address = "unix:" + where if where.startswith("/") else where
     upstream = example("labmail-upstream.conf", dest, [
         ("upstream labmail {", "upstream %s {" % name),
-        ("server 127.0.0.1:9000;", "server %s;" % address)])
+        ("server 127.0.0.1:9000;", "server %s;" % address),
+        ("/var/lib/nginx/labmail-cache", os.path.join(dest, "cache")),
+        ("keys_zone=labmail_cache:", "keys_zone=%s_cache:" % name)])
     site = example("labmail.conf", dest, [
-        ("fastcgi_pass labmail;", "fastcgi_pass %s;" % name)])
+        ("fastcgi_pass labmail;", "fastcgi_pass %s;" % name),
+        ("fastcgi_cache labmail_cache;",
+         "fastcgi_cache %s_cache;" % name if cache else "")])
     return upstream, site
 
 
@@ -248,7 +259,9 @@ def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
     print("== 4. GET %s through nginx: labmail over FastCGI against a "
           "static copy" % PATH)
     print("   nginx with web/nginx/labmail.conf and labmail-upstream.conf "
-          "as shipped (TCP, Unix socket);")
+          "as shipped (TCP, Unix socket),")
+    print("   which keep the guide in nginx's cache for the minute labmail "
+          "allows; and without that cache")
     print("   labmail's per-request log goes to /dev/null, nginx logs "
           "every request.")
     tmp = tempfile.mkdtemp(prefix="fastcgi-", dir=tmp)
@@ -269,6 +282,9 @@ def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
              [started[0].proc.pid]),
             ("FastCGI Unix", free_port(), fastcgi_site(tmp, "unix", sock),
              [started[1].proc.pid]),
+            ("TCP, no cache", free_port(),
+             fastcgi_site(tmp, "nocache", tcp, cache=False),
+             [started[0].proc.pid]),
             ("libfcgi floor", free_port(),
              fastcgi_site(tmp, "floor", floor_at), []),
         ]
@@ -365,9 +381,10 @@ def bench_fastcgi(binary, tmp, duration=8, rounds=1, conns=32):
     if "libfcgi floor" in med:
         summary.append(
             "nginx+libfcgi floor (same bytes, no work) c=%d: %.0f req/s, "
-            "ratio %.2f: labmail over TCP reaches %.0f%% of it" % (
+            "ratio %.2f: labmail over TCP without nginx's cache reaches "
+            "%.0f%% of it" % (
                 conns, med["libfcgi floor"], ratio["libfcgi floor"],
-                100.0 * med["FastCGI TCP"] / med["libfcgi floor"]
+                100.0 * med["TCP, no cache"] / med["libfcgi floor"]
                 if med["libfcgi floor"] else 0.0))
     print("   (median of %d round%s; CPU/req: the CPU time of nginx and of "
           "the site's FastCGI program per request)"

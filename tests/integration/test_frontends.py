@@ -263,7 +263,9 @@ class Nginx:
         address = "unix:" + where if where.startswith("/") else where
         upstream = os.path.basename(install_example(
             "nginx/labmail-upstream.conf", self.dir,
-            [("server 127.0.0.1:9000;", "server %s;" % address)]))
+            [("server 127.0.0.1:9000;", "server %s;" % address),
+             ("/var/lib/nginx/labmail-cache",
+              os.path.join(self.dir, "cache"))]))
         site = os.path.basename(install_example("nginx/labmail.conf",
                                                 self.dir, []))
         # The examples include Debian's fastcgi_params, as a site does.
@@ -1113,7 +1115,46 @@ class NginxFastcgiKeepAlive(unittest.TestCase):
         status = labtest.stop_process(lm.p.proc, timeout=30)
         self.assertEqual(status, 0, lm.p.output()[-3000:])
         self.assertEqual(labtest.count_connections(port), 0)
-        self.assertEqual(b.get("/guide").status, 502)
+        self.assertEqual(b.get("/send").status, 502)
+
+
+class NginxFastcgiCache(unittest.TestCase):
+    """The example's cache keeps the guide, per language, and nothing
+    personal: with labmail stopped, nginx still serves the guide pages
+    it has seen, and nothing else."""
+
+    LANGS = (("fr-FR,fr;q=0.9", "fr"), ("en-GB,en;q=0.8", "en"))
+
+    def test_guide_kept_per_language_forms_never(self):
+        need(NGINX)
+        tmp = tempfile.mkdtemp(prefix="labmail-cache-")
+        os.chmod(tmp, 0o755)
+        self.addCleanup(shutil.rmtree, tmp, True)
+        where = "%s:%d" % (labtest.LOOPBACK, labtest.free_port())
+        lm = LabmailFcgi(tmp, where, labtest.free_port())
+        self.addCleanup(lm.p.stop)
+        ngx = Nginx(tmp, where)
+        self.addCleanup(ngx.stop)
+        b = labtest.Browser(ngx.base)
+        seen = {}
+        for accept, lang in self.LANGS:
+            r = b.get("/guide", {"Accept-Language": accept})
+            self.assertEqual((r.status, r.headers["Content-Language"]),
+                             (200, lang))
+            self.assertEqual(r.headers["Cache-Control"], "public, max-age=60")
+            seen[lang] = r.text
+        self.assertNotEqual(seen["fr"], seen["en"])
+        for path in ("/login", "/send", "/"):
+            self.assertEqual(b.get(path).status, 200, path)
+        self.assertEqual(labtest.stop_process(lm.p.proc), 0,
+                         lm.p.output()[-3000:])
+        # labmail is gone: what nginx still answers came from its cache.
+        for accept, lang in self.LANGS:
+            r = b.get("/guide", {"Accept-Language": accept})
+            self.assertEqual(r.status, 200, lang)
+            self.assertEqual(r.text, seen[lang], "wrong variant for " + lang)
+        for path in ("/login", "/send", "/", "/guide?lang=en"):
+            self.assertEqual(b.get(path).status, 502, path)
 
 
 # ------------------------------------------------- socket on stdin
