@@ -86,7 +86,8 @@ read_headers(struct gateway *gw, struct http_request *req)
 	}
 }
 
-/* Read the body (bounded) and parse it if it is a form. */
+/* Read the body (bounded) and parse it if it is a form: urlencoded, or
+ * multipart/form-data as libmicrohttpd reads it standalone. */
 static void
 read_body(struct gateway *gw, struct http_request *req)
 {
@@ -112,6 +113,8 @@ read_body(struct gateway *gw, struct http_request *req)
 	if (type != NULL && g_ascii_strncasecmp(type,
 	    "application/x-www-form-urlencoded", 33) == 0)
 		http_parse_urlencoded(req, TRUE, body, got);
+	else if (type != NULL)
+		http_parse_multipart(req, type, body, got);
 	g_free(body);
 }
 

@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#include <gmime/gmime.h>
+
 #include "http.h"
 
 /* The status codes labmail answers with (RFC 9110, section 15). */
@@ -76,6 +78,10 @@ http_request_add_field(struct http_request *req, const char *name,
 
 	if (g_hash_table_contains(req->form, name))
 		return;
+	if (len > HTTP_FIELD_MAX) {
+		req->body_too_large = TRUE;
+		return;
+	}
 	value = g_string_sized_new(len);
 	for (i = 0; i < len; i++) {
 		if (data[i] != '\0') {
@@ -145,6 +151,68 @@ http_parse_urlencoded(struct http_request *req, gboolean form,
 		if (value != NULL)
 			g_bytes_unref(value);
 	}
+}
+
+/* One part of a multipart/form-data body, added as a field if named. */
+static void
+add_form_part(struct http_request *req, GMimeObject *part)
+{
+	const char		*name;
+	GMimeDataWrapper	*content;
+	GMimeStream		*value;
+	GByteArray		*bytes;
+
+	name = g_mime_object_get_content_disposition_parameter(part, "name");
+	if (!GMIME_IS_PART(part) || name == NULL || *name == '\0')
+		return;
+	value = g_mime_stream_mem_new();
+	/* The content as sent, its Content-Transfer-Encoding (if any)
+	 * undone. */
+	if ((content = g_mime_part_get_content(GMIME_PART(part))) != NULL)
+		g_mime_data_wrapper_write_to_stream(content, value);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(value));
+	http_request_add_field(req, name, (const char *)bytes->data,
+	    bytes->len);
+	g_object_unref(value);
+}
+
+gboolean
+http_parse_multipart(struct http_request *req, const char *content_type,
+    const char *data, gsize len)
+{
+	GMimeContentType	*type;
+	GMimeStream		*stream;
+	GMimeParser		*parser;
+	GMimeObject		*body;
+	gboolean		 ok;
+	int			 i;
+
+	/* The type goes into a header of its own making: one line only. */
+	if (strpbrk(content_type, "\r\n") != NULL)
+		return FALSE;
+	type = g_mime_content_type_parse(NULL, content_type);
+	ok = g_mime_content_type_is_type(type, "multipart", "form-data") &&
+	    g_mime_content_type_get_parameter(type, "boundary") != NULL;
+	g_object_unref(type);
+	if (!ok)
+		return FALSE;
+	/* GMime parses a MIME entity: its header, then the body as sent. */
+	stream = g_mime_stream_mem_new();
+	g_mime_stream_printf(stream, "Content-Type: %s\r\n\r\n", content_type);
+	g_mime_stream_write(stream, data, len);
+	g_mime_stream_reset(stream);
+	parser = g_mime_parser_new_with_stream(stream);
+	body = g_mime_parser_construct_part(parser, NULL);
+	ok = body != NULL && GMIME_IS_MULTIPART(body);
+	for (i = 0; ok && i < g_mime_multipart_get_count(GMIME_MULTIPART(body));
+	    i++)
+		add_form_part(req, g_mime_multipart_get_part(
+		    GMIME_MULTIPART(body), i));
+	if (body != NULL)
+		g_object_unref(body);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return ok;
 }
 
 const char *

@@ -65,6 +65,7 @@ void		 http_table_add(GHashTable *, const char *name,
  * Add a form field from raw bytes (first value of a name wins).  A NUL
  * byte is replaced by U+FFFD and the field named in req->bad_field, so
  * that the page can refuse it by name instead of truncating silently.
+ * A value over HTTP_FIELD_MAX is dropped and marks body_too_large.
  */
 void		 http_request_add_field(struct http_request *,
 		    const char *name, const char *data, gsize len);
@@ -76,6 +77,17 @@ void		 http_request_add_field(struct http_request *,
  */
 void		 http_parse_urlencoded(struct http_request *, gboolean form,
 		    const char *data, gsize len);
+
+/*
+ * Parse a multipart/form-data body (content_type: the request's
+ * Content-Type, with its boundary) into req->form, with GMime, which
+ * must be initialised (compose_init()).  Each part named by its
+ * Content-Disposition becomes a field; a file's content counts as its
+ * value, as libmicrohttpd's post processor makes it.  FALSE if the
+ * type is not multipart/form-data or the body does not parse.
+ */
+gboolean	 http_parse_multipart(struct http_request *,
+		    const char *content_type, const char *data, gsize len);
 
 /* Parse a Cookie header ("a=1; b=2") into req->cookies. */
 void		 http_parse_cookies(struct http_request *, const char *header);

@@ -1064,6 +1064,83 @@ class SetuidProgram(unittest.TestCase):
             self.assertNotIn(secret, p.stdout)
 
 
+# ------------------------------------------------- multipart forms
+
+def multipart(fields, boundary="----labmailTestBoundary7MA4YW"):
+    """fields as a multipart/form-data body: (content type, bytes)."""
+    body = b""
+    for name, value in fields.items():
+        body += (b"--%s\r\nContent-Disposition: form-data; name=\"%s\""
+                 b"\r\n\r\n%s\r\n" % (boundary.encode(), name.encode(),
+                                      value.encode()))
+    body += b"--%s--\r\n" % boundary.encode()
+    return "multipart/form-data; boundary=" + boundary, body
+
+
+class MultipartForms(unittest.TestCase):
+    """A form sent as multipart/form-data (enctype="multipart/form-data",
+    curl -F) is read the same in every mode: standalone (libmicrohttpd's
+    post processor), FastCGI and CGI (GMime)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="labmail-multipart-")
+        os.chmod(self.tmp, 0o755)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.sink = labtest.SmtpSink()
+        self.addCleanup(self.sink.stop)
+        lm = labtest.Labmail(smtp_port=self.sink.port)
+        self.addCleanup(lm.cleanup)
+        self.standalone = lm.base
+        self.token = labtest.Browser(lm.base).csrf()
+        self.type, self.body = multipart(dict(
+            FORM, to="root@mail181.com", cc="", csrf_token=self.token))
+
+    def check_sent(self, mode, status, page):
+        self.assertEqual(status, 200, "%s: %s" % (mode, page[:2000]))
+        for want in ("MAIL FROM:&lt;darth@starwars.univ&gt;",
+                     "RCPT TO:&lt;root@mail181.com&gt;", "Last line, 181"):
+            self.assertIn(want, page, mode)
+
+    def post(self, base):
+        r = labtest.Browser(base).post("/send", self.body, {
+            "Content-Type": self.type,
+            "Cookie": "labmail_csrf=" + self.token})
+        return r.status, r.text
+
+    def test_standalone(self):
+        self.check_sent("standalone", *self.post(self.standalone))
+
+    def test_nginx_fastcgi(self):
+        need(NGINX)
+        where = "%s:%d" % (labtest.LOOPBACK, labtest.free_port())
+        lm = LabmailFcgi(self.tmp, where, self.sink.port)
+        self.addCleanup(lm.cleanup)
+        ngx = Nginx(self.tmp, where)
+        self.addCleanup(ngx.stop)
+        self.check_sent("nginx + FastCGI", *self.post(ngx.base))
+
+    def test_cgi(self):
+        """labmail run as a CGI program: the variables and standard
+        input a web server would give it."""
+        conf = os.path.join(self.tmp, "labmail.conf")
+        labmail_conf(conf, self.sink.port, mkdir(os.path.join(
+            self.tmp, "state")))
+        env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1",
+                   LABMAIL_CONFIG=conf, REQUEST_METHOD="POST",
+                   SCRIPT_NAME="/labmail", PATH_INFO="/send",
+                   SERVER_PROTOCOL="HTTP/1.1", REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE=self.type,
+                   CONTENT_LENGTH=str(len(self.body)),
+                   HTTP_COOKIE="labmail_csrf=" + self.token)
+        p = subprocess.run([labtest.LABMAIL], input=self.body, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode()[-2000:])
+        head, _, page = p.stdout.decode().partition("\r\n\r\n")
+        status = int(head.split("\r\n")[0].split()[1])
+        self.check_sent("CGI", status, page)
+
+
 # ------------------------------------------------- FastCGI, concurrency
 
 class NginxFastcgiConcurrency(unittest.TestCase):

@@ -1,7 +1,9 @@
 /*
  * test_http - unit tests of the http and csrf modules.
  *
- * http: cookie parsing and form fields are table-driven; dates are
+ * http: cookie parsing and form fields are table-driven; a
+ * multipart/form-data body as browsers send it is parsed field by
+ * field, and bodies that are not one give no fields; dates are
  * compared with fixed strings; error pages are checked to hold nothing
  * but the status, whatever the request held.  csrf: the cookie a new
  * token is set with, reuse of a good cookie, and csrf_check() on
@@ -16,6 +18,7 @@
 
 #include <cmocka.h>
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include "csrf.h"
 #include "http.h"
@@ -171,6 +174,134 @@ test_add_field_order(void **state)
 	/* Cleared: all zero, tables gone. */
 	assert_null(req.form);
 	assert_null(req.bad_field);
+}
+
+/* A value over HTTP_FIELD_MAX is not kept: the page answers 413. */
+static void
+test_add_field_too_large(void **state)
+{
+	struct http_request	 req;
+	char			*big = g_malloc0(HTTP_FIELD_MAX + 1);
+
+	(void)state;
+	memset(big, 'a', HTTP_FIELD_MAX + 1);
+	http_request_init(&req);
+	http_request_add_field(&req, "body", big, HTTP_FIELD_MAX);
+	assert_false(req.body_too_large);
+	assert_int_equal(strlen(http_form(&req, "body")), HTTP_FIELD_MAX);
+	http_request_add_field(&req, "subject", big, HTTP_FIELD_MAX + 1);
+	assert_true(req.body_too_large);
+	assert_null(http_form(&req, "subject"));
+	http_request_clear(&req);
+	g_free(big);
+}
+
+#define BOUNDARY	"----formdata7MA4YWxkTrZu0gW"
+#define FORM_TYPE	"multipart/form-data; boundary=" BOUNDARY
+
+/* As Chromium sends the send form with enctype="multipart/form-data",
+ * plus a base64 part, a part without a name, a repeated name and a
+ * file. */
+static const char form_body[] =
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"from\"\r\n\r\n"
+    "alice@mail181.com\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"subject\"\r\n\r\n"
+    "R\xc3\xa9union\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"body\"\r\n\r\n"
+    "line 1\r\n.\r\n\r\nline 4 & <b>\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"cc\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    "Ym9iQG1haWwxODEuY29t\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data\r\n\r\n"
+    "no name\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"from\"\r\n\r\n"
+    "mallory@example.com\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"notes\"; "
+    "filename=\"notes.txt\"\r\n"
+    "Content-Type: text/plain\r\n\r\n"
+    "a file\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
+    "\r\n"
+    "--" BOUNDARY "--\r\n";
+
+static void
+test_parse_multipart(void **state)
+{
+	struct http_request	 req;
+
+	(void)state;
+	http_request_init(&req);
+	assert_true(http_parse_multipart(&req, FORM_TYPE,
+	    WITH_LEN(form_body)));
+	assert_string_equal(http_form(&req, "from"), "alice@mail181.com");
+	assert_string_equal(http_form(&req, "subject"), "R\xc3\xa9union");
+	assert_string_equal(http_form(&req, "body"),
+	    "line 1\r\n.\r\n\r\nline 4 & <b>");
+	assert_string_equal(http_form(&req, "cc"), "bob@mail181.com");
+	assert_string_equal(http_form(&req, "notes"), "a file");
+	assert_string_equal(http_form(&req, "empty"), "");
+	assert_int_equal(g_hash_table_size(req.form), 6);
+	assert_null(req.bad_field);
+	assert_false(req.body_too_large);
+	http_request_clear(&req);
+}
+
+/* A NUL byte in a part names the field, as in urlencoded bodies. */
+static void
+test_parse_multipart_nul(void **state)
+{
+	static const char body[] =
+	    "--" BOUNDARY "\r\n"
+	    "Content-Disposition: form-data; name=\"to\"\r\n\r\n"
+	    "root@mail181.com\0.txt\r\n"
+	    "--" BOUNDARY "--\r\n";
+	struct http_request	 req;
+
+	(void)state;
+	http_request_init(&req);
+	assert_true(http_parse_multipart(&req, FORM_TYPE, WITH_LEN(body)));
+	assert_string_equal(http_form(&req, "to"),
+	    "root@mail181.com" U_FFFD ".txt");
+	assert_string_equal(req.bad_field, "to");
+	http_request_clear(&req);
+}
+
+/* What is not a multipart/form-data body gives no field. */
+static void
+test_parse_multipart_refused(void **state)
+{
+	static const struct {
+		const char	*type;
+		const char	*body;
+	} cases[] = {
+		{ "text/plain", "from=a" },
+		{ "multipart/form-data", form_body },		/* no boundary */
+		{ "multipart/mixed; boundary=" BOUNDARY, form_body },
+		/* A second header smuggled through the type. */
+		{ FORM_TYPE "\r\nContent-Type: text/plain", form_body },
+		{ "multipart/form-data; boundary=other", form_body },
+		{ FORM_TYPE, "" },
+	};
+	gsize	i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct http_request	 req;
+
+		http_request_init(&req);
+		http_parse_multipart(&req, cases[i].type, cases[i].body,
+		    strlen(cases[i].body));
+		assert_int_equal(g_hash_table_size(req.form), 0);
+		http_request_clear(&req);
+	}
 }
 
 /* http_table_add() and the lookups. */
@@ -649,6 +780,10 @@ main(void)
 		cmocka_unit_test(test_parse_cookies_many),
 		cmocka_unit_test(test_add_field),
 		cmocka_unit_test(test_add_field_order),
+		cmocka_unit_test(test_add_field_too_large),
+		cmocka_unit_test(test_parse_multipart),
+		cmocka_unit_test(test_parse_multipart_nul),
+		cmocka_unit_test(test_parse_multipart_refused),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_error_page),
@@ -661,6 +796,10 @@ main(void)
 		cmocka_unit_test(test_csrf_check),
 		cmocka_unit_test(test_csrf_roundtrip),
 	};
+	int	rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	g_mime_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	g_mime_shutdown();
+	return rc;
 }
