@@ -149,7 +149,7 @@ static void
 log_access(const struct http_request *req, const struct http_response *resp)
 {
 	char		 size[24];
-	gsize		 len = resp->body ? g_bytes_get_size(resp->body) : 0;
+	guint64		 len = http_response_body_len(resp);
 	char		*method = log_escape(req->method);
 	char		*target = log_escape(req->target ? req->target :
 			    req->path);
@@ -162,7 +162,7 @@ log_access(const struct http_request *req, const struct http_response *resp)
 	if (len == 0 || strcmp(req->method, "HEAD") == 0)
 		g_strlcpy(size, "-", sizeof(size));
 	else
-		g_snprintf(size, sizeof(size), "%" G_GSIZE_FORMAT, len);
+		g_snprintf(size, sizeof(size), "%" G_GUINT64_FORMAT, len);
 	log_request("%s - - [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"",
 	    req->peer, log_date(), method, target, protocol, resp->status, size,
 	    ref, ua);

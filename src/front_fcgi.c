@@ -152,6 +152,25 @@ read_request(struct gateway *gw, struct http_request *req)
 	read_body(gw, req);
 }
 
+/* Copy the response's body file to the gateway, in chunks. */
+static void
+write_body_file(struct gateway *gw, const struct http_response *resp)
+{
+	char	 buf[65536];
+	guint64	 off = 0;
+	ssize_t	 n;
+
+	while (off < resp->body_file_len) {
+		n = pread(resp->body_file, buf, MIN(sizeof(buf),
+		    resp->body_file_len - off), (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || !gw->write(gw->ctx, buf, (gsize)n))
+			return;		/* the web server sees it short */
+		off += (guint64)n;
+	}
+}
+
 /* Write the response: a Status: line, the headers, the body. */
 static void
 write_response(struct gateway *gw, const struct http_request *req,
@@ -172,11 +191,16 @@ write_response(struct gateway *gw, const struct http_request *req,
 	}
 	if (resp->body != NULL)
 		data = g_bytes_get_data(resp->body, &len);
-	g_string_append_printf(head, "Content-Length: %zu\r\n\r\n", len);
+	g_string_append_printf(head, "Content-Length: %" G_GUINT64_FORMAT
+	    "\r\n\r\n", http_response_body_len(resp));
 	gw->write(gw->ctx, head->str, head->len);
-	if (len > 0 && strcmp(req->method, "HEAD") != 0)
-		gw->write(gw->ctx, data, len);
 	g_string_free(head, TRUE);
+	if (strcmp(req->method, "HEAD") == 0)
+		return;
+	if (resp->body_file >= 0)
+		write_body_file(gw, resp);
+	else if (len > 0)
+		gw->write(gw->ctx, data, len);
 }
 
 /* --- FastCGI --- */

@@ -270,7 +270,13 @@ send_response(struct conn *c)
 
 	if (c->resp.body != NULL)
 		data = g_bytes_get_data(c->resp.body, &len);
-	if (len > 0)
+	if (c->resp.body_file >= 0) {
+		/* MHD reads it (sendfile(2) over plain HTTP) and closes it. */
+		r = MHD_create_response_from_fd64(c->resp.body_file_len,
+		    c->resp.body_file);
+		if (r != NULL)
+			c->resp.body_file = -1;
+	} else if (len > 0)
 		r = MHD_create_response_from_buffer_with_free_callback_cls(len,
 		    (void *)data, bytes_unref, g_bytes_ref(c->resp.body));
 	else

@@ -1,7 +1,12 @@
 /*
  * http - request and response values shared by the core and front ends.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -280,13 +285,26 @@ http_response_init(struct http_response *resp)
 	resp->headers = g_array_new(FALSE, FALSE, sizeof(struct http_header));
 	g_array_set_clear_func(resp->headers, header_clear);
 	resp->body = NULL;
+	resp->body_file = -1;
+	resp->body_file_len = 0;
+}
+
+/* Drop the body, in memory or in a file. */
+static void
+body_clear(struct http_response *resp)
+{
+	g_clear_pointer(&resp->body, g_bytes_unref);
+	if (resp->body_file >= 0)
+		close(resp->body_file);
+	resp->body_file = -1;
+	resp->body_file_len = 0;
 }
 
 void
 http_response_clear(struct http_response *resp)
 {
 	g_array_unref(resp->headers);
-	g_clear_pointer(&resp->body, g_bytes_unref);
+	body_clear(resp);
 }
 
 void
@@ -320,8 +338,57 @@ http_response_set(struct http_response *resp, int status,
 	resp->status = status;
 	if (content_type != NULL)
 		http_response_add_header(resp, "Content-Type", content_type);
-	g_clear_pointer(&resp->body, g_bytes_unref);
+	body_clear(resp);
 	resp->body = body;
+}
+
+gboolean
+http_response_set_file(struct http_response *resp, int status,
+    const char *content_type, int fd)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1 || st.st_size < 0) {
+		close(fd);
+		return FALSE;
+	}
+	http_response_set(resp, status, content_type, NULL);
+	resp->body_file = fd;
+	resp->body_file_len = (guint64)st.st_size;
+	return TRUE;
+}
+
+guint64
+http_response_body_len(const struct http_response *resp)
+{
+	if (resp->body_file >= 0)
+		return resp->body_file_len;
+	return resp->body != NULL ? g_bytes_get_size(resp->body) : 0;
+}
+
+int
+http_body_file_new(GError **err)
+{
+	const char	*dir = g_get_tmp_dir();
+	char		*path;
+	int		 fd, saved;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		goto out;
+	/* A file system without O_TMPFILE: a named file, unlinked at once. */
+	path = g_build_filename(dir, "labmail-body-XXXXXX", NULL);
+	if ((fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600)) >= 0)
+		unlink(path);
+	g_free(path);
+out:
+	if (fd < 0) {
+		saved = errno;
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(saved),
+		    "cannot make a body file in %s: %s", dir,
+		    g_strerror(saved));
+	}
+	return fd;
 }
 
 void

@@ -42,10 +42,17 @@ struct http_header {
 	char	*value;
 };
 
+/*
+ * The body is either body (in memory) or, for what may be tens of MB
+ * (a message's raw source, an attachment), body_file: a file read from
+ * its start, body_file_len bytes, that the response owns and closes.
+ */
 struct http_response {
 	int		 status;
 	GArray		*headers;	/* struct http_header */
-	GBytes		*body;		/* NULL: empty */
+	GBytes		*body;		/* NULL: empty, or body_file */
+	int		 body_file;	/* -1: none */
+	guint64		 body_file_len;
 };
 
 /* Empty request with its tables made (the front end fills them). */
@@ -102,6 +109,22 @@ const char	*http_response_header(const struct http_response *,
 /* Set status, Content-Type and body (the body is taken over). */
 void		 http_response_set(struct http_response *, int status,
 		    const char *content_type, GBytes *body);
+/*
+ * Set the status, the type and a body read from file fd (its whole
+ * length, from offset 0), which the response takes over.  FALSE (fd
+ * closed, nothing set) if fd cannot be measured.
+ */
+gboolean	 http_response_set_file(struct http_response *, int status,
+		    const char *content_type, int fd);
+/* The body's length in bytes, wherever it is. */
+guint64		 http_response_body_len(const struct http_response *);
+/*
+ * A new file for a large body: read-write, already unlinked, in the
+ * temporary folder, so that the body is on disk rather than in memory.
+ * -1 with *err set if none can be made.
+ */
+int		 http_body_file_new(GError **err);
+
 /* A short plain-text error page; never echoes the request. */
 void		 http_response_error(struct http_response *, int status);
 /*

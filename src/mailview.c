@@ -636,24 +636,23 @@ part_content_type(GMimeObject *obj)
 	return full;
 }
 
-/* Decode leaf number of the message in [start, end) for a download. */
-GBytes *
-mailview_part(int fd, guint64 start, guint64 end, guint number,
+/* Decode leaf number of the message in [start, end) to out. */
+gboolean
+mailview_part(int fd, guint64 start, guint64 end, guint number, int out,
     char **content_type, char **filename, GError **err)
 {
 	GMimeMessage	*msg;
 	GMimeObject	*obj;
-	GMimeStream	*mem;
-	GByteArray	*array;
+	GMimeStream	*file;
 	GPtrArray	*leaves;
-	GBytes		*bytes = NULL;
+	gboolean	 ok = FALSE;
 
 	if (content_type != NULL)
 		*content_type = NULL;
 	if (filename != NULL)
 		*filename = NULL;
 	if ((msg = open_message(fd, start, end, err)) == NULL)
-		return NULL;
+		return FALSE;
 	leaves = message_leaves(msg);
 	if (number == 0 || number > leaves->len) {
 		g_set_error(err, MAILVIEW_ERROR, MAILVIEW_ERROR_NO_PART,
@@ -661,17 +660,17 @@ mailview_part(int fd, guint64 start, guint64 end, guint number,
 		goto done;
 	}
 	obj = leaves->pdata[number - 1];
-	mem = g_mime_stream_mem_new();
-	if (!write_leaf(obj, mem)) {
+	/* Written as it is decoded: an attachment of tens of MB never sits
+	 * in memory. */
+	file = g_mime_stream_fs_new(out);
+	g_mime_stream_fs_set_owner(GMIME_STREAM_FS(file), FALSE);
+	ok = write_leaf(obj, file);
+	g_object_unref(file);
+	if (!ok) {
 		g_set_error(err, MAILVIEW_ERROR, MAILVIEW_ERROR_IO,
 		    "cannot decode part %u", number);
-		g_object_unref(mem);
 		goto done;
 	}
-	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	g_object_unref(mem);
-	bytes = g_byte_array_free_to_bytes(array);
 	if (content_type != NULL)
 		*content_type = part_content_type(obj);
 	if (filename != NULL)
@@ -679,5 +678,5 @@ mailview_part(int fd, guint64 start, guint64 end, guint number,
 done:
 	g_ptr_array_free(leaves, TRUE);
 	g_object_unref(msg);
-	return bytes;
+	return ok;
 }

@@ -86,17 +86,18 @@ struct mailview	*mailview_parse(int fd, guint64 start, guint64 end,
 void		 mailview_free(struct mailview *);
 
 /*
- * The decoded content of leaf part number (as in struct mailview_part),
- * into a new GBytes; *content_type and *filename (may be NULL) are set
- * for the download.  NULL if there is no such part (*err
- * MAILVIEW_ERROR_NO_PART: a 404), or on failure.  Text parts keep their
- * charset; *content_type is then "text/plain; charset=X" when X is one
- * that iconv knows.  *content_type holds token characters only and may
- * go into a header as is; *filename has no control characters but may
+ * Write the decoded content of leaf part number (as in struct
+ * mailview_part) to file out, as it is decoded; *content_type and
+ * *filename (may be NULL) are set for the download.  FALSE if there is
+ * no such part (*err MAILVIEW_ERROR_NO_PART: a 404), or on failure
+ * (out may then hold part of it).  Text parts keep their charset;
+ * *content_type is then "text/plain; charset=X" when X is one that
+ * iconv knows.  *content_type holds token characters only and may go
+ * into a header as is; *filename has no control characters but may
  * hold '"' or ';': encode it (RFC 6266 filename*).
  */
-GBytes		*mailview_part(int fd, guint64 start, guint64 end,
-		    guint number, char **content_type, char **filename,
-		    GError **err);
+gboolean	 mailview_part(int fd, guint64 start, guint64 end,
+		    guint number, int out, char **content_type,
+		    char **filename, GError **err);
 
 #endif

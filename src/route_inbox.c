@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "csrf.h"
+#include "log.h"
 #include "mailview.h"
 #include "priv.h"
 #include "routes.h"
@@ -444,19 +445,41 @@ show_message(const struct app *app, const struct http_request *req,
 	mailview_free(mv);
 }
 
-/* GET /inbox/N/raw: the message as stored, as plain text. */
+/* A new body file, or -1 after answering 503 (logged). */
+static int
+body_file_or_503(struct http_response *resp)
+{
+	GError	*err = NULL;
+	int	 fd = http_body_file_new(&err);
+
+	if (fd < 0) {
+		log_warn("%s", err->message);
+		g_error_free(err);
+		http_response_error(resp, 503);
+	}
+	return fd;
+}
+
+/* GET /inbox/N/raw: the message as stored, as plain text, through a
+ * body file (a message may be tens of MB). */
 static void
 show_raw(struct http_response *resp, struct mailbox *mb, guint n)
 {
-	GBytes	*raw = spool_read_message(mb->entry->index, mb->fd, n, NULL);
+	int	 out = body_file_or_503(resp);
 
-	if (raw == NULL) {
+	if (out < 0)
+		return;
+	if (!spool_copy_message(mb->entry->index, mb->fd, n, out, NULL)) {
+		close(out);
 		http_response_error(resp, 503);
 		return;
 	}
 	/* text/plain and nosniff: a browser shows it, never runs it. */
-	http_response_set(resp, 200, "text/plain; charset=utf-8", raw);
-	http_response_add_header(resp, "Cache-Control", "no-store");
+	if (http_response_set_file(resp, 200, "text/plain; charset=utf-8",
+	    out))
+		http_response_add_header(resp, "Cache-Control", "no-store");
+	else
+		http_response_error(resp, 500);
 }
 
 /* A filename for Content-Disposition (RFC 6266 and 8187). */
@@ -483,22 +506,29 @@ show_part(struct http_response *resp, struct mailbox *mb, guint n,
     const char *part, gboolean view)
 {
 	const struct spool_message *m = spool_message(mb->entry->index, n);
-	char	*type = NULL, *filename = NULL, *disp;
-	GBytes	*data = NULL;
-	guint	 k;
+	char		*type = NULL, *filename = NULL, *disp;
+	gboolean	 found = FALSE;
+	guint		 k;
+	int		 out;
 
+	if ((out = body_file_or_503(resp)) < 0)
+		return;
 	if (parse_number(part, MAILVIEW_PARTS_MAX, &k) &&
 	    spool_lock(mb->fd, NULL)) {
-		data = mailview_part(mb->fd, m->body_offset,
-		    m->offset + m->length, k, &type, &filename, NULL);
+		found = mailview_part(mb->fd, m->body_offset,
+		    m->offset + m->length, k, out, &type, &filename, NULL);
 		spool_unlock(mb->fd);
 	}
-	if (data == NULL || (view && !g_str_has_prefix(type, "text/html"))) {
+	if (!found || (view && !g_str_has_prefix(type, "text/html"))) {
+		close(out);
 		http_response_error(resp, 404);
 		goto out;
 	}
-	http_response_set(resp, 200, view ? type :
-	    "application/octet-stream", g_bytes_ref(data));
+	if (!http_response_set_file(resp, 200, view ? type :
+	    "application/octet-stream", out)) {
+		http_response_error(resp, 500);
+		goto out;
+	}
 	if (view) {
 		http_response_add_header(resp, "Content-Security-Policy",
 		    "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
@@ -511,8 +541,6 @@ show_part(struct http_response *resp, struct mailbox *mb, guint n,
 	http_response_add_header(resp, "Cache-Control", "no-store");
 	g_free(disp);
 out:
-	if (data != NULL)
-		g_bytes_unref(data);
 	g_free(type);
 	g_free(filename);
 }

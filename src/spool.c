@@ -36,6 +36,8 @@
 
 #include "spool.h"
 
+#define COPY_CHUNK	(64 * 1024)	/* spool_copy_message() reads so */
+
 /* A longer "From " line is body text: bounds what is kept across chunks. */
 #define FROM_LINE_MAX	1024
 /* Bytes before a "\nFrom " that tell a blank line: "\n" or "\n\r". */
@@ -181,6 +183,14 @@ set_errno(GError **err, const char *what)
 	    g_strerror(saved));
 }
 
+/* The spool is not what the index says: another program rewrote it. */
+static void
+set_changed(GError **err)
+{
+	g_set_error(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED,
+	    "spool: changed since it was indexed");
+}
+
 /*
  * Take an open-file-description read lock on the whole file.  OFD locks
  * conflict with the classic fcntl write lock that Postfix's local(8)
@@ -240,7 +250,7 @@ spool_lock(int fd, GError **err)
 /*
  * Drop it.  An OFD lock belongs to the open file description: this
  * drops the lock of every fd that shares it, so spool_lock() must not
- * be held around spool_summary() or spool_read_message() on that fd.
+ * be held around spool_summary() or spool_copy_message() on that fd.
  */
 void
 spool_unlock(int fd)
@@ -650,35 +660,80 @@ message_bytes(const struct spool_index *idx, int fd,
 		return NULL;
 	}
 	if ((gsize)n < len || len < 5 || memcmp(buf, "From ", 5) != 0) {
-		g_set_error(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED,
-		    "spool: changed since it was indexed");
+		set_changed(err);
 		g_free(buf);
 		return NULL;
 	}
 	return buf;
 }
 
-/* Message number's bytes, From_ line excluded; see spool.h. */
-GBytes *
-spool_read_message(const struct spool_index *idx, int fd, guint number,
-    GError **err)
+/* Write all len bytes of buf to out. */
+static gboolean
+write_all(int out, const char *buf, gsize len, GError **err)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(out, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			set_errno(err, "write");
+			return FALSE;
+		}
+		buf += n;
+		len -= (gsize)n;
+	}
+	return TRUE;
+}
+
+/* Copy len bytes of fd from off on to out, a chunk at a time. */
+static gboolean
+copy_range(int fd, guint64 off, guint64 len, int out, GError **err)
+{
+	char		*buf = g_malloc(COPY_CHUNK);
+	gsize		 want;
+	gssize		 n;
+	gboolean	 ok = TRUE;
+
+	for (; ok && len > 0; off += want, len -= want) {
+		want = (gsize)MIN((guint64)COPY_CHUNK, len);
+		if ((n = read_at(fd, buf, want, off, err)) < 0)
+			ok = FALSE;
+		else if ((gsize)n < want) {
+			set_changed(err);
+			ok = FALSE;
+		} else
+			ok = write_all(out, buf, want, err);
+	}
+	g_free(buf);
+	return ok;
+}
+
+/* Message number's bytes, From_ line excluded, to out; see spool.h. */
+gboolean
+spool_copy_message(const struct spool_index *idx, int fd, guint number,
+    int out, GError **err)
 {
 	const struct spool_message *m;
-	char		*buf;
-	gsize		 from_len;
+	char		 from[5];
+	gssize		 n;
+	gboolean	 ok;
 
-	if ((m = message_at(idx, number, err)) == NULL)
-		return NULL;
-	if (m->length > G_MAXSIZE) {
-		g_set_error(err, SPOOL_ERROR, SPOOL_ERROR_IO,
-		    "spool: message %u too large", number);
-		return NULL;
-	}
-	if ((buf = message_bytes(idx, fd, m, (gsize)m->length, err)) == NULL)
-		return NULL;
-	from_len = (gsize)(m->body_offset - m->offset);
-	memmove(buf, buf + from_len, (gsize)m->length - from_len);
-	return g_bytes_new_take(buf, (gsize)m->length - from_len);
+	if ((m = message_at(idx, number, err)) == NULL ||
+	    !lock_read(fd, idx->lock_wait_ms, err))
+		return FALSE;
+	/* Another program may have rewritten the spool since the index
+	 * was updated: a From_ line must still be where it says. */
+	if ((n = read_at(fd, from, sizeof(from), m->offset, err)) < 0)
+		ok = FALSE;
+	else if (n < (gssize)sizeof(from) || memcmp(from, "From ", 5) != 0) {
+		set_changed(err);
+		ok = FALSE;
+	} else
+		ok = copy_range(fd, m->body_offset, m->offset + m->length -
+		    m->body_offset, out, err);
+	unlock(fd);
+	return ok;
 }
 
 /*
@@ -868,8 +923,7 @@ spool_summary(struct spool_index *idx, int fd, guint number, GError **err)
 	if (text_len > 0 && buf[text_len - 1] == '\r')
 		text_len--;
 	if (!spool_is_from_line(buf, text_len, &when)) {
-		g_set_error(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED,
-		    "spool: changed since it was indexed");
+		set_changed(err);
 		g_free(buf);
 		return NULL;
 	}

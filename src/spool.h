@@ -116,12 +116,13 @@ const struct spool_summary *spool_summary(struct spool_index *, int fd,
 		    guint number, GError **err);
 
 /*
- * Read message number's bytes (From_ line excluded), under the lock,
- * into a new GBytes; NULL with *err set on failure.  For the message
- * view: the caller checks the length against its own limit first.
+ * Copy message number's bytes (From_ line excluded), read under the
+ * lock, to the end of file out, a chunk at a time: a message of tens of
+ * MB never sits in memory.  FALSE with *err set on failure (out may
+ * then hold part of it).
  */
-GBytes		*spool_read_message(const struct spool_index *, int fd,
-		    guint number, GError **err);
+gboolean	 spool_copy_message(const struct spool_index *, int fd,
+		    guint number, int out, GError **err);
 
 /*
  * Take the read lock on fd (waiting up to SPOOL_LOCK_WAIT_MS), for a

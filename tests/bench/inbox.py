@@ -19,8 +19,12 @@ web process drops to nobody):
 3. incremental: one message appended to the spool, the next GET /inbox
    times and the web process's /proc/PID/io (rchar) shows how many bytes
    it read, against a request when nothing was delivered;
-4. memory: VmRSS and VmHWM of the web process after all of the above;
-5. peer: GNU Mailutils' `mail -H -f SPOOL` (a header summary of every
+4. a large message: one of about 40 MB (a 30 MB attachment in base64)
+   appended, then its raw source and its attachment downloaded, timed
+   and checked for size;
+5. memory: VmRSS and VmHWM (the peak) of the web process after all of
+   the above, the large message included;
+6. peer: GNU Mailutils' `mail -H -f SPOOL` (a header summary of every
    message), its time and maximum RSS.
 
 Everything is on 127.0.0.1 (labmail's --smtp points at a loopback port
@@ -30,6 +34,7 @@ whatever happens; every process started here is stopped by its pid.
 """
 
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -129,6 +134,44 @@ def get_inbox(lab, browser):
     if r.status != 200:
         raise BenchError("GET /inbox answered %d; labmail's log:\n%s"
                          % (r.status, lab.tail()))
+    return elapsed, r
+
+
+LARGE_ATTACHMENT = 30 * 1024 * 1024     # bytes, before base64
+
+
+def append_large_message(spool):
+    """Append, as local(8) would, a message with a LARGE_ATTACHMENT-byte
+    attachment in base64 lines of 76; its size in the spool (From_ line
+    excluded) and the attachment's bytes."""
+    data = bytes(range(256)) * (LARGE_ATTACHMENT // 256)
+    b64 = base64.encodebytes(data)         # 76-character lines
+    msg = (b"From: Big Sender <big@mail181.com>\n"
+           b"To: root@mail181.com\n"
+           b"Subject: a large attachment\n"
+           b"Date: Sat, 28 Nov 2026 10:00:00 +0000\n"
+           b"MIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=\"big-boundary\"\n\n"
+           b"--big-boundary\nContent-Type: text/plain\n\nSee attached.\n"
+           b"--big-boundary\nContent-Type: application/octet-stream\n"
+           b"Content-Disposition: attachment; filename=\"big.bin\"\n"
+           b"Content-Transfer-Encoding: base64\n\n" + b64 +
+           b"--big-boundary--\n")
+    with open(spool, "ab") as f:
+        f.write(b"From big@mail181.com  Sat Nov 28 10:00:00 2026\n" + msg +
+                b"\n")
+    return len(msg) + 1, data
+
+
+def get_large(lab, browser, path, want_len):
+    """GET path, which must answer 200 with want_len bytes: seconds."""
+    t0 = time.monotonic()
+    r = browser.get(path)
+    elapsed = time.monotonic() - t0
+    if r.status != 200 or len(r.body) != want_len:
+        raise BenchError("GET %s answered %d with %d bytes, expected %d; "
+                         "labmail's log:\n%s" % (path, r.status, len(r.body),
+                                                 want_len, lab.tail()))
     return elapsed, r
 
 
@@ -348,7 +391,22 @@ def bench_inbox(binary, tmp, duration=8, messages=100000, size_mb=1024,
               "nothing new read %d bytes, %.2f ms)" % (idle_read,
                                                        idle_t * 1000))
 
-        # ---- 4. memory of the web process
+        # ---- 4. a large message: raw source and attachment
+        raw_len, attachment = append_large_message(spool)
+        _, r = get_inbox(lab, browser)
+        n = inbox_count(r.text)
+        raw_t, _ = get_large(lab, browser, "/inbox/%d/raw" % n, raw_len)
+        part_t, r = get_large(lab, browser, "/inbox/%d/part/2" % n,
+                              len(attachment))
+        if r.body != attachment:
+            raise BenchError("the large attachment came back altered")
+        print("   a message of %.1f MB appended (a %.0f MB attachment in "
+              "base64): raw source in %.2f s, attachment (decoded, "
+              "identical) in %.2f s" % (raw_len / 1048576.0,
+                                         len(attachment) / 1048576.0,
+                                         raw_t, part_t))
+
+        # ---- 5. memory of the web process
         mem = proc_status_kb(lab.pid, "VmRSS", "VmHWM")
         hmem = {}
         if helper:
@@ -370,7 +428,7 @@ def bench_inbox(binary, tmp, duration=8, messages=100000, size_mb=1024,
         if lab_rc not in (0, None):
             print("   note: labmail exited with status %d" % lab_rc)
 
-        # ---- 5. peer: mail -H
+        # ---- 6. peer: mail -H
         mail_line = "mail -H: not run (no `mail` here: package mailutils)"
         if shutil.which(MAIL) is None:
             print("   " + mail_line)

@@ -10,11 +10,15 @@
  * every way a pair can be wrong.
  */
 
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
@@ -302,6 +306,51 @@ test_parse_multipart_refused(void **state)
 		assert_int_equal(g_hash_table_size(req.form), 0);
 		http_request_clear(&req);
 	}
+}
+
+/* A body in a file: unlinked, measured, owned and closed by the
+ * response; a later body replaces it. */
+static void
+test_body_file(void **state)
+{
+	struct http_response	 resp;
+	struct stat		 st;
+	GError			*err = NULL;
+	int			 fd = http_body_file_new(&err);
+
+	(void)state;
+	assert_null(err);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);	/* no name left behind */
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	http_response_init(&resp);
+	assert_int_equal(http_response_body_len(&resp), 0);
+	assert_true(http_response_set_file(&resp, 200, "text/plain", fd));
+	assert_int_equal(resp.body_file, fd);
+	assert_int_equal(http_response_body_len(&resp), 10);
+	assert_null(resp.body);
+	assert_string_equal(http_response_header(&resp, "Content-Type"),
+	    "text/plain");
+	/* An error page after all: the file goes. */
+	http_response_error(&resp, 503);
+	assert_int_equal(resp.body_file, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(http_response_body_len(&resp),
+	    strlen("503 Service Unavailable\n"));
+	http_response_clear(&resp);
+
+	/* Cleared with its file: closed too. */
+	fd = http_body_file_new(NULL);
+	http_response_init(&resp);
+	assert_true(http_response_set_file(&resp, 200, NULL, fd));
+	http_response_clear(&resp);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	/* A descriptor that is no file: refused, and closed. */
+	http_response_init(&resp);
+	assert_false(http_response_set_file(&resp, 200, NULL, -1));
+	assert_int_equal(resp.body_file, -1);
+	http_response_clear(&resp);
 }
 
 /* http_table_add() and the lookups. */
@@ -784,6 +833,7 @@ main(void)
 		cmocka_unit_test(test_parse_multipart),
 		cmocka_unit_test(test_parse_multipart_nul),
 		cmocka_unit_test(test_parse_multipart_refused),
+		cmocka_unit_test(test_body_file),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_error_page),

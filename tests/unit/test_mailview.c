@@ -30,12 +30,29 @@
 
 #include "mailview.h"
 
+#include "body_file.h"
+
 /* Bytes around the message in its file: reading them is a bug. */
 #define BEFORE	"From nobody Mon Jan  1 00:00:00 2024\n" \
 		"From: BEFORE-START <before@example>\n" \
 		"Subject: BEFORE-START\n\nBEFORE-START body\n\n" \
 		"From nobody Mon Jan  1 00:00:00 2024\n"
 #define AFTER	"\nAFTER-END body\n--AFTER-END--\n"
+
+/* Part number's decoded bytes through mailview_part(); NULL on failure. */
+static GBytes *
+part_bytes(int fd, guint64 start, guint64 end, guint number,
+    char **content_type, char **filename, GError **err)
+{
+	int	out = body_file();
+
+	if (!mailview_part(fd, start, end, number, out, content_type,
+	    filename, err)) {
+		close(out);
+		return NULL;
+	}
+	return body_file_bytes(out);
+}
 
 /* A temporary file holding BEFORE, msg, AFTER; [*start, *end) is msg. */
 static int
@@ -207,7 +224,7 @@ check_invariants(const struct mailview *mv, int fd, guint64 start,
 		/* The download has the listed size, type and name. */
 		if (i >= DOWNLOADS_CHECKED)
 			continue;
-		b = mailview_part(fd, start, end, p->number, &ct, &fn, &err);
+		b = part_bytes(fd, start, end, p->number, &ct, &fn, &err);
 		if (b == NULL)
 			fail_msg("part %u: %s", p->number, err->message);
 		assert_int_equal(g_bytes_get_size(b), p->size);
@@ -221,7 +238,7 @@ check_invariants(const struct mailview *mv, int fd, guint64 start,
 		g_free(ct);
 		g_free(fn);
 	}
-	assert_null(mailview_part(fd, start, end, mv->parts->len + 1, NULL,
+	assert_null(part_bytes(fd, start, end, mv->parts->len + 1, NULL,
 	    NULL, &err));
 	assert_true(g_error_matches(err, MAILVIEW_ERROR,
 	    MAILVIEW_ERROR_NO_PART));
@@ -595,7 +612,7 @@ test_download(void **state)
 	assert_string_equal(part(mv, 1)->text, "caf\xc3\xa9");
 	assert_int_equal(part(mv, 2)->size, 100000);
 
-	got = mailview_part(fd, start, end, 2, &ct, &fn, &err);
+	got = part_bytes(fd, start, end, 2, &ct, &fn, &err);
 	assert_non_null(got);
 	assert_true(g_bytes_equal(got, blob));
 	assert_string_equal(ct, "application/pdf");
@@ -604,7 +621,7 @@ test_download(void **state)
 	g_free(ct);
 	g_free(fn);
 
-	got = mailview_part(fd, start, end, 1, &ct, &fn, &err);
+	got = part_bytes(fd, start, end, 1, &ct, &fn, &err);
 	assert_non_null(got);
 	assert_int_equal(g_bytes_get_size(got), 4);
 	assert_memory_equal(g_bytes_get_data(got, NULL), "caf\xe9", 4);
@@ -614,7 +631,7 @@ test_download(void **state)
 	g_free(ct);
 
 	/* The out parameters may be NULL. */
-	got = mailview_part(fd, start, end, 2, NULL, NULL, &err);
+	got = part_bytes(fd, start, end, 2, NULL, NULL, &err);
 	assert_true(g_bytes_equal(got, blob));
 	g_bytes_unref(got);
 
@@ -640,7 +657,7 @@ test_errors(void **state)
 	(void)state;
 	fd = region_file(msg, len, &start, &end);
 	for (i = 0; i < G_N_ELEMENTS(bad_numbers); i++) {
-		assert_null(mailview_part(fd, start, end, bad_numbers[i], &ct,
+		assert_null(part_bytes(fd, start, end, bad_numbers[i], &ct,
 		    &fn, &err));
 		assert_true(g_error_matches(err, MAILVIEW_ERROR,
 		    MAILVIEW_ERROR_NO_PART));
@@ -654,7 +671,7 @@ test_errors(void **state)
 	assert_true(g_error_matches(err, MAILVIEW_ERROR,
 	    MAILVIEW_ERROR_RANGE));
 	g_clear_error(&err);
-	assert_null(mailview_part(fd, end, start, 1, NULL, NULL, &err));
+	assert_null(part_bytes(fd, end, start, 1, NULL, NULL, &err));
 	assert_true(g_error_matches(err, MAILVIEW_ERROR,
 	    MAILVIEW_ERROR_RANGE));
 	g_clear_error(&err);
@@ -702,7 +719,7 @@ test_parts_max(void **state)
 	mv = parse_string(s->str, s->len, &fd, &start, &end);
 	assert_int_equal(mv->parts->len, MAILVIEW_PARTS_MAX);
 	assert_string_equal(part(mv, MAILVIEW_PARTS_MAX)->text, "part 256");
-	b = mailview_part(fd, start, end, MAILVIEW_PARTS_MAX, NULL, NULL,
+	b = part_bytes(fd, start, end, MAILVIEW_PARTS_MAX, NULL, NULL,
 	    &err);
 	assert_non_null(b);
 	assert_int_equal(g_bytes_get_size(b), 8);
@@ -850,7 +867,7 @@ test_content_types(void **state)
 			fail_msg("%s: listed %s (%s)", cases[i].type,
 			    part(mv, 1)->content_type,
 			    kind_names[part(mv, 1)->kind]);
-		b = mailview_part(fd, start, end, 1, &ct, NULL, &err);
+		b = part_bytes(fd, start, end, 1, &ct, NULL, &err);
 		assert_non_null(b);
 		if (strcmp(ct, cases[i].served) != 0)
 			fail_msg("%s: served as %s", cases[i].type, ct);

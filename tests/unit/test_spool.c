@@ -31,6 +31,8 @@
 
 #include "spool.h"
 
+#include "body_file.h"
+
 #define T0		1795840581	/* Sat Nov 28 04:36:21 2026 UTC */
 #define FROM_A		"From darth@starwars.univ  Sat Nov 28 04:36:21 2026\n"
 #define FROM_B		"From luke@rebels.univ  Sat Nov 28 04:36:22 2026\n"
@@ -152,6 +154,20 @@ assert_reindex(struct spool_index *idx, int fd, gsize size)
 		fail_msg("read %" G_GUINT64_FORMAT " bytes of %zu", n, size);
 }
 
+/* Message number's bytes through spool_copy_message(); NULL on failure. */
+static GBytes *
+copy_message(const struct spool_index *idx, int fd, guint number,
+    GError **err)
+{
+	int	out = body_file();
+
+	if (!spool_copy_message(idx, fd, number, out, err)) {
+		close(out);
+		return NULL;
+	}
+	return body_file_bytes(out);
+}
+
 /* Assert that message number reads as want (From_ line excluded). */
 static void
 assert_body(const struct spool_index *idx, int fd, guint number,
@@ -162,7 +178,7 @@ assert_body(const struct spool_index *idx, int fd, guint number,
 	gsize		 len;
 	const char	*p;
 
-	b = spool_read_message(idx, fd, number, &err);
+	b = copy_message(idx, fd, number, &err);
 	assert_null(err);
 	assert_non_null(b);
 	p = g_bytes_get_data(b, &len);
@@ -883,7 +899,7 @@ test_lock(void **state)
 		fail_msg("gave up after %" G_GINT64_FORMAT " ms", ms);
 	/* Nothing was read: the old index stays. */
 	assert_int_equal(spool_count(idx), 1);
-	assert_null(spool_read_message(idx, t.fd, 1, &err));
+	assert_null(copy_message(idx, t.fd, 1, &err));
 	assert_true(g_error_matches(err, SPOOL_ERROR, SPOOL_ERROR_LOCKED));
 	g_clear_error(&err);
 	assert_null(spool_summary(idx, t.fd, 1, &err));
@@ -976,7 +992,7 @@ test_errors(void **state)
 
 	t = spool_file(two, sizeof(two) - 1);
 	idx = index_file(t.fd, NULL);
-	assert_null(spool_read_message(idx, t.fd, 0, &err));
+	assert_null(copy_message(idx, t.fd, 0, &err));
 	assert_true(g_error_matches(err, SPOOL_ERROR,
 	    SPOOL_ERROR_NO_MESSAGE));
 	g_clear_error(&err);
@@ -986,12 +1002,15 @@ test_errors(void **state)
 	g_clear_error(&err);
 	/* Shrunk behind the index's back. */
 	assert_int_equal(ftruncate(t.fd, sizeof(two) - 3), 0);
-	assert_null(spool_read_message(idx, t.fd, 2, &err));
+	assert_null(copy_message(idx, t.fd, 2, &err));
 	assert_true(g_error_matches(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED));
 	g_clear_error(&err);
 	/* Rewritten: no From_ line where message 1 was. */
 	assert_int_equal(pwrite(t.fd, "X", 1, 0), 1);
 	assert_null(spool_summary(idx, t.fd, 1, &err));
+	assert_true(g_error_matches(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED));
+	g_clear_error(&err);
+	assert_null(copy_message(idx, t.fd, 1, &err));
 	assert_true(g_error_matches(err, SPOOL_ERROR, SPOOL_ERROR_CHANGED));
 	g_clear_error(&err);
 	/* A failed update leaves an empty index. */
@@ -1041,7 +1060,7 @@ test_garbage(void **state)
 		assert_same_index(idx, fresh, "garbage");
 		for (i = 1; i <= (int)spool_count(idx); i++) {
 			GError	*err = NULL;
-			GBytes	*b = spool_read_message(idx, t.fd, i, &err);
+			GBytes	*b = copy_message(idx, t.fd, i, &err);
 
 			assert_non_null(b);
 			g_bytes_unref(b);
