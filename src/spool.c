@@ -1099,13 +1099,18 @@ spool_is_from_line(const char *line, gsize len, gint64 *when)
 	if (skip_spaces(&c) > 0 && c.p < c.e && !have_zone) {
 		if (!take_zone(&c, &zone))
 			return FALSE;
+		have_zone = TRUE;
 		skip_spaces(&c);
 	}
 	if (c.p != c.e || hh > 23 || mm > 59 || ss > 60)
 		return FALSE;
 	(void)wday;
-	/* GDateTime refuses Feb 30 and the like; a leap second is :59. */
-	dt = g_date_time_new_utc(year, mon + 1, day, hh, mm, MIN(ss, 59));
+	/* GDateTime refuses Feb 30 and the like; a leap second is :59.
+	 * Without a zone, as Postfix writes it, the date is the server's
+	 * local time, which is ours. */
+	ss = MIN(ss, 59);
+	dt = have_zone ? g_date_time_new_utc(year, mon + 1, day, hh, mm, ss) :
+	    g_date_time_new_local(year, mon + 1, day, hh, mm, ss);
 	if (dt == NULL)
 		return FALSE;
 	if (when != NULL)

@@ -139,8 +139,9 @@ void		 spool_unlock(int fd);
 /*
  * TRUE if line (len bytes, no line end) has the form of a From_ line;
  * sets *when (if not NULL) to its date if it does.  The date has no zone
- * in Postfix's form (local time of the server): it is then taken as
- * UTC; a numeric zone (+0100) or an RFC 822 one (EST...) is applied.
+ * in Postfix's form (asctime(3) of the server's local time): it is then
+ * taken in our local time zone (TZ); a numeric zone (+0100) or an
+ * RFC 822 one (EST...) is applied.
  */
 gboolean	 spool_is_from_line(const char *line, gsize len, gint64 *when);
 

@@ -24,6 +24,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1137,7 +1138,16 @@ static const struct from_case from_cases[] = {
 	{ "From a@x  Sat Nov 28 04:36:21 1899", FALSE, 0 },
 };
 
-/* The From_ line table, with and without a place for the date. */
+/* Set the local time zone (a POSIX TZ string: no tzdata needed). */
+static void
+set_tz(const char *tz)
+{
+	g_setenv("TZ", tz, TRUE);
+	tzset();
+}
+
+/* The From_ line table, with and without a place for the date; a date
+ * without a zone is local time, here UTC. */
 static void
 test_from_line(void **state)
 {
@@ -1147,6 +1157,7 @@ test_from_line(void **state)
 	gboolean		 ok;
 
 	(void)state;
+	set_tz("UTC0");
 	for (i = 0; i < G_N_ELEMENTS(from_cases); i++) {
 		c = &from_cases[i];
 		when = -1;
@@ -1164,6 +1175,37 @@ test_from_line(void **state)
 	/* The length is obeyed: a valid line cut short is not one. */
 	assert_false(spool_is_from_line(from_cases[0].line,
 	    strlen(from_cases[0].line) - 1, NULL));
+}
+
+/*
+ * Postfix writes the server's local time without a zone: in Paris, the
+ * line says 05:36 for 04:36 UTC in winter, 06:36 in summer.  A line
+ * that gives its zone means it, whatever ours.
+ */
+static void
+test_from_line_local_time(void **state)
+{
+	static const struct from_case cases[] = {
+		{ "From a@x  Sat Nov 28 05:36:21 2026", TRUE, T0 },
+		{ "From a@x  Sat Jun 27 06:36:21 2026", TRUE, 1782534981 },
+		{ "From a@x  Sat Nov 28 04:36:21 2026 +0000", TRUE, T0 },
+		{ "From a@x  Sat Nov 28 04:36:21 UTC 2026", TRUE, T0 },
+		{ "From a@x  Fri Nov 27 23:36:21 EST 2026", TRUE, T0 },
+	};
+	gint64	 when;
+	gsize	 i;
+
+	(void)state;
+	set_tz("CET-1CEST,M3.5.0,M10.5.0/3");
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		when = -1;
+		assert_true(spool_is_from_line(cases[i].line,
+		    strlen(cases[i].line), &when));
+		if (when != cases[i].when)
+			fail_msg("\"%s\": date %" G_GINT64_FORMAT ", want %"
+			    G_GINT64_FORMAT, cases[i].line, when, cases[i].when);
+	}
+	set_tz("UTC0");
 }
 
 /* One line before and after unquoting. */
@@ -1373,6 +1415,7 @@ main(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_from_line),
+		cmocka_unit_test(test_from_line_local_time),
 		cmocka_unit_test(test_unquote),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_chunk_boundary),
