@@ -10,6 +10,7 @@
 #include "log.h"
 #include "priv.h"
 #include "routes.h"
+#include "smtp.h"
 
 struct app_cache {
 	GMutex		 lock;
@@ -364,6 +365,10 @@ app_new(const struct config *cfg, struct priv *priv, const char *data_dir,
 	if (!load_templates(app, err) ||
 	    (app->guide = load_guide(app, err)) == NULL)
 		goto fail;
+	/* Read before the privilege drop: the CA file may be root's. */
+	if (cfg->smtp_tls != CONFIG_SMTP_TLS_OFF &&
+	    (app->smtp_trust = smtp_trust_new(cfg->smtp_ca, err)) == NULL)
+		goto fail;
 	static_dir = g_build_filename(data_dir, "static", NULL);
 	app->assets = assets_load(static_dir, err);
 	g_free(static_dir);
@@ -387,6 +392,7 @@ app_free(struct app *app)
 	g_free(app->cache);
 	guide_free(app->guide);
 	assets_free(app->assets);
+	smtp_trust_free(app->smtp_trust);
 	g_free(app->data_dir);
 	g_free(app);
 }

@@ -32,6 +32,8 @@ struct app {
 	struct assets		*assets;
 	struct app_cache	*cache;		/* pages rendered once */
 	struct inbox_cache	*inbox;		/* spool indexes, by user */
+	struct smtp_trust	*smtp_trust;	/* for STARTTLS; NULL when
+						 * smtp-tls is off */
 };
 
 /* Load everything from data_dir; NULL with *err set on failure. */

@@ -395,7 +395,7 @@ deliver(const struct app *app, const struct http_request *req,
 		.command_timeout_ms = c->smtp_timeout * 1000,
 		.data_timeout_ms = c->smtp_data_timeout * 1000,
 		.tls = smtp_tls_mode(c->smtp_tls),
-		.ca_file = c->smtp_ca,
+		.trust = app->smtp_trust,
 		.insecure = c->smtp_insecure,
 	};
 	struct smtp_session	*s = smtp_session_new(&params);

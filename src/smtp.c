@@ -107,9 +107,12 @@ struct smtp_session {
 	guint		 command_ms;
 	guint		 data_ms;
 	enum smtp_tls_mode tls_mode;
-	char		*ca_file;	/* NULL: the system's trust store */
+	struct smtp_trust *trust;	/* the caller's, or own_trust */
+	struct smtp_trust *own_trust;	/* the system's, for this session */
 	gboolean	 insecure;
-	gnutls_certificate_credentials_t cred;	/* NULL until STARTTLS */
+	gnutls_certificate_credentials_t cred;	/* NULL until STARTTLS;
+						 * the trust's, or (insecure)
+						 * the session's own */
 	gint64		 start_us;	/* monotonic */
 	gboolean	 in_txn;	/* MAIL accepted, no final reply yet */
 	struct smtp_caps caps;
@@ -822,6 +825,107 @@ session_hello(struct smtp_session *s)
 }
 
 /* Give up on TLS: say why in the transcript and in the outcome. */
+/* See smtp.h. */
+struct smtp_trust {
+	GMutex				 lock;
+	char				*ca_file;	/* NULL: the system's */
+	char				*ca_pem;	/* its text, read at
+							 * smtp_trust_new() */
+	gnutls_certificate_credentials_t cred;		/* NULL until needed */
+	char				*error;		/* why cred is NULL
+							 * for good */
+};
+
+/* Put the CA file's certificates into t->cred; t->error if none. */
+static int
+load_ca_pem(struct smtp_trust *t)
+{
+	gnutls_datum_t	pem = { (unsigned char *)t->ca_pem,
+			    (unsigned int)strlen(t->ca_pem) };
+	int		rc;
+
+	rc = gnutls_certificate_set_x509_trust_mem(t->cred, &pem,
+	    GNUTLS_X509_FMT_PEM);
+	/* An empty file would trust nothing and fail every handshake:
+	 * say what is wrong with the file. */
+	if (rc < 0)
+		t->error = g_strdup_printf("cannot load the CA file %s: %s",
+		    t->ca_file, gnutls_strerror(rc));
+	else if (rc == 0)
+		t->error = g_strdup_printf("no certificate in the CA file %s",
+		    t->ca_file);
+	return rc;
+}
+
+/*
+ * The trust's credentials, made at the first call: from its CA file's
+ * PEM, or the system's store.  NULL with *why if they cannot be made;
+ * the answer stays the same for every later call.
+ */
+static gnutls_certificate_credentials_t
+trust_credentials(struct smtp_trust *t, const char **why)
+{
+	int	rc;
+
+	g_mutex_lock(&t->lock);
+	if (t->cred == NULL && t->error == NULL) {
+		if ((rc = gnutls_certificate_allocate_credentials(&t->cred))
+		    < 0)
+			t->error = g_strdup(gnutls_strerror(rc));
+		else if (t->ca_pem != NULL)
+			rc = load_ca_pem(t);
+		else if ((rc = gnutls_certificate_set_x509_system_trust(
+		    t->cred)) <= 0)
+			t->error = g_strdup_printf("cannot load the system's "
+			    "trusted certificates: %s", rc < 0 ?
+			    gnutls_strerror(rc) : "there are none");
+		if (t->error != NULL && t->cred != NULL) {
+			gnutls_certificate_free_credentials(t->cred);
+			t->cred = NULL;
+		}
+	}
+	*why = t->error;
+	g_mutex_unlock(&t->lock);
+	return t->cred;
+}
+
+struct smtp_trust *
+smtp_trust_new(const char *ca_file, GError **err)
+{
+	struct smtp_trust	*t = g_new0(struct smtp_trust, 1);
+	const char		*why;
+
+	g_mutex_init(&t->lock);
+	if (ca_file == NULL)
+		return t;	/* the system's store, read when needed */
+	t->ca_file = g_strdup(ca_file);
+	if (!g_file_get_contents(ca_file, &t->ca_pem, NULL, err)) {
+		smtp_trust_free(t);
+		return NULL;
+	}
+	/* Checked now, so that a bad file stops the start-up. */
+	if (trust_credentials(t, &why) == NULL) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s", why);
+		smtp_trust_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+smtp_trust_free(struct smtp_trust *t)
+{
+	if (t == NULL)
+		return;
+	if (t->cred != NULL)
+		gnutls_certificate_free_credentials(t->cred);
+	g_mutex_clear(&t->lock);
+	g_free(t->ca_file);
+	g_free(t->ca_pem);
+	g_free(t->error);
+	g_free(t);
+}
+
 static enum smtp_status G_GNUC_PRINTF(2, 3)
 tls_failed(struct smtp_session *s, const char *fmt, ...)
 {
@@ -835,37 +939,26 @@ tls_failed(struct smtp_session *s, const char *fmt, ...)
 	return SMTP_TLS_FAILED;
 }
 
-/* Load the certificates that the server's must chain to, once per
- * session: the CA file, else the system's store; none when insecure. */
+/* The credentials for this session's handshake: the trust's, shared;
+ * insecure, an empty set of its own (nothing is checked). */
 static enum smtp_status
 tls_credentials(struct smtp_session *s)
 {
-	int	rc;
+	const char	*why = NULL;
+	int		 rc;
 
 	if (s->cred != NULL)
 		return SMTP_OK;
-	if ((rc = gnutls_certificate_allocate_credentials(&s->cred)) < 0) {
-		s->cred = NULL;
-		return tls_failed(s, "%s", gnutls_strerror(rc));
-	}
-	if (s->insecure)
+	if (s->insecure) {
+		if ((rc = gnutls_certificate_allocate_credentials(&s->cred))
+		    < 0) {
+			s->cred = NULL;
+			return tls_failed(s, "%s", gnutls_strerror(rc));
+		}
 		return SMTP_OK;
-	if (s->ca_file != NULL) {
-		rc = gnutls_certificate_set_x509_trust_file(s->cred,
-		    s->ca_file, GNUTLS_X509_FMT_PEM);
-		/* An empty or unreadable file would trust nothing and fail
-		 * every handshake: say what is wrong with the file. */
-		if (rc < 0)
-			return tls_failed(s, "cannot load the CA file %s: %s",
-			    s->ca_file, gnutls_strerror(rc));
-		if (rc == 0)
-			return tls_failed(s, "no certificate in the CA file %s",
-			    s->ca_file);
-	} else if ((rc = gnutls_certificate_set_x509_system_trust(s->cred))
-	    <= 0)
-		return tls_failed(s, "cannot load the system's trusted "
-		    "certificates: %s", rc < 0 ? gnutls_strerror(rc) :
-		    "there are none");
+	}
+	if ((s->cred = trust_credentials(s->trust, &why)) == NULL)
+		return tls_failed(s, "%s", why);
 	return SMTP_OK;
 }
 
@@ -1039,7 +1132,8 @@ smtp_session_new(const struct smtp_params *p)
 	s->data_ms = p->data_timeout_ms != 0 ? p->data_timeout_ms :
 	    SMTP_DEFAULT_DATA_TIMEOUT_MS;
 	s->tls_mode = p->tls;
-	s->ca_file = g_strdup(p->ca_file);
+	if ((s->trust = p->trust) == NULL)
+		s->trust = s->own_trust = smtp_trust_new(NULL, NULL);
 	s->insecure = p->insecure;
 	s->start_us = g_get_monotonic_time();
 	s->rlines = g_ptr_array_new_with_free_func(g_free);
@@ -1061,9 +1155,10 @@ smtp_session_free(struct smtp_session *s)
 	g_free(s->port);
 	g_free(s->helo_name);
 	g_free(s->own_literal);
-	g_free(s->ca_file);
-	if (s->cred != NULL)
+	/* Only an insecure session's credentials are its own. */
+	if (s->insecure && s->cred != NULL)
 		gnutls_certificate_free_credentials(s->cred);
+	smtp_trust_free(s->own_trust);
 	g_ptr_array_unref(s->rlines);
 	g_free(s->outcome.reply);
 	g_free(s->outcome.queue_id);

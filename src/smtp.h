@@ -73,6 +73,8 @@ enum smtp_tls_mode {
 	SMTP_TLS_OFF,		/* never STARTTLS */
 };
 
+struct smtp_trust;
+
 struct smtp_params {
 	const char	*host;		/* name or address of the server */
 	const char	*port;		/* service name or number, "25";
@@ -88,11 +90,10 @@ struct smtp_params {
 	 * dribbles a byte now and then cannot hold the worker.  The TLS
 	 * handshake is bounded by command_timeout_ms as a whole, too. */
 	enum smtp_tls_mode tls;
-	const char	*ca_file;	/* PEM certificates that the server's
-					 * must chain to; NULL: the system's
-					 * trust store.  Read at STARTTLS by
-					 * the calling process, so it must be
-					 * readable after a privilege drop */
+	struct smtp_trust *trust;	/* what the server's certificate must
+					 * chain to (see smtp_trust_new());
+					 * NULL: the system's trust store,
+					 * read for this session */
 	gboolean	 insecure;	/* TLS without any certificate check
 					 * (chain or name): encrypted, but
 					 * open to a man in the middle */
@@ -178,6 +179,18 @@ struct smtp_outcome {
 					 * certificate is not trusted: ...");
 					 * else NULL */
 };
+
+/*
+ * The certificates that servers' must chain to, for every session that
+ * is given it: a CA file's (PEM), read now, so before a privilege drop
+ * (the file may be readable by root alone), else the system's trust
+ * store, read at the first STARTTLS that needs it.  The GnuTLS
+ * credentials are made once and shared: sessions only read them.  NULL
+ * with *err if ca_file (not NULL) cannot be read or holds no
+ * certificate.  Free it after the last session that uses it.
+ */
+struct smtp_trust	*smtp_trust_new(const char *ca_file, GError **err);
+void			 smtp_trust_free(struct smtp_trust *);
 
 struct smtp_session;
 

@@ -66,8 +66,8 @@ def make_pki(folder):
             os.path.join(folder, "server.pem"), "-extfile", ext)
     os.chmod(ca_key, 0o600)
     os.chmod(key, 0o600)
-    # labmail reads the CA file as the user it drops to.
-    os.chmod(ca, 0o644)
+    # Root's alone: labmail reads it before it drops its privileges.
+    os.chmod(ca, 0o600)
     return ca
 
 
@@ -240,6 +240,33 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertIn("The dialogue was not encrypted", text)
         spool = u.wait_mail()
         self.assertNotIn(b"(using TLS", spool)
+
+
+class BadCaFile(unittest.TestCase):
+    """A CA file that cannot be used stops the start-up, in one line
+    that names it, rather than failing every send later."""
+
+    def test_missing_and_empty(self):
+        tmp = tempfile.mkdtemp(prefix="labmail-ca-")
+        self.addCleanup(shutil.rmtree, tmp)
+        empty = os.path.join(tmp, "empty.pem")
+        open(empty, "w").close()
+        for ca, says in ((os.path.join(tmp, "missing.pem"), "missing.pem"),
+                         (empty, "no certificate in the CA file " + empty)):
+            p = subprocess.run(
+                [labtest.LABMAIL, "--listen", "127.0.0.1:%d" %
+                 labtest.free_port(), "--smtp", "127.0.0.1:%d" %
+                 labtest.free_port(), "--state-dir", tmp, "--smtp-ca", ca],
+                capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            lines = p.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertIn(says, lines[0])
+        # Not used with TLS off: no reason to refuse to start.
+        lm = labtest.Labmail("--smtp-tls=off", "--smtp-ca", empty,
+                             smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        self.assertEqual(labtest.Browser(lm.base).get("/").status, 200)
 
 
 class StartTlsRequired(unittest.TestCase):

@@ -10,7 +10,7 @@
  * For STARTTLS the fake server turns TLS on in the middle of its script
  * with GnuTLS's server side, with a throwaway CA and server
  * certificates made in memory when the tests start (ECDSA P-256, quick
- * to make): no tool, no file but the CA's PEM for smtp_params.ca_file.
+ * to make): no tool, no file but the CA's PEM for smtp_trust_new().
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -591,7 +591,7 @@ run_tls(struct fake *f, const struct smtp_params *tls,
 	memset(&p, 0, sizeof(p));
 	if (tls != NULL) {
 		p.tls = tls->tls;
-		p.ca_file = tls->ca_file;
+		p.trust = tls->trust;
 		p.insecure = tls->insecure;
 	}
 	p.host = "127.0.0.1";
@@ -1601,8 +1601,8 @@ test_session_ipv6(void **state)
  * signed nothing of the server's. */
 struct pki {
 	char				*dir;
-	char				*ca_file;	/* the CA, PEM */
-	char				*other_ca_file;
+	struct smtp_trust		*ca;		/* the CA */
+	struct smtp_trust		*other_ca;
 	gnutls_certificate_credentials_t good;		/* for 127.0.0.1 */
 	gnutls_certificate_credentials_t wrong_name;	/* for 127.0.0.2 */
 };
@@ -1669,19 +1669,31 @@ pki_crt(gnutls_x509_privkey_t key, const char *cn, const char *ip,
 	return crt;
 }
 
-/* Write a certificate as PEM into the PKI's folder. */
-static char *
-pki_write(gnutls_x509_crt_t crt, const char *name)
+/*
+ * A trust made from a CA file holding crt, written into the PKI's folder
+ * and removed again at once: every TLS test then also shows that the
+ * file is read when the trust is made, never at STARTTLS (labmail makes
+ * it before dropping its privileges).
+ */
+static struct smtp_trust *
+pki_trust(gnutls_x509_crt_t crt, const char *name)
 {
-	gnutls_datum_t	 pem;
-	char		*path = g_build_filename(pki.dir, name, NULL);
+	gnutls_datum_t		 pem;
+	char			*path = g_build_filename(pki.dir, name, NULL);
+	struct smtp_trust	*t;
+	GError			*err = NULL;
 
 	assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM,
 	    &pem), 0);
 	assert_true(g_file_set_contents(path, (const char *)pem.data,
 	    pem.size, NULL));
 	gnutls_free(pem.data);
-	return path;
+	t = smtp_trust_new(path, &err);
+	assert_null(err);
+	assert_non_null(t);
+	assert_int_equal(g_unlink(path), 0);
+	g_free(path);
+	return t;
 }
 
 /* Server credentials: a server certificate for ip, signed by the CA. */
@@ -1715,8 +1727,8 @@ pki_setup(void **state)
 	ca = pki_crt(ca_key, "labmail test CA", NULL, NULL, NULL);
 	other_key = pki_key();
 	other = pki_crt(other_key, "some other CA", NULL, NULL, NULL);
-	pki.ca_file = pki_write(ca, "ca.pem");
-	pki.other_ca_file = pki_write(other, "other-ca.pem");
+	pki.ca = pki_trust(ca, "ca.pem");
+	pki.other_ca = pki_trust(other, "other-ca.pem");
 	pki.good = pki_server(ca, ca_key, "127.0.0.1");
 	pki.wrong_name = pki_server(ca, ca_key, "127.0.0.2");
 	gnutls_x509_crt_deinit(ca);
@@ -1731,12 +1743,10 @@ static int
 pki_teardown(void **state)
 {
 	(void)state;
-	g_unlink(pki.ca_file);
-	g_unlink(pki.other_ca_file);
 	g_rmdir(pki.dir);
-	g_free(pki.ca_file);
-	g_free(pki.other_ca_file);
 	g_free(pki.dir);
+	smtp_trust_free(pki.ca);
+	smtp_trust_free(pki.other_ca);
 	gnutls_certificate_free_credentials(pki.good);
 	gnutls_certificate_free_credentials(pki.wrong_name);
 	return 0;
@@ -1779,7 +1789,7 @@ test_tls_ok(void **state)
 	guint				 i;
 
 	(void)state;
-	p.ca_file = pki.ca_file;
+	p.trust = pki.ca;
 	f = fake_start_cred(AF_INET, script, pki.good);
 	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
 	assert_int_equal(f->tls_rc, 0);
@@ -1889,7 +1899,7 @@ test_tls_refused(void **state)
 	enum smtp_status		 ost, sst;
 
 	(void)state;
-	p.ca_file = pki.ca_file;
+	p.trust = pki.ca;
 	f = fake_start(required_script);
 	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
 	assert_int_equal(ost, SMTP_TLS_FAILED);
@@ -1980,8 +1990,8 @@ test_tls_bad_certificate(void **state)
 			continue;
 		memset(&p, 0, sizeof(p));
 		p.tls = SMTP_TLS_AUTO;
-		p.ca_file = c->system_ca ? NULL : c->other_ca ?
-		    pki.other_ca_file : pki.ca_file;
+		p.trust = c->system_ca ? NULL : c->other_ca ? pki.other_ca :
+		    pki.ca;
 		f = fake_start_cred(AF_INET, script,
 		    c->wrong_name ? pki.wrong_name : pki.good);
 		s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost,
@@ -2031,7 +2041,7 @@ test_tls_insecure(void **state)
 	memset(&p, 0, sizeof(p));
 	p.tls = SMTP_TLS_REQUIRED;
 	p.insecure = TRUE;
-	p.ca_file = pki.other_ca_file;
+	p.trust = pki.other_ca;
 	p.host = "127.0.0.1";
 	p.port = f->port;
 	p.command_timeout_ms = PATIENT_MS;
@@ -2057,44 +2067,46 @@ test_tls_insecure(void **state)
 	fake_free(f);
 }
 
-/* A CA file that cannot be used: nothing asked of the server. */
+/* A CA file that cannot be used is refused when the trust is made
+ * (labmail then does not start), saying what is wrong with it. */
 static void
-test_tls_bad_ca_file(void **state)
+test_trust_bad_ca_file(void **state)
 {
-	static const struct fake_step script[] = {
-		GREET, EHLO_TLS, QUIT_221, { F_END, NULL, 0 }
+	static const struct {
+		const char	*name;
+		const char	*text;		/* NULL: no such file */
+		const char	*says;
+	} cases[] = {
+		{ "missing.pem", NULL, "missing.pem" },
+		{ "empty.pem", "", "no certificate in the CA file " },
+		{ "words.pem", "not a certificate\n",
+		    "no certificate in the CA file " },
 	};
-	static const char *const want[] = { "EHLO [127.0.0.1]", "QUIT", NULL };
-	struct smtp_params		 p = { .tls = SMTP_TLS_AUTO };
-	const struct smtp_outcome	*o;
-	struct smtp_session		*s;
-	struct fake			*f;
-	enum smtp_status		 ost, sst;
-	char				*empty, *missing;
-	int				 round;
+	struct smtp_trust	*t;
+	GError			*err = NULL;
+	char			*path;
+	gsize			 i;
 
 	(void)state;
-	empty = g_build_filename(pki.dir, "empty.pem", NULL);
-	missing = g_build_filename(pki.dir, "missing.pem", NULL);
-	assert_true(g_file_set_contents(empty, "", 0, NULL));
-	for (round = 0; round < 2; round++) {
-		p.ca_file = round == 0 ? missing : empty;
-		f = fake_start(script);
-		s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost,
-		    &sst);
-		assert_int_equal(ost, SMTP_TLS_FAILED);
-		assert_got(f, want);
-		o = smtp_session_outcome(s);
-		assert_non_null(o->tls_error);
-		assert_true(g_str_has_prefix(o->tls_error, round == 0 ?
-		    "cannot load the CA file " : "no certificate in the CA "
-		    "file "));
-		smtp_session_free(s);
-		fake_free(f);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		path = g_build_filename(pki.dir, cases[i].name, NULL);
+		if (cases[i].text != NULL)
+			assert_true(g_file_set_contents(path, cases[i].text, -1,
+			    NULL));
+		t = smtp_trust_new(path, &err);
+		assert_null(t);
+		assert_non_null(err);
+		if (strstr(err->message, cases[i].says) == NULL)
+			fail_msg("%s: \"%s\"", cases[i].name, err->message);
+		g_clear_error(&err);
+		g_unlink(path);
+		g_free(path);
 	}
-	g_unlink(empty);
-	g_free(empty);
-	g_free(missing);
+	/* No file: the system's store, read at the first STARTTLS. */
+	t = smtp_trust_new(NULL, &err);
+	assert_non_null(t);
+	assert_null(err);
+	smtp_trust_free(t);
 }
 
 /* Bytes after the 220 to STARTTLS came in clear: refused, as they would
@@ -2114,7 +2126,7 @@ test_tls_injection(void **state)
 	enum smtp_status		 ost, sst;
 
 	(void)state;
-	p.ca_file = pki.ca_file;
+	p.trust = pki.ca;
 	f = fake_start(script);
 	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
 	assert_int_equal(ost, SMTP_PROTOCOL);
@@ -2145,7 +2157,7 @@ test_tls_handshake_fails(void **state)
 	enum smtp_status		 ost, sst;
 
 	(void)state;
-	p.ca_file = pki.ca_file;
+	p.trust = pki.ca;
 	f = fake_start(garbage);
 	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
 	assert_int_equal(ost, SMTP_TLS_FAILED);
@@ -2205,7 +2217,7 @@ main(void)
 		cmocka_unit_test(test_tls_refused),
 		cmocka_unit_test(test_tls_bad_certificate),
 		cmocka_unit_test(test_tls_insecure),
-		cmocka_unit_test(test_tls_bad_ca_file),
+		cmocka_unit_test(test_trust_bad_ca_file),
 		cmocka_unit_test(test_tls_injection),
 		cmocka_unit_test(test_tls_handshake_fails),
 	};
