@@ -58,7 +58,7 @@ DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
 # only Debian's chromium is needed for the browser test.
 DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
 	     $(if $(shell command -v npm),,npm)
-DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl nginx-light \
+DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl openssl nginx-light \
 	     lighttpd apache2-bin spawn-fcgi chromium valgrind $(DEPS_NODE)
 DEPS_BENCH = $(DEPS_CHECK) wrk
 

@@ -161,19 +161,17 @@ read_tls_files(const struct config *cfg, struct tls_files *tls)
 		log_fatal("%s", err->message);
 }
 
-/* Serve HTTP or FastCGI until SIGINT or SIGTERM. */
+/* Serve HTTP or FastCGI until SIGINT or SIGTERM (blocked: in set). */
 static void
 serve(const struct config *cfg, const struct app *app, int listen_fd,
     const struct tls_files *tls, const char *data_dir,
-    gboolean started_as_root)
+    gboolean started_as_root, const sigset_t *set)
 {
 	struct front_mhd	*mhd = NULL;
 	struct front_fcgi	*fcgi = NULL;
 	GError			*err = NULL;
-	sigset_t		 set;
 	int			 sig;
 
-	block_signals(&set);
 	if (cfg->fastcgi != NULL)
 		fcgi = front_fcgi_start(app, listen_fd, &err);
 	else
@@ -182,7 +180,7 @@ serve(const struct config *cfg, const struct app *app, int listen_fd,
 	if (fcgi == NULL && mhd == NULL)
 		log_fatal("%s", err->message);
 	log_start(cfg, data_dir, started_as_root);
-	sigwait(&set, &sig);
+	sigwait(set, &sig);
 	log_info("signal %d: shutting down", sig);
 	if (fcgi != NULL)
 		front_fcgi_stop(fcgi);
@@ -203,6 +201,7 @@ main(int argc, char **argv)
 	gboolean		 cgi = getenv("GATEWAY_INTERFACE") != NULL;
 	gboolean		 root = geteuid() == 0;
 	int			 listen_fd = -1;
+	sigset_t		 signals;
 
 	/*
 	 * Set-uid (the CGI install), any local user may start us: outside
@@ -213,6 +212,14 @@ main(int argc, char **argv)
 		    "program\n");
 		return CONFIG_EXIT_USAGE;
 	}
+	/*
+	 * From the start, before any thread or child exists: a SIGTERM
+	 * while starting (systemctl stop right after start) then waits for
+	 * serve() and a clean stop.  A CGI run keeps the defaults: the web
+	 * server may end it with SIGTERM.
+	 */
+	if (!cgi)
+		block_signals(&signals);
 	if (!(cgi ? cgi_config(&cfg, &err) :
 	    config_load(&cfg, &argc, &argv, &err))) {
 		fprintf(stderr, "labmail: %s\n", err->message);
@@ -260,7 +267,7 @@ main(int argc, char **argv)
 	if (cgi)
 		front_cgi_run(app);
 	else
-		serve(&cfg, app, listen_fd, &tls, data_dir, root);
+		serve(&cfg, app, listen_fd, &tls, data_dir, root, &signals);
 	if (tls.key != NULL)
 		explicit_bzero(tls.key, strlen(tls.key));
 	g_free(tls.cert);

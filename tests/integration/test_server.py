@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -66,6 +67,37 @@ class StartUp(unittest.TestCase):
         self.assertEqual(lm.stop(), 0)
         self.assertIn("shutting down", lm.output())
         lm.cleanup()
+
+    def test_sigterm_while_starting_shuts_down_cleanly(self):
+        """A SIGTERM before labmail serves (systemctl stop just after
+        start) waits for it to be up, then stops it cleanly.  The CA
+        file, read at start-up, is a FIFO here: labmail is surely still
+        starting while it waits to read it."""
+        tmp = tempfile.mkdtemp(prefix="labmail-start-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        ca = os.path.join(tmp, "ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", os.path.join(tmp, "ca.key"), "-out", ca,
+                        "-days", "1", "-subj", "/CN=labmail test CA"],
+                       check=True, capture_output=True)
+        with open(ca) as f:
+            pem = f.read()
+        fifo = os.path.join(tmp, "ca-fifo.pem")
+        os.mkfifo(fifo)
+        p = subprocess.Popen(
+            [labtest.LABMAIL, "--listen", "127.0.0.1:%d" % labtest.free_port(),
+             "--smtp", "127.0.0.1:%d" % labtest.free_port(),
+             "--state-dir", tmp, "--smtp-ca", fifo],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(labtest.stop_process, p)
+        # open() returns once labmail has opened the FIFO to read it.
+        with open(fifo, "w") as f:
+            p.send_signal(signal.SIGTERM)
+            f.write(pem)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("shutting down", err)
 
 
 class Guide(unittest.TestCase):
