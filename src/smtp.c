@@ -837,7 +837,7 @@ struct smtp_trust {
 };
 
 /* Put the CA file's certificates into t->cred; t->error if none. */
-static int
+static void
 load_ca_pem(struct smtp_trust *t)
 {
 	gnutls_datum_t	pem = { (unsigned char *)t->ca_pem,
@@ -854,7 +854,6 @@ load_ca_pem(struct smtp_trust *t)
 	else if (rc == 0)
 		t->error = g_strdup_printf("no certificate in the CA file %s",
 		    t->ca_file);
-	return rc;
 }
 
 /*
@@ -873,7 +872,7 @@ trust_credentials(struct smtp_trust *t, const char **why)
 		    < 0)
 			t->error = g_strdup(gnutls_strerror(rc));
 		else if (t->ca_pem != NULL)
-			rc = load_ca_pem(t);
+			load_ca_pem(t);
 		else if ((rc = gnutls_certificate_set_x509_system_trust(
 		    t->cred)) <= 0)
 			t->error = g_strdup_printf("cannot load the system's "
