@@ -257,7 +257,7 @@ http_parse_cookies(struct http_request *req, const char *header)
 	char	 *eq;
 	int	  i;
 
-	for (i = 0; pairs[i] != NULL && i < HTTP_COOKIES_MAX; i++) {
+	for (i = 0; i < HTTP_COOKIES_MAX && pairs[i] != NULL; i++) {
 		g_strstrip(pairs[i]);
 		eq = strchr(pairs[i], '=');
 		if (eq == NULL || eq == pairs[i])
