@@ -244,6 +244,17 @@ class Http(unittest.TestCase):
                 data += chunk
         return int(data.split(b" ", 2)[1])
 
+    def test_header_size_limit(self):
+        # FRONT_MHD_CONN_MEMORY (20 KiB) takes an 8 KB header line
+        # (nginx's and Apache's default limit), a Cookie one included;
+        # much more gets 431, and the server goes on serving.
+        for name in ("Cookie", "X-Filler"):
+            line = {name: "pref=" + "a" * 8100}
+            self.assertEqual(self.b.get("/guide", line).status, 200, name)
+        huge = {"X-Filler": "b" * 30000}
+        self.assertEqual(self.b.get("/guide", huge).status, 431)
+        self.assertEqual(self.b.get("/guide").status, 200)
+
     def test_access_log_has_no_form_content(self):
         token = self.b.csrf()
         self.b.post("/send", {"from": "secret-sender@x.y", "to": "",
