@@ -200,15 +200,20 @@ render_transcript(const struct app *app, const struct smtp_outcome *o)
 	const struct tmpl	*row = app_template(app, "transcript-line");
 	GString			*out = g_string_new(NULL);
 	struct tmpl_vars	*vars = tmpl_vars_new();
+	time_t			 last = -1;
+	struct tm		 tm = { 0 };
+	gint64			 tenths;
 	guint			 i;
 
 	for (i = 0; i < o->transcript->len; i++) {
 		const struct smtp_line	*line = o->transcript->pdata[i];
 		time_t			 sec = line->time_us / G_USEC_PER_SEC;
-		struct tm		 tm;
 
-		/* localtime_r: GDateTime would re-read the zone per line. */
-		localtime_r(&sec, &tm);
+		/* localtime_r (GDateTime would re-read the zone per line),
+		 * once per second of the dialogue: it takes a global lock. */
+		if (sec != last)
+			localtime_r(&sec, &tm);
+		last = sec;
 		tmpl_set(vars, "kind", kinds[line->kind]);
 		tmpl_set(vars, "dir", arrows[line->kind]);
 		/* Lines inside TLS: a class for the style, a lock for the
@@ -220,8 +225,9 @@ render_transcript(const struct app *app, const struct smtp_outcome *o)
 		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d", tm.tm_hour,
 		    tm.tm_min, tm.tm_sec,
 		    (int)(line->time_us % G_USEC_PER_SEC / 1000));
-		tmpl_setf(vars, "elapsed", "+%.1f ms",
-		    line->elapsed_us / 1000.0);
+		tenths = (line->elapsed_us + 50) / 100;
+		tmpl_setf(vars, "elapsed", "+%" G_GINT64_FORMAT ".%d ms",
+		    tenths / 10, (int)(tenths % 10));
 		set_line_html(vars, line, o->queue_id);
 		tmpl_render(row, vars, out);
 	}

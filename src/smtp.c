@@ -125,6 +125,13 @@ struct smtp_session {
 static void	note(struct smtp_session *, const char *, ...)
 		    G_GNUC_PRINTF(2, 3);
 
+/* Tab or printable ASCII. */
+static gboolean
+plain_ascii(guchar ch)
+{
+	return ch == '\t' || (ch >= 0x20 && ch < 0x7f);
+}
+
 /* Copy text for display: tab, printable ASCII and printable UTF-8 stay,
  * every other byte becomes '?', so that a hostile server can put neither
  * terminal escapes, nor invalid UTF-8, nor bidi overrides into a page. */
@@ -134,14 +141,18 @@ printable_dup(const char *p, gsize len)
 	GString		*out = g_string_sized_new(len);
 	const char	*next;
 	gunichar	 u;
-	gsize		 i = 0;
+	gsize		 i = 0, run;
 	guchar		 ch;
 
 	while (i < len) {
 		ch = (guchar)p[i];
-		if (ch == '\t' || (ch >= 0x20 && ch < 0x7f)) {
-			g_string_append_c(out, (char)ch);
-			i++;
+		if (plain_ascii(ch)) {
+			/* The common case: a run of ASCII, in one piece. */
+			for (run = i + 1; run < len &&
+			    plain_ascii((guchar)p[run]); run++)
+				;
+			g_string_append_len(out, p + i, (gssize)(run - i));
+			i = run;
 			continue;
 		}
 		if (ch >= 0x80) {

@@ -136,41 +136,53 @@ tmpl_vars_free(struct tmpl_vars *vars)
 	g_free(vars);
 }
 
-/* Store a value, replacing any earlier one of that name. */
+/*
+ * Store a value (taken over), replacing any earlier one of that name.
+ * A page that renders a row template sets the same names again for
+ * each row: the entry is then reused, not made anew.
+ */
 static void
-set_value(struct tmpl_vars *vars, const char *name, const char *text,
+set_value_take(struct tmpl_vars *vars, const char *name, char *text,
     gboolean is_html)
 {
-	struct value	*v = g_new(struct value, 1);
+	struct value	*v = g_hash_table_lookup(vars->values, name);
 
-	v->text = g_strdup(text != NULL ? text : "");
+	if (v == NULL) {
+		v = g_new(struct value, 1);
+		g_hash_table_insert(vars->values, g_strdup(name), v);
+	} else
+		g_free(v->text);
+	v->text = text;
 	v->is_html = is_html;
-	g_hash_table_replace(vars->values, g_strdup(name), v);
 }
 
 void
 tmpl_set(struct tmpl_vars *vars, const char *name, const char *text)
 {
-	set_value(vars, name, text, FALSE);
+	set_value_take(vars, name, g_strdup(text != NULL ? text : ""), FALSE);
 }
 
 void
 tmpl_setf(struct tmpl_vars *vars, const char *name, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*text;
+	char	 buf[128];
+	va_list	 ap, again;
+	int	 n;
 
+	/* Most values are short: format on the stack, copy once. */
 	va_start(ap, fmt);
-	text = g_strdup_vprintf(fmt, ap);
+	va_copy(again, ap);
+	n = g_vsnprintf(buf, sizeof(buf), fmt, ap);
+	set_value_take(vars, name, n >= 0 && (gsize)n < sizeof(buf) ?
+	    g_strndup(buf, n) : g_strdup_vprintf(fmt, again), FALSE);
+	va_end(again);
 	va_end(ap);
-	set_value(vars, name, text, FALSE);
-	g_free(text);
 }
 
 void
 tmpl_set_html(struct tmpl_vars *vars, const char *name, const char *html)
 {
-	set_value(vars, name, html, TRUE);
+	set_value_take(vars, name, g_strdup(html != NULL ? html : ""), TRUE);
 }
 
 void
@@ -199,10 +211,17 @@ tmpl_render(const struct tmpl *t, const struct tmpl_vars *vars,
 void
 tmpl_escape(GString *out, const char *text)
 {
-	const char	*p;
+	const char	*p = text;
+	gsize		 run;
 
-	for (p = text; *p != '\0'; p++) {
+	for (;;) {
+		/* The bytes that need no escaping go in one piece. */
+		run = strcspn(p, "&<>\"'");
+		g_string_append_len(out, p, run);
+		p += run;
 		switch (*p) {
+		case '\0':
+			return;
 		case '&':
 			g_string_append(out, "&amp;");
 			break;
@@ -215,11 +234,9 @@ tmpl_escape(GString *out, const char *text)
 		case '"':
 			g_string_append(out, "&quot;");
 			break;
-		case '\'':
+		default:	/* '\'' */
 			g_string_append(out, "&#39;");
-			break;
-		default:
-			g_string_append_c(out, *p);
 		}
+		p++;
 	}
 }

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 import labtest
@@ -130,6 +131,30 @@ class SmtpSinkDelivery(unittest.TestCase):
         self.assertTrue(server[0].startswith("220 "))
         self.assertTrue(any(s.startswith("354") for s in server))
         self.assertTrue(server[-1].startswith("221"))
+        self.assert_times(r.text)
+
+    def assert_times(self, page):
+        """Each row: the local wall time to the ms, then the time since
+        connecting in tenths of ms, never going back."""
+        before = time.time()
+        rows = re.findall(r'<td class="t">([^<]*)</td>'
+                          r'<td class="t">([^<]*)</td>', page)
+        self.assertGreater(len(rows), 10)
+        elapsed = []
+        for wall, since in rows:
+            self.assertRegex(wall, r"^\d{2}:\d{2}:\d{2}\.\d{3}$")
+            m = re.fullmatch(r"\+(\d+)\.(\d) ms", since)
+            self.assertIsNotNone(m, since)
+            elapsed.append(int(m.group(1)) * 10 + int(m.group(2)))
+        self.assertEqual(elapsed, sorted(elapsed))
+        # The first row's wall time is "now" in the local zone, within
+        # the few seconds the send took.
+        h, mi, s = rows[0][0].split(":")
+        now = time.localtime(before)
+        shown = int(h) * 3600 + int(mi) * 60 + float(s)
+        real = now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec
+        gap = (real - shown) % 86400
+        self.assertLess(min(gap, 86400 - gap), 10)
 
 
 class FaultyServers(unittest.TestCase):

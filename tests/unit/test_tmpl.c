@@ -249,6 +249,20 @@ test_setf(void **state)
 	got = render("{{n}}", vars);
 	assert_string_equal(got, "181 &lt;mail181.com&gt;");
 	g_free(got);
+
+	/* Longer than the stack buffer it formats into first: whole. */
+	{
+		char	*long_text = g_strnfill(300, 'x');
+		char	*want = g_strconcat(long_text, "&lt;", long_text,
+			    NULL);
+
+		tmpl_setf(vars, "n", "%s<%s", long_text, long_text);
+		got = render("{{n}}", vars);
+		assert_string_equal(got, want);
+		g_free(got);
+		g_free(want);
+		g_free(long_text);
+	}
 	tmpl_vars_free(vars);
 }
 
