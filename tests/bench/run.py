@@ -350,8 +350,11 @@ def main():
                     help="build folder holding labmail (default build)")
     ap.add_argument("--duration", type=int, default=8,
                     help="seconds per wrk run (default 8)")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="guide rounds; the median is reported (default 2)")
+    # Three rounds, so that the median is a middle run, not the mean of
+    # two: on a busy machine one run can be off by a fifth.
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the guide and FastCGI benchmarks; the "
+                    "median is reported (default 3)")
     ap.add_argument("--sessions", type=int, default=16,
                     help="parallel SMTP sessions / HTTP connections for "
                     "the send benchmark (default 16)")
