@@ -4,10 +4,13 @@
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make check      install what is missing, build, run every test
 #   make bench      benchmarks against peers (nginx, smtp-source), as ratios
+#   make fuzz       libFuzzer on every parser, FUZZ_SECONDS (60) each
 #   make install    PREFIX=/usr/local DESTDIR= (binary, web/, static/, man,
 #                   /etc/labmail/labmail.conf, PAM, systemd units)
 #
-# SANITIZE=1 builds into build-san/ with AddressSanitizer and UBSan.
+# SANITIZE=1 builds into build-san/ with AddressSanitizer and UBSan;
+# FUZZING=1 (what make fuzz uses) into build-fuzz/ with clang, libFuzzer's
+# coverage, ASan and UBSan.
 
 CC	?= cc
 PREFIX	?= /usr/local
@@ -23,7 +26,17 @@ PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam gnutls
 CFLAGS	?= -O2 -g
 WARN	 = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2
-ifeq ($(SANITIZE),1)
+FUZZ_CC	?= clang
+ifeq ($(FUZZING),1)
+B	 = build-fuzz
+CC	 = $(FUZZ_CC)
+# clang, unlike gcc, warns about a struct initialiser that leaves its
+# last fields out (config.c's option table does, on purpose: NULL).
+HARDEN	 = -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	   -Wno-missing-field-initializers
+LDHARDEN = -fsanitize=address,undefined
+else ifeq ($(SANITIZE),1)
 B	 = build-san
 HARDEN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	   -fno-omit-frame-pointer
@@ -49,6 +62,12 @@ ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
 SRCS	 = $(filter-out src/main.c,$(wildcard src/*.c))
 OBJS	 = $(SRCS:src/%.c=$(B)/%.o)
 UNIT	 = $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
+# Fuzz targets, tests/fuzz/fuzz_NAME.c: each is also built with
+# tests/fuzz/replay.c as replay_NAME, which make check runs over the
+# target's corpus, tests/fuzz/corpus/NAME/.
+FUZZERS	 = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY	 = $(FUZZERS:%=$(B)/replay_%)
+FUZZ_SECONDS ?= 60
 
 # Debian packages: to build, to run the tests, to benchmark.
 DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
@@ -61,9 +80,10 @@ DEPS_NODE  = $(if $(shell command -v node),,nodejs) \
 DEPS_CHECK = $(DEPS_BUILD) python3 postfix mailutils curl openssl nginx-light \
 	     lighttpd apache2-bin spawn-fcgi chromium valgrind $(DEPS_NODE)
 DEPS_BENCH = $(DEPS_CHECK) wrk
+DEPS_FUZZ  = $(DEPS_BUILD) clang libclang-rt-14-dev
 
-.PHONY: all run check check-unit check-san bench deps deps-check deps-bench \
-	install uninstall check-install clean
+.PHONY: all run check check-unit check-san bench fuzz fuzz-run deps deps-check \
+	deps-bench deps-fuzz install uninstall check-install clean
 
 all: $(B)/labmail
 
@@ -80,6 +100,16 @@ $(B)/test_%: tests/unit/test_%.c $(B)/liblabmail.a
 	$(CC) $(ALL_CFLAGS) -Isrc $(shell pkg-config --cflags cmocka) \
 	    $(ALL_LDFLAGS) -o $@ $< $(B)/liblabmail.a $(PKG_LIBS) \
 	    $(shell pkg-config --libs cmocka)
+
+$(B)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/init.c \
+    tests/fuzz/fuzz.h $(B)/liblabmail.a
+	$(CC) $(ALL_CFLAGS) -Isrc $(ALL_LDFLAGS) -o $@ tests/fuzz/replay.c \
+	    tests/fuzz/init.c $< $(B)/liblabmail.a $(PKG_LIBS)
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/init.c tests/fuzz/fuzz.h \
+    $(B)/liblabmail.a
+	$(CC) $(ALL_CFLAGS) -Isrc -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ \
+	    tests/fuzz/init.c $< $(B)/liblabmail.a $(PKG_LIBS)
 
 $(B):
 	mkdir -p $@
@@ -108,13 +138,15 @@ deps-check:
 	$(call install_missing,$(DEPS_CHECK))
 deps-bench:
 	$(call install_missing,$(DEPS_BENCH))
+deps-fuzz:
+	$(call install_missing,$(DEPS_FUZZ))
 
 run: deps
 	$(MAKE) all
 	./$(B)/labmail $(RUN_ARGS)
 
 check: deps-check tests/browser/node_modules
-	$(MAKE) all $(UNIT)
+	$(MAKE) all $(UNIT) $(REPLAY)
 	$(PYTHON) tests/run.py --build $(B)
 
 # playwright-core drives Debian's chromium; it downloads no browser.
@@ -122,7 +154,7 @@ tests/browser/node_modules: tests/browser/package.json
 	cd tests/browser && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-check-unit: $(UNIT)
+check-unit: $(UNIT) $(REPLAY)
 	$(PYTHON) tests/run.py --build $(B) --unit-only
 
 check-san:
@@ -131,6 +163,25 @@ check-san:
 bench: deps-bench
 	$(MAKE) all
 	$(PYTHON) tests/bench/run.py --build $(B)
+
+# Each target searches for FUZZ_SECONDS from its corpus (what it finds
+# goes to build-fuzz/corpus/NAME, not into git); a crash stops with the
+# input in build-fuzz/crash-NAME-*.  Add that input to
+# tests/fuzz/corpus/NAME/ with the fix, and make check replays it.
+fuzz: deps-fuzz
+	$(MAKE) FUZZING=1 fuzz-run
+
+fuzz-run: $(FUZZERS:%=$(B)/fuzz_%)
+	@for t in $(FUZZERS); do \
+	    mkdir -p $(B)/corpus/$$t; \
+	    echo "labmail: fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(B)/crash-$$t- $(B)/corpus/$$t \
+		tests/fuzz/corpus/$$t 2>$(B)/fuzz_$$t.log || { \
+		tail -40 $(B)/fuzz_$$t.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^stat::new_units_added' \
+		$(B)/fuzz_$$t.log; \
+	done
 
 # make install: the binary, web/ and static/, the man pages, the PAM
 # service, a commented /etc/labmail/labmail.conf (never overwritten) and
@@ -236,4 +287,4 @@ check-install:
 	echo "labmail: man pages checked"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -241,7 +241,7 @@ unescape(void *cls, struct MHD_Connection *mhd, char *s)
 }
 
 /* libmicrohttpd's own messages, through our log (levels, syslog). */
-static void
+static void G_GNUC_PRINTF(2, 0)
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char	*msg = g_strdup_vprintf(fmt, ap);

@@ -81,7 +81,7 @@ log_setup(gboolean use_syslog, int level)
 }
 
 /* Format a line of the tier and send it in one go. */
-static void
+static void G_GNUC_PRINTF(2, 0)
 log_write(enum tier t, const char *fmt, va_list ap)
 {
 	GString	*line;

@@ -4,8 +4,10 @@
     tests/run.py --build build            unit, integration, browser
     tests/run.py --build build --unit-only
 
-Unit tests are the cmocka programs build/test_*; integration and browser
-tests are the Python unittest modules tests/integration/test_*.py.  The
+Unit tests are the cmocka programs build/test_*, and build/replay_NAME,
+each run over its fuzz corpus tests/fuzz/corpus/NAME (one test each);
+integration and browser tests are the Python unittest modules
+tests/integration/test_*.py.  The
 last line is "N passed, N failed" (", N skipped" when some could not run
 here, e.g. without root); the exit status is 1 if anything failed.
 """
@@ -43,6 +45,23 @@ def run_unit(build):
     return passed, failed, 0
 
 
+def run_replay(build):
+    """Run each fuzz target over its corpus; one test per target."""
+    passed = failed = 0
+    for prog in sorted(glob.glob(os.path.join(build, "replay_*"))):
+        name = os.path.basename(prog)[len("replay_"):]
+        corpus = os.path.join(TOP, "tests", "fuzz", "corpus", name)
+        proc = subprocess.run([prog, corpus], stdout=subprocess.PIPE,
+                              cwd=TOP, stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(proc.stdout)
+        if proc.returncode == 0:
+            passed += 1
+        else:
+            failed += 1
+            print("%s: exit status %d" % (prog, proc.returncode))
+    return passed, failed, 0
+
+
 def run_python(build):
     """Run tests/integration/test_*.py with unittest."""
     os.environ["LABMAIL_BUILD"] = os.path.abspath(build)
@@ -64,7 +83,9 @@ def main():
     args = ap.parse_args()
 
     totals = [0, 0, 0]
-    parts = [run_unit] if args.unit_only else [run_unit, run_python]
+    parts = [run_unit, run_replay]
+    if not args.unit_only:
+        parts.append(run_python)
     for part in parts:
         for i, n in enumerate(part(args.build)):
             totals[i] += n
