@@ -1,8 +1,9 @@
 """No leaks and no memory errors under valgrind, on the real paths.
 
 labmail runs under memcheck while it serves every page and sends mails
-that succeed and fail; the cmocka programs run under it too.  A
-definite leak or any memory error makes valgrind exit 99.
+that succeed and fail; the cmocka programs and the fuzz targets' replays
+(over their corpus) run under it too.  A definite leak or any memory
+error makes valgrind exit 99.
 """
 
 import glob
@@ -50,4 +51,17 @@ class Valgrind(unittest.TestCase):
             with self.subTest(prog=os.path.basename(prog)):
                 p = subprocess.run(VALGRIND + [prog], capture_output=True,
                                    text=True, timeout=600, cwd=labtest.TOP)
+                self.assertEqual(p.returncode, 0, p.stderr[-6000:])
+
+    def test_fuzz_replays(self):
+        progs = sorted(glob.glob(os.path.join(labtest.BUILD, "replay_*")))
+        self.assertTrue(progs, "no fuzz replay programs in " + labtest.BUILD)
+        for prog in progs:
+            name = os.path.basename(prog)[len("replay_"):]
+            corpus = os.path.join(labtest.TOP, "tests", "fuzz", "corpus",
+                                  name)
+            with self.subTest(prog=name):
+                p = subprocess.run(VALGRIND + [prog, corpus],
+                                   capture_output=True, text=True,
+                                   timeout=600, cwd=labtest.TOP)
                 self.assertEqual(p.returncode, 0, p.stderr[-6000:])
