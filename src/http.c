@@ -74,12 +74,42 @@ http_table_add(GHashTable *table, const char *name, const char *value)
 		g_hash_table_insert(table, g_strdup(name), g_strdup(value));
 }
 
+/*
+ * len bytes as a C string, each NUL byte replaced by U+FFFD, so that a
+ * NUL cannot cut a name or a value short ("a%00x=evil&a=good" must not
+ * become a=evil); *had_nul tells whether there was one.
+ */
+static char *
+text_without_nul(const char *data, gsize len, gboolean *had_nul)
+{
+	GString		*out = g_string_sized_new(len);
+	const char	*nul;
+
+	*had_nul = FALSE;
+	while ((nul = memchr(data, '\0', len)) != NULL) {
+		g_string_append_len(out, data, nul - data);
+		g_string_append(out, "\xef\xbf\xbd");	/* U+FFFD */
+		len -= nul + 1 - data;
+		data = nul + 1;
+		*had_nul = TRUE;
+	}
+	g_string_append_len(out, data, len);
+	return g_string_free(out, FALSE);
+}
+
+/* Name the first field that held a NUL byte. */
+static void
+mark_bad_field(struct http_request *req, const char *name)
+{
+	if (req->bad_field == NULL)
+		req->bad_field = g_strdup(name);
+}
+
 void
 http_request_add_field(struct http_request *req, const char *name,
     const char *data, gsize len)
 {
-	GString	*value;
-	gsize	 i;
+	gboolean	 had_nul;
 
 	if (g_hash_table_contains(req->form, name))
 		return;
@@ -87,33 +117,56 @@ http_request_add_field(struct http_request *req, const char *name,
 		req->body_too_large = TRUE;
 		return;
 	}
-	value = g_string_sized_new(len);
-	for (i = 0; i < len; i++) {
-		if (data[i] != '\0') {
-			g_string_append_c(value, data[i]);
-			continue;
-		}
-		g_string_append(value, "\xef\xbf\xbd");	/* U+FFFD */
-		if (req->bad_field == NULL)
-			req->bad_field = g_strdup(name);
-	}
 	g_hash_table_insert(req->form, g_strdup(name),
-	    g_string_free(value, FALSE));
+	    text_without_nul(data, len, &had_nul));
+	if (had_nul)
+		mark_bad_field(req, name);
 }
 
-/* Decode one name or value: '+' is a space, then %XX by GLib. */
+/* Decode one name or value: '+' is a space, then %XX by GLib; a raw
+ * NUL byte is kept, as a %00 is, for the caller to refuse. */
 static GBytes *
 form_decode(const char *s, gsize len)
 {
-	char	*plus = g_strndup(s, len), *p;
+	char	*plus = g_malloc(len + 1);	/* never NULL, even for "" */
 	GBytes	*out;
+	gsize	 i;
 
-	for (p = plus; *p != '\0'; p++)
-		if (*p == '+')
-			*p = ' ';
-	out = g_uri_unescape_bytes(plus, -1, NULL, NULL);
+	memcpy(plus, s, len);
+	plus[len] = '\0';
+	for (i = 0; i < len; i++)
+		if (plus[i] == '+')
+			plus[i] = ' ';
+	out = g_uri_unescape_bytes(plus, len, NULL, NULL);
 	g_free(plus);
 	return out;
+}
+
+/* Add one decoded name=value to the form or the query. */
+static void
+add_decoded(struct http_request *req, gboolean form, GBytes *name,
+    GBytes *value)
+{
+	gboolean	 bad_name, bad_value;
+	char		*key, *v;
+	const char	*data;
+	gsize		 len;
+
+	data = g_bytes_get_data(name, &len);
+	key = text_without_nul(data, len, &bad_name);
+	if (bad_name)
+		mark_bad_field(req, key);
+	data = g_bytes_get_data(value, &len);
+	if (form)
+		http_request_add_field(req, key, data, len);
+	else {
+		v = text_without_nul(data, len, &bad_value);
+		if (bad_value && !g_hash_table_contains(req->query, key))
+			mark_bad_field(req, key);
+		http_table_add(req->query, key, v);
+		g_free(v);
+	}
+	g_free(key);
 }
 
 void
@@ -134,23 +187,8 @@ http_parse_urlencoded(struct http_request *req, gboolean form,
 			if (req->bad_field == NULL)
 				req->bad_field = g_strndup(p, (eq ? eq : amp) -
 				    p);
-		} else if (g_bytes_get_size(name) > 0) {
-			char	*key = g_strndup(g_bytes_get_data(name, NULL),
-				    g_bytes_get_size(name));
-
-			if (form)
-				http_request_add_field(req, key,
-				    g_bytes_get_data(value, NULL),
-				    g_bytes_get_size(value));
-			else {
-				char	*v = g_strndup(g_bytes_get_data(value,
-					    NULL), g_bytes_get_size(value));
-
-				http_table_add(req->query, key, v);
-				g_free(v);
-			}
-			g_free(key);
-		}
+		} else if (g_bytes_get_size(name) > 0)
+			add_decoded(req, form, name, value);
 		if (name != NULL)
 			g_bytes_unref(name);
 		if (value != NULL)

@@ -33,8 +33,10 @@ struct http_request {
 	GHashTable	*headers;	/* lower-case name -> value */
 	GHashTable	*cookies;	/* name -> value */
 	gboolean	 body_too_large;	/* body over HTTP_BODY_MAX: 413 */
-	char		*bad_field;	/* a form field that held a NUL byte
-					 * (replaced by U+FFFD), or NULL */
+	char		*bad_field;	/* the first form or query field
+					 * whose name or value held a NUL
+					 * byte (replaced by U+FFFD) or a
+					 * malformed %-escape, or NULL */
 };
 
 struct http_header {

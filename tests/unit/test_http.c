@@ -60,16 +60,17 @@ static const struct {
 };
 
 /* The cookies of req as "name=value;" in name order. */
+/* A request table as "name=value;" pairs, in name order. */
 static char *
-cookies_string(const struct http_request *req)
+table_string(GHashTable *table)
 {
-	GList	*names = g_list_sort(g_hash_table_get_keys(req->cookies),
+	GList	*names = g_list_sort(g_hash_table_get_keys(table),
 		    (GCompareFunc)strcmp), *l;
 	GString	*out = g_string_new(NULL);
 
 	for (l = names; l != NULL; l = l->next)
 		g_string_append_printf(out, "%s=%s;", (char *)l->data,
-		    http_cookie(req, l->data));
+		    (char *)g_hash_table_lookup(table, l->data));
 	g_list_free(names);
 	return g_string_free(out, FALSE);
 }
@@ -86,7 +87,7 @@ test_parse_cookies(void **state)
 
 		http_request_init(&req);
 		http_parse_cookies(&req, cookie_cases[i].header);
-		got = cookies_string(&req);
+		got = table_string(req.cookies);
 		if (strcmp(got, cookie_cases[i].want) != 0)
 			fail_msg("\"%s\": got \"%s\", want \"%s\"",
 			    cookie_cases[i].header, got, cookie_cases[i].want);
@@ -115,6 +116,61 @@ test_parse_cookies_many(void **state)
 	assert_null(http_cookie(&req, "c99"));
 	http_request_clear(&req);
 	g_string_free(header, TRUE);
+}
+
+/*
+ * Urlencoded data, as a form and as a query: the table it gives and the
+ * field named in bad_field.  A NUL byte, raw or %00, in a name or a
+ * value is kept as U+FFFD, never cuts it short, and names the field.
+ */
+static const struct {
+	const char	*data;
+	gsize		 len;
+	const char	*want;
+	const char	*bad;
+} urlencoded_cases[] = {
+	{ WITH_LEN("to=a%40b.c&subject=R%C3%A9union+1"),
+	    "subject=R\xc3\xa9union 1;to=a@b.c;", NULL },
+	{ WITH_LEN("a=1&a=2&=3&b"), "a=1;b=;", NULL },
+	{ WITH_LEN("a=%zz&b=2"), "b=2;", "a" },
+	{ WITH_LEN("a=x\0y"), "a=x" U_FFFD "y;", "a" },
+	{ WITH_LEN("q=a%00b"), "q=a" U_FFFD "b;", "q" },
+	/* Not "a=evil" under first-wins: the name is not cut short. */
+	{ WITH_LEN("a%00x=evil&a=good"), "a=good;a" U_FFFD "x=evil;",
+	    "a" U_FFFD "x" },
+	{ WITH_LEN("\0a=1"), U_FFFD "a=1;", U_FFFD "a" },
+	/* A NUL in a later, dropped value names nothing. */
+	{ WITH_LEN("a=1&a=%00"), "a=1;", NULL },
+};
+
+static void
+test_parse_urlencoded(void **state)
+{
+	gsize		i;
+	gboolean	form;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(urlencoded_cases); i++)
+		for (form = FALSE; form <= TRUE; form++) {
+			struct http_request	 req;
+			char			*got;
+
+			http_request_init(&req);
+			http_parse_urlencoded(&req, form,
+			    urlencoded_cases[i].data, urlencoded_cases[i].len);
+			got = table_string(form ? req.form : req.query);
+			if (strcmp(got, urlencoded_cases[i].want) != 0)
+				fail_msg("case %zu (%s): got \"%s\", want "
+				    "\"%s\"", i, form ? "form" : "query", got,
+				    urlencoded_cases[i].want);
+			if (urlencoded_cases[i].bad == NULL)
+				assert_null(req.bad_field);
+			else
+				assert_string_equal(req.bad_field,
+				    urlencoded_cases[i].bad);
+			g_free(got);
+			http_request_clear(&req);
+		}
 }
 
 /* One form field as raw bytes, and what the form then holds. */
@@ -829,6 +885,7 @@ main(void)
 		cmocka_unit_test(test_parse_cookies_many),
 		cmocka_unit_test(test_add_field),
 		cmocka_unit_test(test_add_field_order),
+		cmocka_unit_test(test_parse_urlencoded),
 		cmocka_unit_test(test_add_field_too_large),
 		cmocka_unit_test(test_parse_multipart),
 		cmocka_unit_test(test_parse_multipart_nul),
