@@ -67,6 +67,9 @@ clean_text(const char *s, gsize len, guint flags)
 	char		*valid;
 	const char	*p, *end;
 
+	/* A part that decodes to nothing has no buffer at all. */
+	if (len == 0)
+		return g_string_new(NULL);
 	valid = g_utf8_make_valid(s, len);
 	out = g_string_sized_new(strlen(valid));
 	end = valid + strlen(valid);
@@ -612,10 +615,23 @@ mailview_free(struct mailview *mv)
 	g_free(mv);
 }
 
+/* TRUE if s is an RFC 9110 token, as a parameter value may be bare. */
+static gboolean
+is_token(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!g_ascii_isalnum(*s) && strchr("!#$%&'*+-.^_`|~", *s) ==
+		    NULL)
+			return FALSE;
+	return TRUE;
+}
+
 /*
  * The Content-Type to serve a leaf with: its type, and for text/ the
  * declared charset when iconv knows it, so that the browser decodes the
- * bytes as the sender meant (and does not sniff).
+ * bytes as the sender meant (and does not sniff).  A charset name that
+ * is no token ("ISO_8859-1:1987") goes by GMime's canonical name
+ * ("iso-8859-1") if that one is, else is left out.
  */
 static char *
 part_content_type(GMimeObject *obj)
@@ -628,6 +644,8 @@ part_content_type(GMimeObject *obj)
 	if (!GMIME_IS_PART(obj) || ct == NULL ||
 	    !g_mime_content_type_is_type(ct, "text", "*") ||
 	    (cs = part_charset(obj, NULL)) == NULL)
+		return mt;
+	if (!is_token(cs) && !is_token(cs = g_mime_charset_canon_name(cs)))
 		return mt;
 	lower = g_ascii_strdown(cs, -1);
 	full = g_strdup_printf("%s; charset=%s", mt, lower);

@@ -453,6 +453,42 @@ test_subjects(void **state)
 	}
 }
 
+/*
+ * Empty parts (found by fuzz_mailview: an empty text part crashed the
+ * parse) and the charset of a download: a declared name that is no
+ * token goes out by its canonical name, which is one.
+ */
+static void
+test_empty_parts_and_charset(void **state)
+{
+	struct mailview	*mv;
+	guint64		 start, end;
+	gsize		 len;
+	char		*msg = read_mail_file("empty-parts", ".eml", &len);
+	char		*type = NULL, *name = NULL;
+	GBytes		*bytes;
+	int		 fd;
+
+	(void)state;
+	mv = parse_string(msg, len, &fd, &start, &end);
+	assert_int_equal(mv->parts->len, 3);
+	assert_string_equal(((struct mailview_part *)
+	    mv->parts->pdata[0])->text, "");
+	bytes = part_bytes(fd, start, end, 2, &type, &name, NULL);
+	assert_non_null(bytes);
+	assert_string_equal(type, "text/plain; charset=iso-8859-1");
+	assert_null(name);
+	g_bytes_unref(bytes);
+	g_free(type);
+	bytes = part_bytes(fd, start, end, 1, &type, &name, NULL);
+	assert_int_equal(g_bytes_get_size(bytes), 0);
+	g_bytes_unref(bytes);
+	g_free(type);
+	mailview_free(mv);
+	close(fd);
+	g_free(msg);
+}
+
 /* A message of one text part with this body (8bit, UTF-8). */
 static char *
 text_message(const char *body, gsize len, gsize *msg_len)
@@ -993,9 +1029,11 @@ main(void)
 		GOLDEN("attacker"),
 		GOLDEN("received"),
 		GOLDEN("nested"),
+		GOLDEN("empty-parts"),
 		cmocka_unit_test(test_golden_facts),
 		cmocka_unit_test(test_attacker),
 		cmocka_unit_test(test_subjects),
+		cmocka_unit_test(test_empty_parts_and_charset),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_truncation_unquoted),
 		cmocka_unit_test(test_download),
