@@ -22,6 +22,7 @@
 
 #include "mailview.h"
 #include "spool.h"
+#include "textsafe.h"
 
 #define DEPTH_MAX	32	/* multipart nesting followed */
 #define NAME_MAX_BYTES	255	/* of a file name, as most file systems */
@@ -36,25 +37,6 @@
 #define REPLACEMENT	"\357\277\275"	/* U+FFFD in UTF-8 */
 
 G_DEFINE_QUARK(mailview-error-quark, mailview_error)
-
-/*
- * TRUE for a character that must not reach the page as itself: C0 and
- * C1 controls and DEL (terminal escapes when a log or a copy ends up in
- * a terminal, NUL truncation further on), and the bidi embeddings,
- * overrides and isolates, which make text display in another order than
- * it reads ("invoice<U+202E>fdp.exe" shows as "invoiceexe.pdf").
- */
-static gboolean
-is_unsafe_char(gunichar c)
-{
-	if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
-		return TRUE;
-	if (c >= 0x202a && c <= 0x202e)
-		return TRUE;
-	if (c >= 0x2066 && c <= 0x2069)
-		return TRUE;
-	return FALSE;
-}
 
 /*
  * Any bytes to valid UTF-8 (invalid sequences become U+FFFD, as do NUL
@@ -78,7 +60,7 @@ clean_text(const char *s, gsize len, guint flags)
 
 		if ((c == '\n' && (flags & CLEAN_KEEP_NL)) ||
 		    (c == '\t' && (flags & CLEAN_KEEP_TAB)) ||
-		    !is_unsafe_char(c))
+		    !textsafe_is_unsafe(c))
 			g_string_append_len(out, p, g_utf8_next_char(p) - p);
 		else if (!(flags & CLEAN_DROP))
 			g_string_append(out, REPLACEMENT);

@@ -35,6 +35,7 @@
 #include <gmime/gmime.h>
 
 #include "spool.h"
+#include "textsafe.h"
 
 #define COPY_CHUNK	(64 * 1024)	/* spool_copy_message() reads so */
 
@@ -509,6 +510,10 @@ index_grow(struct spool_index *idx, int fd, const struct stat *st,
 	if (size == old && (st->st_mtim.tv_sec != idx->mtime.tv_sec ||
 	    st->st_mtim.tv_nsec != idx->mtime.tv_nsec))
 		return GROW_REINDEX;	/* rewritten in place, same size */
+	/* No line end yet: the first line, begun at the start of the file,
+	 * may yet become a From_ line; it is short, read it all again. */
+	if (idx->last_nl < 0 && size > old && old < FROM_LINE_MAX)
+		return GROW_REINDEX;
 	if (idx->last_nl >= 0 &&
 	    old - (guint64)(idx->last_nl + 1) < FROM_LINE_MAX)
 		nl_min = idx->last_nl;
@@ -739,8 +744,9 @@ spool_copy_message(const struct spool_index *idx, int fd, guint number,
 /*
  * Text fit for a summary: valid UTF-8 (invalid bytes replaced), control
  * characters made spaces (a decoded word can carry CR LF, ESC or C1
- * codes meant to break a layout or a terminal), at most
- * SPOOL_SUMMARY_CHARS characters.
+ * codes meant to break a layout or a terminal), bidi controls U+FFFD
+ * (textsafe.h: the inbox list shows these), at most SPOOL_SUMMARY_CHARS
+ * characters.
  */
 static char *
 clean_text(const char *s)
@@ -760,6 +766,8 @@ clean_text(const char *s)
 		c = g_utf8_get_char(p);
 		if (g_unichar_iscntrl(c))
 			g_string_append_c(out, ' ');
+		else if (textsafe_is_unsafe(c))
+			g_string_append_unichar(out, 0xfffd);
 		else
 			g_string_append_unichar(out, c);
 	}

@@ -54,7 +54,8 @@ GQuark	spool_error_quark(void);
 
 /*
  * Strings are valid UTF-8, at most SPOOL_SUMMARY_CHARS characters, with
- * control characters (a decoded word may hold CR LF or ESC) made spaces.
+ * control characters (a decoded word may hold CR LF or ESC) made spaces
+ * and bidi controls (see textsafe.h) made U+FFFD.
  */
 #define SPOOL_SUMMARY_CHARS	256
 

@@ -591,6 +591,14 @@ static const struct split_case split_cases[] = {
 	{ "byte by byte",
 	    { FROM_A "\nhello\n", "\n", "F", "rom luke@rebels.univ  Sat Nov "
 	    "28 04:36:22 202", "6", "\nbye\n\n" }, 2, 200 },
+	/* Found by fuzz_spool: the file's first line, with no line end
+	 * yet, was never looked at again. */
+	{ "old end inside the file's first line",
+	    { "From darth@starwars.univ  Sat Nov 28 04:36",
+	    ":21 2026\nhello\n", NULL }, 1, 1000 },
+	{ "first line complete but for its line end",
+	    { "From darth@starwars.univ  Sat Nov 28 04:36:21 2026",
+	    "\nhello\n", NULL }, 1, 1000 },
 };
 
 /* Each split: after every append, the same index as a fresh one. */
@@ -1374,10 +1382,13 @@ test_summary_hostile(void **state)
 	g_string_append(s, FROM_B "Subject: first\n");
 	for (i = 0; i < SPOOL_HEADER_MAX / 40 + 100; i++)
 		g_string_append(s, "X-Filler: 0123456789012345678901234567\n");
-	g_string_append(s, "Subject: too far\n\nbody\n");
+	g_string_append(s, "Subject: too far\n\nbody\n\n");
+	/* Bidi controls, raw and encoded: the inbox list shows these. */
+	g_string_append(s, FROM_A "Subject: invoice\xe2\x80\xae" "fdp.exe\n"
+	    "From: =?UTF-8?Q?x=E2=81=A6y?= <a@x>\n\nbody\n");
 	t = spool_file(s->str, s->len);
 	idx = index_file(t.fd, NULL);
-	assert_int_equal(spool_count(idx), 2);
+	assert_int_equal(spool_count(idx), 3);
 	sum = spool_summary(idx, t.fd, 1, &err);
 	assert_non_null(sum);
 	assert_true(g_utf8_validate(sum->subject, -1, NULL));
@@ -1387,6 +1398,10 @@ test_summary_hostile(void **state)
 	sum = spool_summary(idx, t.fd, 2, &err);
 	assert_non_null(sum);
 	assert_string_equal(sum->subject, "first");
+	sum = spool_summary(idx, t.fd, 3, &err);
+	assert_non_null(sum);
+	assert_string_equal(sum->subject, "invoice\xef\xbf\xbd" "fdp.exe");
+	assert_string_equal(sum->from_name, "x\xef\xbf\xbdy");
 	spool_index_free(idx);
 	spool_file_done(&t);
 	g_string_free(s, TRUE);
