@@ -20,7 +20,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -39,16 +38,6 @@ fuzz_file(const uint8_t *data, size_t size)
 	g_assert(size == 0 || write(fd, data, size) == (ssize_t)size);
 	g_assert(lseek(fd, 0, SEEK_SET) == 0);
 	return fd;
-}
-
-/* TRUE if s holds no byte below 0x20 but those in allowed. */
-static inline gboolean
-fuzz_no_controls(const char *s, const char *allowed)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 && strchr(allowed, *s) == NULL)
-			return FALSE;
-	return TRUE;
 }
 
 #endif
