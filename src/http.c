@@ -86,7 +86,8 @@ text_without_nul(const char *data, gsize len, gboolean *had_nul)
 	const char	*nul;
 
 	*had_nul = FALSE;
-	while ((nul = memchr(data, '\0', len)) != NULL) {
+	/* data may be NULL when len is 0 (an empty GBytes). */
+	while (len > 0 && (nul = memchr(data, '\0', len)) != NULL) {
 		g_string_append_len(out, data, nul - data);
 		g_string_append(out, "\xef\xbf\xbd");	/* U+FFFD */
 		len -= nul + 1 - data;
