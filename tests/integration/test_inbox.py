@@ -297,6 +297,25 @@ class Spools(unittest.TestCase):
         self.assertIn("default-src 'none'", csp)
         self.assertEqual(v.headers["X-Content-Type-Options"], "nosniff")
 
+    def test_empty_part_and_bidi_subject(self):
+        # Found by the fuzz targets: an empty text part killed the web
+        # process when opened; a bidi override in a subject reordered
+        # the inbox list ("invoice<U+202E>fdp.exe").
+        headers = ("MIME-Version: 1.0\nContent-Type: multipart/mixed;"
+                   " boundary=XX\n")
+        body = ("--XX\nContent-Type: text/plain\n\n"
+                "--XX\nContent-Type: text/plain\n\nsecond part\n--XX--")
+        write_spool(self.user, message("a@x.y", "empty part", body,
+                                       headers=headers) +
+                    message("b@x.y", "invoice\u202efdp.exe", "b"))
+        self.assertEqual(self.subjects(),
+                         ["invoice\ufffdfdp.exe", "empty part"])
+        r = self.b.get("/inbox/1")
+        self.assertEqual(r.status, 200)
+        self.assertIn("second part", r.text)
+        self.assertEqual(self.b.get("/inbox/1/part/1").status, 200)
+        self.assertEqual(self.b.get("/guide").status, 200)
+
     def test_raw_and_attachment(self):
         payload = bytes(range(256)) * 4
         b64 = base64.encodebytes(payload).decode()
