@@ -86,8 +86,7 @@ read_headers(struct gateway *gw, struct http_request *req)
 	}
 }
 
-/* Read the body (bounded) and parse it if it is a form: urlencoded, or
- * multipart/form-data as libmicrohttpd reads it standalone. */
+/* Read the body (bounded) and parse it if it is a form. */
 static void
 read_body(struct gateway *gw, struct http_request *req)
 {
@@ -110,11 +109,7 @@ read_body(struct gateway *gw, struct http_request *req)
 	while (got < len && (n = gw->read(gw->ctx, body + got,
 	    len - got)) > 0)
 		got += n;
-	if (type != NULL && g_ascii_strncasecmp(type,
-	    "application/x-www-form-urlencoded", 33) == 0)
-		http_parse_urlencoded(req, TRUE, body, got);
-	else if (type != NULL)
-		http_parse_multipart(req, type, body, got);
+	http_parse_form(req, type, body, got);
 	g_free(body);
 }
 

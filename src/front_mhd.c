@@ -35,9 +35,8 @@ struct conn {
 	enum conn_state		 state;
 	struct http_request	 req;
 	struct http_response	 resp;
-	struct MHD_PostProcessor *post;
-	GHashTable		*fields;	/* name -> GString, as it comes */
-	gsize			 body_len;
+	GString			*body;		/* a POST's, up to HTTP_BODY_MAX */
+	gsize			 body_len;	/* bytes received, kept or not */
 	char			*target;	/* as received, until conn_new */
 };
 
@@ -77,37 +76,6 @@ peer_address(struct MHD_Connection *mhd)
 	    sizeof(host)) == NULL)
 		return g_strdup("-");
 	return g_strdup(host);
-}
-
-/* Collect one chunk of a form field (MHD post processor callback). */
-static enum MHD_Result
-collect_field(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *filename, const char *content_type,
-    const char *transfer_encoding, const char *data, uint64_t off,
-    size_t size)
-{
-	struct conn	*c = cls;
-	GString		*value;
-
-	(void)kind; (void)filename; (void)content_type;
-	(void)transfer_encoding; (void)off;
-	if ((value = g_hash_table_lookup(c->fields, key)) == NULL) {
-		value = g_string_new(NULL);
-		g_hash_table_insert(c->fields, g_strdup(key), value);
-	}
-	if (value->len + size > HTTP_FIELD_MAX) {
-		c->req.body_too_large = TRUE;
-		return MHD_NO;
-	}
-	g_string_append_len(value, data, size);
-	return MHD_YES;
-}
-
-/* Free a field being collected (hash table destroy function). */
-static void
-field_free(gpointer p)
-{
-	g_string_free(p, TRUE);
 }
 
 /*
@@ -152,15 +120,12 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	    c->req.cookies);
 	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
 	    c->req.query);
-	c->fields = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    field_free);
 	length = http_header(&c->req, "content-length");
 	if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
 	    HTTP_BODY_MAX)
 		c->req.body_too_large = TRUE;
 	else if (strcmp(method, "POST") == 0)
-		c->post = MHD_create_post_processor(mhd, 16384,
-		    collect_field, c);
+		c->body = g_string_new(NULL);
 	return c;
 }
 
@@ -180,9 +145,8 @@ conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
 		*con_cls = NULL;
 		return;
 	}
-	if (c->post != NULL)
-		MHD_destroy_post_processor(c->post);
-	g_hash_table_unref(c->fields);
+	if (c->body != NULL)
+		g_string_free(c->body, TRUE);
 	http_request_clear(&c->req);
 	http_response_clear(&c->resp);
 	g_free(c);
@@ -190,10 +154,10 @@ conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
 }
 
 /*
- * Feed body bytes to the form parser, within the limit.  Past the limit
- * the rest is read and dropped, so that the client, still sending, gets
- * the 413 page instead of a connection reset; MHD's connection timeout
- * bounds how long that can last.
+ * Keep body bytes, within the limit.  Past the limit the rest is read
+ * and dropped, so that the client, still sending, gets the 413 page
+ * instead of a connection reset; MHD's connection timeout bounds how
+ * long that can last.
  */
 static void
 read_body(struct conn *c, const char *data, size_t size)
@@ -201,24 +165,25 @@ read_body(struct conn *c, const char *data, size_t size)
 	c->body_len += size;
 	if (c->body_len > HTTP_BODY_MAX)
 		c->req.body_too_large = TRUE;
-	if (c->post == NULL || c->req.body_too_large)
+	if (c->body == NULL || c->req.body_too_large)
 		return;
-	if (MHD_post_process(c->post, data, size) == MHD_NO &&
-	    !c->req.body_too_large)
-		c->req.body_too_large = TRUE;
+	g_string_append_len(c->body, data, size);
 }
 
-/* Move the collected fields into the request. */
+/*
+ * Parse the whole body as a form, with the same parser as the FastCGI
+ * and CGI front ends (http_parse_form()), so that every mode reads a
+ * form alike: first value of a name wins, a NUL byte is named.
+ */
 static void
 finish_body(struct conn *c)
 {
-	GHashTableIter	 it;
-	gpointer	 key, value;
-
-	g_hash_table_iter_init(&it, c->fields);
-	while (g_hash_table_iter_next(&it, &key, &value))
-		http_request_add_field(&c->req, key, ((GString *)value)->str,
-		    ((GString *)value)->len);
+	if (c->body == NULL || c->req.body_too_large)
+		return;
+	http_parse_form(&c->req, http_header(&c->req, "content-type"),
+	    c->body->str, c->body->len);
+	g_string_free(c->body, TRUE);
+	c->body = NULL;
 }
 
 /*

@@ -286,6 +286,21 @@ http_cookie(const struct http_request *req, const char *name)
 #define HTTP_COOKIES_MAX	64
 
 void
+http_parse_form(struct http_request *req, const char *content_type,
+    const char *data, gsize len)
+{
+	static const char urlencoded[] = "application/x-www-form-urlencoded";
+
+	if (content_type == NULL)
+		return;
+	if (g_ascii_strncasecmp(content_type, urlencoded,
+	    sizeof(urlencoded) - 1) == 0)
+		http_parse_urlencoded(req, TRUE, data, len);
+	else
+		http_parse_multipart(req, content_type, data, len);
+}
+
+void
 http_parse_cookies(struct http_request *req, const char *header)
 {
 	/*

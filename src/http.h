@@ -92,10 +92,20 @@ void		 http_parse_urlencoded(struct http_request *, gboolean form,
  * Content-Type, with its boundary) into req->form, with GMime, which
  * must be initialised (compose_init()).  Each part named by its
  * Content-Disposition becomes a field; a file's content counts as its
- * value, as libmicrohttpd's post processor makes it.  FALSE if the
+ * value.  FALSE if the
  * type is not multipart/form-data or the body does not parse.
  */
 gboolean	 http_parse_multipart(struct http_request *,
+		    const char *content_type, const char *data, gsize len);
+
+/*
+ * Parse a request body into req->form by its Content-Type (the
+ * request's header, NULL if none): application/x-www-form-urlencoded
+ * with http_parse_urlencoded(), multipart/form-data with
+ * http_parse_multipart(); any other body gives no field.  Every front
+ * end reads forms through this one function.
+ */
+void		 http_parse_form(struct http_request *,
 		    const char *content_type, const char *data, gsize len);
 
 /* Parse a Cookie header ("a=1; b=2") into req->cookies. */

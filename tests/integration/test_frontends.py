@@ -1079,8 +1079,8 @@ def multipart(fields, boundary="----labmailTestBoundary7MA4YW"):
 
 class MultipartForms(unittest.TestCase):
     """A form sent as multipart/form-data (enctype="multipart/form-data",
-    curl -F) is read the same in every mode: standalone (libmicrohttpd's
-    post processor), FastCGI and CGI (GMime)."""
+    curl -F) is read the same in every mode: standalone, FastCGI and CGI
+    all parse it with http_parse_form() (GMime)."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="labmail-multipart-")

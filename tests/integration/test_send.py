@@ -211,6 +211,29 @@ class FaultyServers(unittest.TestCase):
         self.assertEqual(r.status, 200, r.text)
         self.assertIn("<code>HELO [127.0.0.1]</code>", r.text)
 
+    def test_first_value_of_a_field_wins(self):
+        # Repeated fields are not glued together (libmicrohttpd's post
+        # processor gave to "a@b.cx@y.z" here): the first one is sent.
+        saved = tempfile.mkdtemp(prefix="labmail-fault-")
+        self.addCleanup(shutil.rmtree, saved)
+        server = labtest.FaultSMTP("ok", save_dir=saved)
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail(smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        data = ("from=darth%40starwars.univ&to=root%40mail181.com"
+                "&to=second%40mail181.com&subject=one&subject=two&body=x"
+                "&csrf_token=" + b.csrf()).encode()
+        r = b.post("/send", data, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("<code>RCPT TO:&lt;root@mail181.com&gt;</code>",
+                      r.text)
+        self.assertNotIn("second@", r.text)
+        with open(os.path.join(saved, os.listdir(saved)[0]), "rb") as f:
+            wire = f.read()
+        self.assertIn(b"\r\nSubject: one\r\n", wire)
+
     def test_wire_format(self):
         body = "a\n.\n.b\nlong " + "é" * 700 + "\nend"
         r, saved = self.send_to("ok", body=body)
@@ -277,6 +300,18 @@ class BadInput(unittest.TestCase):
 
     def test_nul_byte(self):
         self.assert_refused("subject", subject="a\0b")
+
+    def test_nul_in_a_field_name(self):
+        # The same urlencoded parser in every mode: a %00 does not cut
+        # "subject%00x" down to "subject" (which, first value winning,
+        # would then be "evil"); the form is refused, nothing sent.
+        data = ("subject%00x=evil&subject=good&from=darth%40starwars.univ"
+                "&to=root%40mail181.com&body=x&csrf_token=" +
+                self.token).encode()
+        r = self.b.post("/send", data, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400, r.text)
+        self.assertNotIn("evil", r.text)
 
     def test_invalid_utf8(self):
         data = ("from=darth%40starwars.univ&to=root%40mail181.com&subject=%FF%FE"
