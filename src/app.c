@@ -182,7 +182,9 @@ app_handle(const struct app *app, const struct http_request *req,
 	gboolean		 known;
 	gsize			 i;
 
-	if (req->body_too_large)
+	if (req->header_too_large)
+		http_response_error(resp, 431);
+	else if (req->body_too_large)
 		http_response_error(resp, 413);
 	else if ((r = find_route(req, &known)) != NULL)
 		r->handler(app, req, resp);

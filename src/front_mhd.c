@@ -95,6 +95,35 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *mhd)
 	return c;
 }
 
+/* Add one header line's bytes to *cls (MHD value iterator). */
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	gsize	*n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	/* libmicrohttpd keeps a parsed copy of the cookies too. */
+	if (value != NULL && g_ascii_strcasecmp(key, "cookie") == 0)
+		*n += strlen(value);
+	return MHD_YES;
+}
+
+/*
+ * The bytes of the request's header fields as libmicrohttpd holds them
+ * in the connection's memory (see FRONT_MHD_HEADER_MAX), repeated
+ * fields included.
+ */
+static gsize
+header_bytes(struct MHD_Connection *mhd)
+{
+	gsize	n = 0;
+
+	MHD_get_connection_values(mhd, MHD_HEADER_KIND, count_header, &n);
+	return n;
+}
+
 /* A new request: fill in what the headers tell. */
 static struct conn *
 conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
@@ -121,7 +150,9 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
 	    c->req.query);
 	length = http_header(&c->req, "content-length");
-	if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
+	if (header_bytes(mhd) > FRONT_MHD_HEADER_MAX)
+		c->req.header_too_large = TRUE;
+	else if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
 	    HTTP_BODY_MAX)
 		c->req.body_too_large = TRUE;
 	else if (strcmp(method, "POST") == 0)
@@ -294,7 +325,8 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	}
 	if (c->state == CONN_READING) {
 		finish_body(c);
-		if (!c->req.body_too_large && app_may_block(f->app, &c->req)) {
+		if (!c->req.body_too_large && !c->req.header_too_large &&
+		    app_may_block(f->app, &c->req)) {
 			c->state = CONN_WORKING;
 			MHD_suspend_connection(mhd);
 			g_thread_pool_push(f->workers, c, NULL);

@@ -16,15 +16,19 @@
 #define FRONT_MHD_WORKERS	64
 
 /*
- * Memory of one connection: the request line and headers (a Cookie
- * header twice: libmicrohttpd parses a copy), its bookkeeping and the
- * response's header.  libmicrohttpd zeroes it for every request, so its
- * size is paid on each one (with its default of 32 KiB, that memset was
- * half the instructions of serving a cached page, if a fast half).
- * 20 KiB takes an 8 KB header line, as nginx's and Apache's default
- * limits do, and a Cookie header of about 9 KB; more gets 431.
+ * Memory of one connection (libmicrohttpd's pool): the request line and
+ * headers, a copy of the Cookie header (libmicrohttpd parses one), its
+ * bookkeeping and the response's header.  When what a request brought
+ * leaves too little of it for the response's header, libmicrohttpd
+ * drops the connection without an answer, after the page ran (a mail
+ * could go out unanswered); so a request whose header fields, the
+ * Cookie header counted twice, exceed FRONT_MHD_HEADER_MAX is answered
+ * 431 and runs no page.  That still takes an 8 KB header line, as
+ * nginx's and Apache's default limits do.  Beyond about 28 KB,
+ * libmicrohttpd answers 431 itself.
  */
-#define FRONT_MHD_CONN_MEMORY	(20 * 1024)
+#define FRONT_MHD_CONN_MEMORY	(32 * 1024)
+#define FRONT_MHD_HEADER_MAX	(16 * 1024)
 
 struct front_mhd;
 

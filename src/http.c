@@ -27,6 +27,7 @@ static const struct {
 	{ 405, "Method Not Allowed" },
 	{ 413, "Content Too Large" },
 	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 502, "Bad Gateway" },
 	{ 503, "Service Unavailable" },

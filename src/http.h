@@ -33,6 +33,8 @@ struct http_request {
 	GHashTable	*headers;	/* lower-case name -> value */
 	GHashTable	*cookies;	/* name -> value */
 	gboolean	 body_too_large;	/* body over HTTP_BODY_MAX: 413 */
+	gboolean	 header_too_large;	/* over the front end's limit:
+						 * 431, no page runs */
 	char		*bad_field;	/* the first form or query field
 					 * whose name or value held a NUL
 					 * byte (replaced by U+FFFD) or a

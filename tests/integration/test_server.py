@@ -245,15 +245,30 @@ class Http(unittest.TestCase):
         return int(data.split(b" ", 2)[1])
 
     def test_header_size_limit(self):
-        # FRONT_MHD_CONN_MEMORY (20 KiB) takes an 8 KB header line
-        # (nginx's and Apache's default limit), a Cookie one included;
-        # much more gets 431, and the server goes on serving.
+        # An 8 KB header line passes (nginx's and Apache's default
+        # limit), a Cookie one included; more gets 431 and runs no page.
+        # Between the two, every request is answered: none may run its
+        # page and then lose its answer (FRONT_MHD_HEADER_MAX).
         for name in ("Cookie", "X-Filler"):
             line = {name: "pref=" + "a" * 8100}
             self.assertEqual(self.b.get("/guide", line).status, 200, name)
-        huge = {"X-Filler": "b" * 30000}
-        self.assertEqual(self.b.get("/guide", huge).status, 431)
+            for size in range(8000, 30001, 100):
+                if name == "Cookie" and 15500 < size < 16500:
+                    continue    # libmicrohttpd's own gap, before any page
+                line = {name: "a" * size}
+                self.assertIn(self.b.get("/guide", line).status,
+                              (200, 431), "%s of %d bytes" % (name, size))
+        self.assertEqual(self.b.get("/guide", {"X-Filler": "b" * 17000})
+                         .status, 431)
         self.assertEqual(self.b.get("/guide").status, 200)
+        token = self.b.csrf()
+        r = self.b.post("/send", {"to": "root@mail181.com", "body": "x",
+                                  "csrf_token": token},
+                        {"X-Filler": "c" * 17000})
+        self.assertEqual(r.status, 431)
+        out = self.lm.output()
+        self.assertIn('"POST /send HTTP/1.1" 431', out)
+        self.assertNotIn("failed to create response header", out)
 
     def test_access_log_has_no_form_content(self):
         token = self.b.csrf()
