@@ -168,8 +168,9 @@ bench: deps-bench
 # goes to build-fuzz/corpus/NAME, not into git); a crash stops with the
 # input in build-fuzz/crash-NAME-*.  Add that input to
 # tests/fuzz/corpus/NAME/ with the fix, and make check replays it.
+# CC on the command line would win over FUZZING's: name the compiler.
 fuzz: deps-fuzz
-	$(MAKE) FUZZING=1 fuzz-run
+	$(MAKE) FUZZING=1 CC=$(FUZZ_CC) fuzz-run
 
 fuzz-run: $(FUZZERS:%=$(B)/fuzz_%)
 	@for t in $(FUZZERS); do \

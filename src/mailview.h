@@ -90,10 +90,12 @@ void		 mailview_free(struct mailview *);
  * mailview_part) to file out, as it is decoded; *content_type and
  * *filename (may be NULL) are set for the download.  FALSE if there is
  * no such part (*err MAILVIEW_ERROR_NO_PART: a 404), or on failure
- * (out may then hold part of it).  Text parts keep their charset;
- * *content_type is then "text/plain; charset=X" when X is one that
- * iconv knows.  *content_type holds token characters only and may go
- * into a header as is; *filename has no control characters but may
+ * (out may then hold part of it).  Text parts keep their charset:
+ * *content_type is then the part's text/ type with "; charset=x" after
+ * it, x the declared name in lower case when iconv knows it, or GMime's
+ * canonical name when the declared one is no token ("ISO_8859-1:1987"
+ * goes as "iso-8859-1"), else no charset.  *content_type holds token
+ * characters only and may go into a header as is; *filename has no control characters but may
  * hold '"' or ';': encode it (RFC 6266 filename*).
  */
 gboolean	 mailview_part(int fd, guint64 start, guint64 end,

@@ -16,6 +16,7 @@
 
 #include <glib.h>
 
+/* TRUE if c is one of the characters above: a control or a bidi one. */
 gboolean	 textsafe_is_unsafe(gunichar c);
 
 #endif

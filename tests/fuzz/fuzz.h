@@ -28,6 +28,29 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Once per process, before any input: init.c, shared by every target. */
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
 
+/*
+ * Which of n things a target does with an input, from its first byte:
+ * (byte - '0') % n, so that a hand-written seed can start with a digit.
+ */
+static inline guint
+fuzz_selector(uint8_t b, guint n)
+{
+	return (guint8)(b - '0') % n;
+}
+
+/*
+ * An oracle written apart from textsafe.c, so that a mistake there is
+ * caught: C0 and C1 controls, DEL, and the bidi embeddings, overrides
+ * and isolates, which the modules that turn mail into text promise to
+ * keep out of a page.
+ */
+static inline gboolean
+fuzz_unsafe_char(gunichar c)
+{
+	return g_unichar_iscntrl(c) || (c >= 0x202a && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069);
+}
+
 /* An anonymous file holding data, offset at 0 (for the spool readers). */
 static inline int
 fuzz_file(const uint8_t *data, size_t size)

@@ -50,12 +50,6 @@ struct bad_names {
 	gboolean	 needed;
 };
 
-static guint
-selector(uint8_t b, guint n)
-{
-	return (guint8)(b - '0') % n;
-}
-
 /* The pieces of data between seps, as GBytes (NUL bytes kept). */
 static GPtrArray *
 split_pieces(const uint8_t *data, size_t size, char sep)
@@ -664,7 +658,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	switch (selector(data[0], 8)) {
+	switch (fuzz_selector(data[0], 8)) {
 	case 0:
 		fuzz_urlencoded(rest, size - 1, TRUE);
 		break;

@@ -30,7 +30,6 @@
 
 #include "fuzz.h"
 #include "mailview.h"
-#include "textsafe.h"
 
 /*
  * Bytes around the message in the second file: a From_ line and a
@@ -73,7 +72,7 @@ check_clean(const char *s, const char *allowed)
 	for (p = s; *p != '\0'; p = g_utf8_next_char(p)) {
 		c = g_utf8_get_char(p);
 		if (c >= 0x80 || strchr(allowed, (int)c) == NULL)
-			g_assert_false(textsafe_is_unsafe(c));
+			g_assert_false(fuzz_unsafe_char(c));
 	}
 }
 

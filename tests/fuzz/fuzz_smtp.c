@@ -39,12 +39,6 @@
 /* What smtp_dot_stuff() must leave in out before its own bytes. */
 #define STUFF_PREFIX	"354 go ahead\r\n"
 
-static guint
-selector(uint8_t b, guint n)
-{
-	return (guint8)(b - '0') % n;
-}
-
 /* RFC 5321 4.2: Reply-code = %x32-35 %x30-35 %x30-39 */
 static gboolean
 is_reply_code(const char *s)
@@ -341,7 +335,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A C string for those that take one; up to a NUL, as a line
 	 * read from a server would be cut. */
 	text = g_strndup((const char *)data + 1, size - 1);
-	switch (selector(data[0], 4)) {
+	switch (fuzz_selector(data[0], 4)) {
 	case 0:
 		fuzz_reply_line(text);
 		break;

@@ -17,7 +17,7 @@
  *  - every summary of the unchanged file is had, is kept (the same
  *    pointer the second time), and its strings are valid UTF-8, at most
  *    SPOOL_SUMMARY_CHARS characters, without control characters nor
- *    bidi controls (textsafe.h);
+ *    bidi controls;
  *  - spool_copy_message() appends exactly the bytes from body_offset to
  *    the message's end (the From_ line excluded, nothing unquoted);
  *  - a second update of the unchanged file gives the same messages and
@@ -35,7 +35,6 @@
 
 #include "fuzz.h"
 #include "spool.h"
-#include "textsafe.h"
 
 /* A "From " line this long is not judged by the model below: spool.c
  * reads one of 1 KiB or more as body text, a limit spool.h leaves out. */
@@ -192,7 +191,7 @@ check_summary_text(const char *s)
 	g_assert_true(g_utf8_validate(s, -1, NULL));
 	g_assert_cmpint(g_utf8_strlen(s, -1), <=, SPOOL_SUMMARY_CHARS);
 	for (p = s; *p != '\0'; p = g_utf8_next_char(p))
-		g_assert_false(textsafe_is_unsafe(g_utf8_get_char(p)));
+		g_assert_false(fuzz_unsafe_char(g_utf8_get_char(p)));
 }
 
 /* Summary number of the unchanged file: had, clean, then kept. */

@@ -10,12 +10,31 @@
  * the exit status is 0 when every input passed.  `make check` runs it
  * over tests/fuzz/corpus/NAME.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
 
 static int	replay_path(const char *path);
+
+/* The input being run, for the crash report (set before each one). */
+static const char *current = "";
+
+/* A broken promise aborts: say which input did it, then die of it. */
+static void
+name_the_input(int sig)
+{
+	static const char what[] = "replay: this input broke a promise: ";
+	ssize_t n;
+
+	n = write(STDERR_FILENO, what, sizeof(what) - 1);
+	n = write(STDERR_FILENO, current, strlen(current));
+	n = write(STDERR_FILENO, "\n", 1);
+	(void)n;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int
 compare_paths(gconstpointer a, gconstpointer b)
@@ -40,6 +59,7 @@ replay_file(const char *path)
 	}
 	exact = g_memdup2(text, len);
 	g_free(text);
+	current = path;
 	LLVMFuzzerTestOneInput(exact, len);
 	g_free(exact);
 	return 1;
@@ -49,12 +69,19 @@ replay_file(const char *path)
 static int
 replay_dir(const char *path)
 {
-	GDir		*d = g_dir_open(path, 0, NULL);
-	GPtrArray	*names = g_ptr_array_new_with_free_func(g_free);
+	GDir		*d;
+	GPtrArray	*names;
 	const char	*name;
+	GError		*err = NULL;
 	int		 n = 0, r = 0;
 	guint		 i;
 
+	if ((d = g_dir_open(path, 0, &err)) == NULL) {
+		fprintf(stderr, "replay: %s\n", err->message);
+		g_error_free(err);
+		return -1;
+	}
+	names = g_ptr_array_new_with_free_func(g_free);
 	while ((name = g_dir_read_name(d)) != NULL)
 		g_ptr_array_add(names, g_build_filename(path, name, NULL));
 	g_dir_close(d);
@@ -85,6 +112,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	LLVMFuzzerInitialize(&argc, &argv);
+	signal(SIGABRT, name_the_input);
+#ifndef __SANITIZE_ADDRESS__	/* AddressSanitizer reports a SIGSEGV */
+	signal(SIGSEGV, name_the_input);
+#endif
 	for (i = 1; i < argc; i++) {
 		if ((n = replay_path(argv[i])) < 0)
 			return 1;

@@ -135,7 +135,8 @@ class SmtpSinkDelivery(unittest.TestCase):
 
     def assert_times(self, page):
         """Each row: the local wall time to the ms, then the time since
-        connecting in tenths of ms, never going back."""
+        connecting in tenths of ms, never going back, the two moving
+        together; the first row's wall time is now."""
         before = time.time()
         rows = re.findall(r'<td class="t">([^<]*)</td>'
                           r'<td class="t">([^<]*)</td>', page)
@@ -147,6 +148,18 @@ class SmtpSinkDelivery(unittest.TestCase):
             self.assertIsNotNone(m, since)
             elapsed.append(int(m.group(1)) * 10 + int(m.group(2)))
         self.assertEqual(elapsed, sorted(elapsed))
+        # Both clocks move together, row by row (a wall time computed
+        # once and reused would not): wall minus elapsed stays put,
+        # within the ms the two are rounded to.
+        day = 86400000
+        first = None
+        for (wall, _), tenths in zip(rows, elapsed):
+            h, mi, sec = wall.split(":")
+            offset = (int(h) * 3600 + int(mi) * 60) * 1000 + \
+                round(float(sec) * 1000) - tenths / 10
+            first = offset if first is None else first
+            drift = (offset - first) % day     # midnight may fall between
+            self.assertLessEqual(min(drift, day - drift), 2, rows)
         # The first row's wall time is "now" in the local zone, within
         # the few seconds the send took.
         h, mi, s = rows[0][0].split(":")

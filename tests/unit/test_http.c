@@ -59,7 +59,6 @@ static const struct {
 	    "labmail_csrf=AAAAAAAAAAAAAAAAAAAAAA;theme=dark;" },
 };
 
-/* The cookies of req as "name=value;" in name order. */
 /* A request table as "name=value;" pairs, in name order. */
 static char *
 table_string(GHashTable *table)

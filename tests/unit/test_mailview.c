@@ -481,7 +481,10 @@ test_empty_parts_and_charset(void **state)
 	g_bytes_unref(bytes);
 	g_free(type);
 	bytes = part_bytes(fd, start, end, 1, &type, &name, NULL);
+	assert_non_null(bytes);
 	assert_int_equal(g_bytes_get_size(bytes), 0);
+	assert_string_equal(type, "text/plain; charset=utf-8");
+	assert_null(name);
 	g_bytes_unref(bytes);
 	g_free(type);
 	mailview_free(mv);

@@ -596,9 +596,6 @@ static const struct split_case split_cases[] = {
 	{ "old end inside the file's first line",
 	    { "From darth@starwars.univ  Sat Nov 28 04:36",
 	    ":21 2026\nhello\n", NULL }, 1, 1000 },
-	{ "first line complete but for its line end",
-	    { "From darth@starwars.univ  Sat Nov 28 04:36:21 2026",
-	    "\nhello\n", NULL }, 1, 1000 },
 };
 
 /* Each split: after every append, the same index as a fresh one. */
