@@ -99,7 +99,7 @@ text_without_nul(const char *data, gsize len, gboolean *had_nul)
 	return g_string_free(out, FALSE);
 }
 
-/* Name the first field that held a NUL byte. */
+/* Name the first bad field: a NUL byte, or a malformed %-escape. */
 static void
 mark_bad_field(struct http_request *req, const char *name)
 {
@@ -186,9 +186,10 @@ http_parse_urlencoded(struct http_request *req, gboolean form,
 		value = eq ? form_decode(eq + 1, amp - eq - 1) :
 		    g_bytes_new_static("", 0);
 		if (name == NULL || value == NULL) {
-			if (req->bad_field == NULL)
-				req->bad_field = g_strndup(p, (eq ? eq : amp) -
-				    p);
+			char	*raw = g_strndup(p, (eq ? eq : amp) - p);
+
+			mark_bad_field(req, raw);	/* named as sent */
+			g_free(raw);
 		} else if (g_bytes_get_size(name) > 0)
 			add_decoded(req, form, name, value);
 		if (name != NULL)

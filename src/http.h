@@ -94,8 +94,8 @@ void		 http_parse_urlencoded(struct http_request *, gboolean form,
  * Content-Type, with its boundary) into req->form, with GMime, which
  * must be initialised (compose_init()).  Each part named by its
  * Content-Disposition becomes a field; a file's content counts as its
- * value.  FALSE if the
- * type is not multipart/form-data or the body does not parse.
+ * value.  FALSE if the type is not multipart/form-data or the body does
+ * not parse.
  */
 gboolean	 http_parse_multipart(struct http_request *,
 		    const char *content_type, const char *data, gsize len);

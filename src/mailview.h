@@ -95,8 +95,9 @@ void		 mailview_free(struct mailview *);
  * it, x the declared name in lower case when iconv knows it, or GMime's
  * canonical name when the declared one is no token ("ISO_8859-1:1987"
  * goes as "iso-8859-1"), else no charset.  *content_type holds token
- * characters only and may go into a header as is; *filename has no control characters but may
- * hold '"' or ';': encode it (RFC 6266 filename*).
+ * characters only and may go into a header as is; *filename has no
+ * control characters but may hold '"' or ';': encode it (RFC 6266
+ * filename*).
  */
 gboolean	 mailview_part(int fd, guint64 start, guint64 end,
 		    guint number, int out, char **content_type,
