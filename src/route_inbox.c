@@ -299,7 +299,7 @@ route_inbox(const struct app *app, const struct http_request *req,
 	for (n = first; count > 0 && n >= last; n--)
 		render_row(app, &mb, n, seen, vars, rows);
 	tmpl_set(vars, "user", mb.user);
-	tmpl_setf(vars, "count", "%u", count);
+	tmpl_setf(vars, "count", "%u message%s", count, count == 1 ? "" : "s");
 	tmpl_setf(vars, "page", "%u", page);
 	tmpl_setf(vars, "pages", "%u", pages);
 	tmpl_set(vars, "prev", page > 1 ? "" : "hidden");

@@ -217,6 +217,7 @@ class Spools(unittest.TestCase):
         write_spool(self.user, message("a@x.y", "one", "1") +
                     message("a@x.y", "two", "2"))
         self.assertEqual(self.subjects(), ["two", "one"])
+        self.assertIn("2 messages in your mailbox", self.b.get("/inbox").text)
         self.assertIn(">one<", self.b.get("/inbox/1").text)
         with open(self.user.spool, "ab") as f:
             f.write(message("a@x.y", "three", "3"))
@@ -228,6 +229,7 @@ class Spools(unittest.TestCase):
     def test_new_mail_marked(self):
         write_spool(self.user, message("a@x.y", "old", "1"))
         self.subjects()
+        self.assertIn("1 message in your mailbox", self.b.get("/inbox").text)
         with open(self.user.spool, "ab") as f:
             f.write(message("a@x.y", "fresh", "2"))
         r = self.b.get("/inbox")
