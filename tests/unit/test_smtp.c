@@ -576,6 +576,13 @@ static const char lab_wire[] =
     "250 SMTPUTF8\r\n", 0 }
 #define OK_250		{ F_SEND, "250 2.1.0 Ok\r\n", 0 }
 #define QUIT_221	{ F_RECV, NULL, 0 }, { F_SEND, "221 2.0.0 Bye\r\n", 0 }
+/* MAIL FROM, one RCPT TO and DATA accepted, then the message read. */
+#define UP_TO_DATA	{ F_RECV, NULL, 0 }, OK_250, \
+			{ F_RECV, NULL, 0 }, OK_250, \
+			{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 }, \
+			{ F_RECV_DATA, NULL, 0 }
+/* ... and accepted. */
+#define MAIL_ACCEPTED	UP_TO_DATA, { F_SEND, "250 ok\r\n", 0 }
 
 /* Open, send (when open succeeded) and quit against a fake server, with
  * the TLS settings of tls (NULL: the defaults, STARTTLS when offered). */
@@ -800,10 +807,7 @@ test_session_helo(void **state)
 		{ F_RECV, NULL, 0 },
 		{ F_SEND, "500 5.5.2 Error: command not recognized\r\n", 0 },
 		{ F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		MAIL_ACCEPTED,
 		QUIT_221, { F_END, NULL, 0 }
 	};
 	static const char *const want[] = {
@@ -952,10 +956,7 @@ test_session_data552(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_POSTFIX,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 },
+		UP_TO_DATA,
 		{ F_SEND, "552 5.3.4 Message too big\r\n", 0 },
 		QUIT_221, { F_END, NULL, 0 }
 	};
@@ -1050,10 +1051,7 @@ test_session_silent_after_data(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_POSTFIX,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_DRAIN, NULL, 0 },
+		UP_TO_DATA, { F_DRAIN, NULL, 0 },
 		{ F_END, NULL, 0 }
 	};
 	struct fake		*f = fake_start(script);
@@ -1111,10 +1109,7 @@ test_session_size_exact(void **state)
 		GREET,
 		{ F_RECV, NULL, 0 },
 		{ F_SEND, "250-fake\r\n250 SIZE 100\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		MAIL_ACCEPTED,
 		QUIT_221, { F_END, NULL, 0 }
 	};
 	struct fake		*f = fake_start(script);
@@ -1395,10 +1390,7 @@ test_session_mail_params(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_POSTFIX,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		MAIL_ACCEPTED,
 		QUIT_221, { F_END, NULL, 0 }
 	};
 	static const char *const rcpt[] = { "j\xc3\xb6rg@mail181.com" };
@@ -1459,10 +1451,7 @@ test_session_long_message(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_POSTFIX,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		MAIL_ACCEPTED,
 		QUIT_221, { F_END, NULL, 0 }
 	};
 	const struct smtp_outcome	*o;
@@ -1510,10 +1499,7 @@ test_session_rset(void **state)
 		{ F_RECV, NULL, 0 }, OK_250,
 		{ F_RECV, NULL, 0 }, { F_SEND, "550 no\r\n", 0 },
 		{ F_RECV, NULL, 0 }, { F_SEND, "250 2.0.0 Ok\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 },
+		UP_TO_DATA,
 		{ F_SEND, "250 queued as SECOND\r\n", 0 },
 		QUIT_221, { F_END, NULL, 0 }
 	};
@@ -1766,10 +1752,7 @@ test_tls_ok(void **state)
 		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
 		{ F_RECV, NULL, 0 },
 		{ F_SEND, "250-fake\r\n250-SIZE 2000\r\n250 8BITMIME\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 },
+		UP_TO_DATA,
 		{ F_SEND, "250 2.0.0 Ok: queued as TLS1\r\n", 0 },
 		QUIT_221, { F_END, NULL, 0 }
 	};
@@ -1878,10 +1861,7 @@ test_tls_refused(void **state)
 		{ F_RECV, NULL, 0 },
 		{ F_SEND, "454 4.7.0 TLS not available due to local problem\r\n",
 		    0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_RECV_DATA, NULL, 0 }, { F_SEND, "250 ok\r\n", 0 },
+		MAIL_ACCEPTED,
 		QUIT_221, { F_END, NULL, 0 }
 	};
 	static const char *const want_required[] = {
