@@ -597,17 +597,37 @@ reply_forget(struct smtp_session *s)
 	g_clear_pointer(&s->outcome.reply, g_free);
 }
 
-/* Map the reply just read to a status: a code in [lo, hi] is SMTP_OK,
- * 4xx and 5xx are refusals, anything else breaks the protocol. */
+/*
+ * Map the reply just read to a status: a code in [lo, hi] is SMTP_OK,
+ * 4xx and 5xx are refusals, anything else breaks the protocol.  A 421
+ * also closes the connection: the server is closing its end (RFC 5321
+ * 3.8), so no later command, QUIT included, could reach it.
+ */
 static enum smtp_status
 reply_expect(struct smtp_session *s, int lo, int hi)
 {
 	if (s->rcode >= lo && s->rcode <= hi)
 		return SMTP_OK;
+	if (s->rcode == 421) {
+		note(s, "the server is closing the connection");
+		conn_close(&s->conn);
+		state_set(s, ST_CLOSED);
+	}
 	if (s->rcode >= 400)
 		return SMTP_REFUSED;
 	note(s, "unexpected reply %d to %s", s->rcode, state_names[s->state]);
 	return SMTP_PROTOCOL;
+}
+
+/* Bytes left unread mean the server answered what we never asked: any
+ * reply read from here on would be out of step.  TRUE, noted, if so. */
+static gboolean
+out_of_turn(struct smtp_session *s)
+{
+	if (s->conn.inlen == 0)
+		return FALSE;
+	note(s, "the server sent data out of turn");
+	return TRUE;
 }
 
 /* Send one command line, CRLF added, and put it in the transcript. */
@@ -623,12 +643,8 @@ cmd_send(struct smtp_session *s, const char *cmd)
 		note(s, "refusing to send a command holding CR or LF");
 		return SMTP_PROTOCOL;
 	}
-	/* Bytes left unread mean the server answered what we never asked:
-	 * any reply read from here on would be out of step. */
-	if (s->conn.inlen > 0) {
-		note(s, "the server sent data out of turn");
+	if (out_of_turn(s))
 		return SMTP_PROTOCOL;
-	}
 	transcript_add(s, SMTP_LINE_CLIENT, cmd, strlen(cmd));
 	wire = g_string_new(cmd);
 	g_string_append(wire, "\r\n");
@@ -1078,7 +1094,8 @@ session_starttls(struct smtp_session *s)
 	if ((st = exchange(s, ST_STARTTLS, "STARTTLS", s->command_ms)) !=
 	    SMTP_OK)
 		return st;
-	if ((st = reply_expect(s, 220, 220)) == SMTP_REFUSED) {
+	st = reply_expect(s, 220, 220);
+	if (st == SMTP_REFUSED && s->state != ST_CLOSED) {
 		if (s->tls_mode == SMTP_TLS_REQUIRED)
 			return tls_failed(s, "the server refused STARTTLS, and "
 			    "TLS is required");
@@ -1295,7 +1312,7 @@ send_rcpts(struct smtp_session *s, const struct smtp_envelope *env)
 		st = reply_expect(s, 200, 299);
 		if (st == SMTP_OK) {
 			s->outcome.n_accepted++;
-		} else if (st == SMTP_REFUSED) {
+		} else if (st == SMTP_REFUSED && s->state != ST_CLOSED) {
 			r = g_new0(struct smtp_refusal, 1);
 			r->rcpt = g_strdup(env->rcpt[i]);
 			r->code = s->rcode;
@@ -1343,6 +1360,9 @@ send_data(struct smtp_session *s, const GString *wire)
 		return st;
 	if ((st = reply_expect(s, 354, 354)) != SMTP_OK)
 		return st;
+	/* Early bytes would pass for the reply to the message. */
+	if (out_of_turn(s))
+		return SMTP_PROTOCOL;
 	state_set(s, ST_BODY);
 	reply_forget(s);
 	transcript_body(s, wire);
@@ -1439,7 +1459,8 @@ smtp_session_send(struct smtp_session *s, const struct smtp_envelope *env,
 	    (st = send_rcpts(s, env)) == SMTP_OK)
 		st = send_data(s, wire);
 	g_string_free(wire, TRUE);
-	if (st == SMTP_OK || st == SMTP_REFUSED)
+	/* Ready for another mail, unless a 421 closed the connection. */
+	if ((st == SMTP_OK || st == SMTP_REFUSED) && s->state != ST_CLOSED)
 		state_set(s, ST_READY);
 	return finish(s, st);
 }

@@ -831,7 +831,8 @@ test_session_helo(void **state)
 	fake_free(f);
 }
 
-/* A 421 greeting: refused, the reply kept, QUIT still said. */
+/* A 421 greeting: refused, the reply kept, and no QUIT: the server
+ * is closing the connection. */
 static void
 test_session_greet421(void **state)
 {
@@ -839,7 +840,7 @@ test_session_greet421(void **state)
 		{ F_SEND, "421 4.3.2 Service shutting down\r\n", 0 },
 		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
 	};
-	static const char *const want[] = { "QUIT", NULL };
+	static const char *const want[] = { NULL };
 	struct fake			*f = fake_start(script);
 	struct smtp_session		*s;
 	const struct smtp_outcome	*o;
@@ -905,6 +906,76 @@ test_session_rcpt_one_refused(void **state)
 	assert_int_equal(r->code, 550);
 	assert_string_equal(r->reply, RCPT_550);
 	assert_string_equal(o->queue_id, "9A");
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* A 421 to a RCPT ends the session there: no more commands go to a
+ * server that is closing, and the 421 is the reply shown, not one
+ * recipient's refusal. */
+static void
+test_session_rcpt421(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_POSTFIX,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "421 4.3.0 shutting down\r\n", 0 },
+		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "MAIL FROM:<darth@starwars.univ> SIZE=57",
+		"RCPT TO:<nobody@mail181.com>", NULL
+	};
+	struct fake			*f = fake_start(script);
+	struct smtp_session		*s;
+	const struct smtp_outcome	*o;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	s = run(f, &env_two, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_OK);
+	assert_int_equal(sst, SMTP_REFUSED);
+	assert_got(f, want);
+	o = smtp_session_outcome(s);
+	assert_int_equal(o->code, 421);
+	assert_string_equal(o->reply, "421 4.3.0 shutting down");
+	assert_int_equal(o->refused->len, 0);
+	assert_int_equal(o->n_accepted, 0);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the server is closing the connection"));
+	smtp_session_free(s);
+	fake_free(f);
+}
+
+/* A reply that comes with the 354, before the message was sent, must
+ * not pass for the reply to the message. */
+static void
+test_session_reply_before_message(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_POSTFIX,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 },
+		{ F_SEND, "354 go\r\n250 2.0.0 Ok: queued as FAKE\r\n", 0 },
+		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "MAIL FROM:<darth@starwars.univ> SIZE=57",
+		"RCPT TO:<root@mail181.com>", "DATA", NULL
+	};
+	struct fake			*f = fake_start(script);
+	struct smtp_session		*s;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	s = run(f, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(sst, SMTP_PROTOCOL);
+	assert_got(f, want);
+	assert_null(smtp_session_outcome(s)->queue_id);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the server sent data out of turn"));
 	smtp_session_free(s);
 	fake_free(f);
 }
@@ -2173,6 +2244,8 @@ main(void)
 		cmocka_unit_test(test_session_multiline),
 		cmocka_unit_test(test_session_helo),
 		cmocka_unit_test(test_session_greet421),
+		cmocka_unit_test(test_session_rcpt421),
+		cmocka_unit_test(test_session_reply_before_message),
 		cmocka_unit_test(test_session_rcpt_one_refused),
 		cmocka_unit_test(test_session_rcpt_all_refused),
 		cmocka_unit_test(test_session_data552),
