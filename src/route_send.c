@@ -289,7 +289,7 @@ judge(enum smtp_status st)
 }
 
 /* What the page says about TLS: a summary, and a warning when the
- * server's certificate was not checked. */
+ * server's certificate was not checked or did not check out. */
 static void
 set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 {
@@ -301,9 +301,20 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		tmpl_setf(vars, "tls_summary", "After STARTTLS the dialogue "
 		    "was encrypted: %s.", o->tls_desc);
 		/* Encrypted to whoever answered: say so where it shows. */
-		tmpl_set(vars, "tls_warning", "Warning: the server's "
-		    "certificate was not checked (--smtp-insecure), so a man "
-		    "in the middle could have read and changed this mail.");
+		if (o->tls_untrusted != NULL)
+			tmpl_setf(vars, "tls_warning", "Warning: the server's "
+			    "certificate did not check out: %s. The mail went "
+			    "encrypted all the same (--smtp-tls=auto), but a "
+			    "man in the middle could have read and changed "
+			    "it. To trust a lab server's self-signed "
+			    "certificate, give it with --smtp-ca and reach "
+			    "the server by a name that the certificate "
+			    "holds.", o->tls_untrusted);
+		else
+			tmpl_set(vars, "tls_warning", "Warning: the server's "
+			    "certificate was not checked (--smtp-insecure), "
+			    "so a man in the middle could have read and "
+			    "changed this mail.");
 	} else if (o->status == SMTP_OK)
 		tmpl_set(vars, "tls_summary", "The dialogue was not "
 		    "encrypted: no STARTTLS.");

@@ -988,8 +988,8 @@ tls_credentials(struct smtp_session *s)
 	return SMTP_OK;
 }
 
-/* A GnuTLS client session on the connection, checking the certificate
- * unless insecure. */
+/* A GnuTLS client session on the connection; the certificate is
+ * checked after the handshake (tls_untrusted()). */
 static enum smtp_status
 tls_session_new(struct smtp_session *s)
 {
@@ -1010,12 +1010,6 @@ tls_session_new(struct smtp_session *s)
 	    (rc = gnutls_server_name_set(tls, GNUTLS_NAME_DNS, s->host,
 	    strlen(s->host))) < 0)
 		return tls_failed(s, "%s", gnutls_strerror(rc));
-	/* Without this check anyone on the path could answer with a
-	 * certificate of their own and read the mail (man in the middle).
-	 * GnuTLS checks the chain and the name during the handshake; an
-	 * IP address is matched against the IP subjectAltNames. */
-	if (!s->insecure)
-		gnutls_session_set_verify_cert(tls, s->host, 0);
 	gnutls_transport_set_int(tls, s->conn.fd);
 	/* Our deadline alone bounds the handshake: with a GnuTLS timeout
 	 * too, GnuTLS would wait inside poll(2) on its own clock. */
@@ -1027,11 +1021,7 @@ tls_session_new(struct smtp_session *s)
 static enum smtp_status
 tls_handshake_failed(struct smtp_session *s, int err)
 {
-	struct conn	*c = &s->conn;
-	gnutls_datum_t	 why = { NULL, 0 };
-	enum smtp_status st;
-	unsigned int	 status;
-	char		 secs[32], *text;
+	char	 secs[32];
 
 	if (err == ETIMEDOUT) {
 		fmt_secs(s->command_ms, secs, sizeof(secs));
@@ -1041,24 +1031,78 @@ tls_handshake_failed(struct smtp_session *s, int err)
 	if (err != EPROTO)
 		return tls_failed(s, "the TLS handshake failed: %s",
 		    g_strerror(err));
-	if (c->tls_err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
-		return tls_failed(s, "the TLS handshake failed: %s",
-		    gnutls_strerror(c->tls_err));
-	status = gnutls_session_get_verify_cert_status(c->tls);
+	return tls_failed(s, "the TLS handshake failed: %s",
+	    gnutls_strerror(s->conn.tls_err));
+}
+
+/*
+ * Check the server's certificate once the handshake is done: its chain
+ * against the trust, and that it names host (RFC 6125; an IP address is
+ * matched against its IP subjectAltNames).  Without this check anyone
+ * on the path could answer with a certificate of their own and read the
+ * mail.  NULL if it checks out, else why not, as a clause ("The
+ * certificate is NOT trusted. The certificate issuer is unknown").
+ */
+static char *
+tls_untrusted(struct smtp_session *s)
+{
+	gnutls_datum_t	 why = { NULL, 0 };
+	unsigned int	 status = 0;
+	char		*text;
+	int		 rc;
+
+	rc = gnutls_certificate_verify_peers3(s->conn.tls, s->host, &status);
+	if (rc < 0)
+		return g_strdup(gnutls_strerror(rc));
+	if (status == 0)
+		return NULL;
 	if (gnutls_certificate_verification_status_print(status,
 	    GNUTLS_CRT_X509, &why, 0) < 0 || why.data == NULL) {
 		gnutls_free(why.data);
-		return tls_failed(s, "the server's certificate was not "
-		    "accepted for %s", s->host);
+		return g_strdup("it does not check out");
 	}
-	/* "The certificate is NOT trusted. ... unknown. ": as a clause. */
-	text = g_strstrip((char *)why.data);
+	text = g_strdup(g_strstrip((char *)why.data));
+	gnutls_free(why.data);
 	if (g_str_has_suffix(text, "."))
 		text[strlen(text) - 1] = '\0';
-	st = tls_failed(s, "the server's certificate was not accepted for "
-	    "%s: %s", s->host, text);
-	gnutls_free(why.data);
-	return st;
+	return text;
+}
+
+/*
+ * After the handshake: check the certificate as the mode says (fatal
+ * only if TLS is required, see smtp.h), then record in the outcome and
+ * the transcript that TLS started.
+ */
+static enum smtp_status
+tls_check_peer(struct smtp_session *s)
+{
+	enum smtp_status st;
+	char		*why = NULL, *desc;
+
+	if (!s->insecure && (why = tls_untrusted(s)) != NULL &&
+	    s->tls_mode == SMTP_TLS_REQUIRED) {
+		st = tls_failed(s, "the server's certificate was not "
+		    "accepted for %s: %s", s->host, why);
+		g_free(why);
+		return st;
+	}
+	desc = gnutls_session_get_desc(s->conn.tls);
+	s->outcome.tls_desc = g_strdup(desc != NULL ? desc : "(TLS)");
+	gnutls_free(desc);
+	s->outcome.tls = TRUE;
+	s->outcome.tls_verified = !s->insecure && why == NULL;
+	s->outcome.tls_untrusted = why;
+	if (s->insecure)
+		note(s, "TLS started: %s \u2014 certificate NOT verified "
+		    "(--smtp-insecure)", s->outcome.tls_desc);
+	else if (why != NULL)
+		note(s, "TLS started: %s \u2014 certificate NOT trusted for "
+		    "%s: %s; going on encrypted", s->outcome.tls_desc, s->host,
+		    why);
+	else
+		note(s, "TLS started: %s \u2014 certificate verified for %s",
+		    s->outcome.tls_desc, s->host);
+	return SMTP_OK;
 }
 
 /*
@@ -1071,7 +1115,6 @@ static enum smtp_status
 session_starttls(struct smtp_session *s)
 {
 	enum smtp_status st;
-	char		*desc;
 
 	if (s->tls_mode == SMTP_TLS_OFF) {
 		if (s->caps.starttls)
@@ -1118,22 +1161,13 @@ session_starttls(struct smtp_session *s)
 	if ((st = tls_session_new(s)) == SMTP_OK &&
 	    conn_handshake(&s->conn, deadline_in(s->command_ms)) == -1)
 		st = tls_handshake_failed(s, errno);
+	if (st == SMTP_OK)
+		st = tls_check_peer(s);
 	if (st != SMTP_OK) {
 		conn_close(&s->conn);
 		state_set(s, ST_CLOSED);
 		return st;
 	}
-	desc = gnutls_session_get_desc(s->conn.tls);
-	s->outcome.tls = TRUE;
-	s->outcome.tls_verified = !s->insecure;
-	s->outcome.tls_desc = g_strdup(desc != NULL ? desc : "(TLS)");
-	gnutls_free(desc);
-	if (s->insecure)
-		note(s, "TLS started: %s \u2014 certificate NOT verified "
-		    "(--smtp-insecure)", s->outcome.tls_desc);
-	else
-		note(s, "TLS started: %s \u2014 certificate verified for %s",
-		    s->outcome.tls_desc, s->host);
 	/* The lines after that note are the ones inside TLS. */
 	s->conn.tls_up = TRUE;
 	/* RFC 3207 4.2: forget all that the server said in clear, and
@@ -1191,6 +1225,7 @@ smtp_session_free(struct smtp_session *s)
 	g_free(s->outcome.queue_id);
 	g_free(s->outcome.tls_desc);
 	g_free(s->outcome.tls_error);
+	g_free(s->outcome.tls_untrusted);
 	g_ptr_array_unref(s->outcome.refused);
 	g_ptr_array_unref(s->outcome.transcript);
 	g_free(s);

@@ -59,17 +59,23 @@ enum smtp_status {
 
 /*
  * STARTTLS (RFC 3207), tried after the first EHLO.  In every mode but
- * OFF, a STARTTLS that was begun and failed (handshake, certificate,
- * CA file) ends the session with SMTP_TLS_FAILED: once the server said
- * 220 to STARTTLS the connection cannot go back to plain text, and
- * quietly going on without a certificate we asked for would hide an
- * attack.  The modes differ only when the server does not offer it or
- * refuses it (4xx/5xx): AUTO goes on in plain text, REQUIRED stops
- * before MAIL.
+ * OFF, a STARTTLS that was begun and failed (CA file, handshake) ends
+ * the session with SMTP_TLS_FAILED: once the server said 220 to
+ * STARTTLS the connection cannot go back to plain text.
+ *
+ * AUTO is opportunistic (RFC 7435), as Postfix's own client at its
+ * default "may" level: when the server does not offer STARTTLS or
+ * refuses it (4xx/5xx), the mail goes in plain text; when its
+ * certificate does not check out (a lab server's self-signed one), the
+ * mail goes encrypted and the outcome says why the certificate is not
+ * trusted.  Failing there would protect nothing, as whoever could
+ * forge a certificate could as well strip STARTTLS from the EHLO reply.
+ * REQUIRED stops before MAIL in all three cases.
  */
 enum smtp_tls_mode {
 	SMTP_TLS_AUTO,		/* STARTTLS when offered (the default) */
-	SMTP_TLS_REQUIRED,	/* no mail without TLS */
+	SMTP_TLS_REQUIRED,	/* no mail without TLS and a certificate
+				 * that checks out (unless insecure) */
 	SMTP_TLS_OFF,		/* never STARTTLS */
 };
 
@@ -168,16 +174,22 @@ struct smtp_outcome {
 	GPtrArray	*refused;	/* struct smtp_refusal * */
 	GPtrArray	*transcript;	/* struct smtp_line * */
 	gboolean	 tls;		/* the TLS handshake succeeded */
-	gboolean	 tls_verified;	/* ... and the certificate was
-					 * checked (FALSE with insecure) */
+	gboolean	 tls_verified;	/* ... and the certificate checked
+					 * out (FALSE with insecure) */
+	char		*tls_untrusted;	/* with tls, not insecure and not
+					 * tls_verified (AUTO): why the
+					 * certificate was not trusted, as
+					 * GnuTLS says it ("The certificate
+					 * is NOT trusted. The certificate
+					 * issuer is unknown"); else NULL */
 	char		*tls_desc;	/* with tls, GnuTLS's description
 					 * "(TLS1.3)-(ECDHE-X25519)-...",
 					 * else NULL */
 	char		*tls_error;	/* with SMTP_TLS_FAILED: why, in one
 					 * sentence ("the server does not
 					 * offer STARTTLS", "the server's
-					 * certificate is not trusted: ...");
-					 * else NULL */
+					 * certificate was not accepted for
+					 * HOST: ..."); else NULL */
 };
 
 /*

@@ -104,6 +104,14 @@ class TlsPostfix:
         self.postfix.stop()
 
 
+# How the note where TLS started ends, by what became of the certificate.
+VERIFIED = "certificate verified for 127\\.0\\.0\\.1"
+UNTRUSTED = ("certificate NOT trusted for 127\\.0\\.0\\.1: The certificate "
+             "is NOT trusted\\. The certificate issuer is unknown; going on "
+             "encrypted")
+INSECURE = "certificate NOT verified \\(--smtp-insecure\\)"
+
+
 def transcript(page):
     """The transcript rows: (kind, inside TLS, text), text unescaped."""
     rows = re.findall(r'<tr class="(client|server|data|note)( tls)?">.*?'
@@ -144,7 +152,9 @@ class StartTlsToPostfix(unittest.TestCase):
         r = b.post("/send", data)
         return r, html.unescape(r.text), transcript(r.text)
 
-    def assert_tls_dialogue(self, rows, verified):
+    def assert_tls_dialogue(self, rows, note_end):
+        """EHLO, STARTTLS, EHLO again; the note where TLS started ends
+        with note_end (a regular expression)."""
         cmds = commands(rows)
         self.assertEqual(cmds[:2], ["EHLO [127.0.0.1]", "STARTTLS"], cmds)
         self.assertEqual(cmds[2], "EHLO [127.0.0.1]", cmds)
@@ -153,12 +163,7 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertEqual(len(notes), 1, rows)
         note = rows[notes[0]][2]
         self.assertRegex(note, r"^TLS started: \(TLS1\.[23]\)-")
-        if verified:
-            self.assertTrue(note.endswith(
-                " \u2014 certificate verified for 127.0.0.1"), note)
-        else:
-            self.assertTrue(note.endswith(
-                " \u2014 certificate NOT verified (--smtp-insecure)"), note)
+        self.assertRegex(note, " \u2014 " + note_end + "$")
         # Lines before the note in clear, every line after it in TLS.
         self.assertTrue(all(not tls for _, tls, _ in rows[:notes[0] + 1]))
         self.assertTrue(all(tls for _, tls, _ in rows[notes[0] + 1:]))
@@ -173,7 +178,7 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send("--smtp-ca", self.postfix.ca, to=u)
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
-        self.assert_tls_dialogue(rows, verified=True)
+        self.assert_tls_dialogue(rows, VERIFIED)
         self.assertIn("The server's certificate was verified.", text)
         self.assertNotIn("the server's certificate was not checked", text)
         self.assert_received_with_tls(u.wait_mail())
@@ -183,12 +188,31 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send("--smtp-tls=required", "--smtp-ca",
                                   self.postfix.ca, to=u)
         self.assertEqual(r.status, 200, text)
-        self.assert_tls_dialogue(rows, verified=True)
+        self.assert_tls_dialogue(rows, VERIFIED)
         self.assert_received_with_tls(u.wait_mail())
 
-    def test_system_trust_refuses_the_test_ca(self):
+    def test_untrusted_certificate_by_default(self):
+        """The defaults (auto, the system's store) against a certificate
+        of an unknown CA, as a lab server's self-signed one: the mail
+        goes encrypted, and the page says why the certificate is not
+        trusted and how to trust it."""
         u = self.user()
         r, text, rows = self.send(to=u)
+        self.assertEqual(r.status, 200, text)
+        self.assertIn("Mail queued", text)
+        self.assert_tls_dialogue(rows, UNTRUSTED)
+        self.assertRegex(r.text, r'<p class="warning" id="tls-warning">'
+                         r"Warning: the server&#39;s certificate did not "
+                         r"check out: The certificate is NOT trusted\. The "
+                         r"certificate issuer is unknown\. The mail went "
+                         r"encrypted all the same")
+        self.assertIn("give it with --smtp-ca", text)
+        self.assertNotIn("The server's certificate was verified", text)
+        self.assert_received_with_tls(u.wait_mail())
+
+    def test_required_refuses_an_untrusted_certificate(self):
+        u = self.user()
+        r, text, rows = self.send("--smtp-tls=required", to=u)
         self.assertEqual(r.status, 502, text)
         self.assertIn("No TLS with the SMTP server", text)
         self.assertIn("the server's certificate was not accepted for "
@@ -205,7 +229,7 @@ class StartTlsToPostfix(unittest.TestCase):
         u = self.user()
         r, text, rows = self.send("--smtp-insecure", to=u)
         self.assertEqual(r.status, 200, text)
-        self.assert_tls_dialogue(rows, verified=False)
+        self.assert_tls_dialogue(rows, INSECURE)
         self.assertRegex(r.text, r'<p class="warning" id="tls-warning">'
                          r"Warning: the server&#39;s certificate was not "
                          r"checked")
@@ -218,7 +242,8 @@ class StartTlsToPostfix(unittest.TestCase):
         from integration.test_valgrind import VALGRIND
         u = self.user()
         for args, status in ((["--smtp-ca", self.postfix.ca], 200),
-                             ([], 502), (["--smtp-insecure"], 200)):
+                             ([], 200), (["--smtp-tls=required"], 502),
+                             (["--smtp-insecure"], 200)):
             lm = labtest.Labmail(*args, smtp_port=self.postfix.port,
                                  wrapper=VALGRIND, timeout=120)
             b = labtest.Browser(lm.base)
@@ -226,7 +251,7 @@ class StartTlsToPostfix(unittest.TestCase):
                         csrf_token=b.csrf())
             self.assertEqual(b.post("/send", data).status, status, args)
             lm.cleanup()    # fails if valgrind found anything (status 99)
-        u.wait_mail(2)
+        u.wait_mail(3)
 
     def test_tls_off(self):
         u = self.user()

@@ -2013,10 +2013,30 @@ have_system_trust(void)
 	return n > 0;
 }
 
-/* A certificate that does not check out ends the session in every mode
- * but off, auto included, before anything but EHLO and STARTTLS. */
+/* A session of cert case c in the given TLS mode, through the whole
+ * script; NULL (nothing run) if the case cannot run on this machine. */
+static struct smtp_session *
+run_cert_case(const struct cert_case *c, enum smtp_tls_mode mode,
+    const struct fake_step *script, struct fake **f, enum smtp_status *ost,
+    enum smtp_status *sst)
+{
+	struct smtp_params	 p;
+
+	/* A machine without ca-certificates has no store to try. */
+	if (c->system_ca && !have_system_trust())
+		return NULL;
+	memset(&p, 0, sizeof(p));
+	p.tls = mode;
+	p.trust = c->system_ca ? NULL : c->other_ca ? pki.other_ca : pki.ca;
+	*f = fake_start_cred(AF_INET, script,
+	    c->wrong_name ? pki.wrong_name : pki.good);
+	return run_tls(*f, &p, &env_root, lab_msg, PATIENT_MS, ost, sst);
+}
+
+/* TLS required: a certificate that does not check out ends the session
+ * right after the handshake, nothing sent but EHLO and STARTTLS. */
 static void
-test_tls_bad_certificate(void **state)
+test_tls_bad_certificate_required(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
@@ -2027,7 +2047,6 @@ test_tls_bad_certificate(void **state)
 	};
 	const struct cert_case		*c;
 	const struct smtp_outcome	*o;
-	struct smtp_params		 p;
 	struct smtp_session		*s;
 	struct fake			*f;
 	enum smtp_status		 ost, sst;
@@ -2036,24 +2055,17 @@ test_tls_bad_certificate(void **state)
 	(void)state;
 	for (i = 0; i < G_N_ELEMENTS(cert_cases); i++) {
 		c = &cert_cases[i];
-		/* A machine without ca-certificates has no store to try. */
-		if (c->system_ca && !have_system_trust())
-			continue;
-		memset(&p, 0, sizeof(p));
-		p.tls = SMTP_TLS_AUTO;
-		p.trust = c->system_ca ? NULL : c->other_ca ? pki.other_ca :
-		    pki.ca;
-		f = fake_start_cred(AF_INET, script,
-		    c->wrong_name ? pki.wrong_name : pki.good);
-		s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost,
+		s = run_cert_case(c, SMTP_TLS_REQUIRED, script, &f, &ost,
 		    &sst);
+		if (s == NULL)
+			continue;
 		if (ost != SMTP_TLS_FAILED)
 			fail_msg("%s: status %s", c->name,
 			    smtp_status_str(ost));
 		assert_got(f, want);
-		assert_true(f->tls_rc < 0);
 		o = smtp_session_outcome(s);
 		assert_false(o->tls);
+		assert_null(o->tls_desc);
 		assert_non_null(o->tls_error);
 		if (!g_str_has_prefix(o->tls_error, c->error) ||
 		    strstr(o->tls_error, c->detail) == NULL ||
@@ -2062,6 +2074,66 @@ test_tls_bad_certificate(void **state)
 			    o->tls_error);
 		/* No reply to show: the 220 to STARTTLS is no error. */
 		assert_null(o->reply);
+		smtp_session_free(s);
+		fake_free(f);
+	}
+}
+
+/* TLS auto (the default): a certificate that does not check out (a lab
+ * server's self-signed one) still carries the mail, encrypted, and the
+ * outcome and the transcript say why it was not trusted. */
+static void
+test_tls_bad_certificate_auto(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
+		{ F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
+		MAIL_ACCEPTED, QUIT_221, { F_END, NULL, 0 }
+	};
+	static const char *const want[] = {
+		"EHLO [127.0.0.1]", "STARTTLS", "EHLO [127.0.0.1]",
+		"MAIL FROM:<darth@starwars.univ>", "RCPT TO:<root@mail181.com>",
+		"DATA", "QUIT", NULL
+	};
+	const struct cert_case		*c;
+	const struct smtp_outcome	*o;
+	const struct smtp_line		*l;
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+	gsize				 i, j;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(cert_cases); i++) {
+		c = &cert_cases[i];
+		s = run_cert_case(c, SMTP_TLS_AUTO, script, &f, &ost, &sst);
+		if (s == NULL)
+			continue;
+		if (ost != SMTP_OK || sst != SMTP_OK)
+			fail_msg("%s: status %s, %s", c->name,
+			    smtp_status_str(ost), smtp_status_str(sst));
+		assert_got(f, want);
+		assert_string_equal(f->data->str, lab_wire);
+		o = smtp_session_outcome(s);
+		assert_true(o->tls);
+		assert_false(o->tls_verified);
+		assert_null(o->tls_error);
+		assert_non_null(o->tls_untrusted);
+		if (strstr(o->tls_untrusted, c->detail) == NULL ||
+		    g_str_has_suffix(o->tls_untrusted, "."))
+			fail_msg("%s: tls_untrusted \"%s\"", c->name,
+			    o->tls_untrusted);
+		for (j = 0, l = NULL; j < o->transcript->len; j++) {
+			l = g_ptr_array_index(o->transcript, j);
+			if (l->kind == SMTP_LINE_NOTE &&
+			    g_str_has_prefix(l->text, "TLS started: "))
+				break;
+		}
+		assert_true(j < o->transcript->len);
+		if (strstr(l->text, " \xe2\x80\x94 certificate NOT trusted "
+		    "for 127.0.0.1: ") == NULL ||
+		    !g_str_has_suffix(l->text, "; going on encrypted"))
+			fail_msg("%s: note \"%s\"", c->name, l->text);
 		smtp_session_free(s);
 		fake_free(f);
 	}
@@ -2268,7 +2340,8 @@ main(void)
 		cmocka_unit_test(test_tls_ok),
 		cmocka_unit_test(test_tls_required_not_offered),
 		cmocka_unit_test(test_tls_refused),
-		cmocka_unit_test(test_tls_bad_certificate),
+		cmocka_unit_test(test_tls_bad_certificate_required),
+		cmocka_unit_test(test_tls_bad_certificate_auto),
 		cmocka_unit_test(test_tls_insecure),
 		cmocka_unit_test(test_trust_bad_ca_file),
 		cmocka_unit_test(test_tls_injection),
