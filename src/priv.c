@@ -62,11 +62,23 @@ struct strikes {
 
 /* --- messages, both sides --- */
 
+/* Whether these fields, with a type byte, fit in one message. */
+static gboolean
+msg_fits(const char *const *fields, int n)
+{
+	gsize	len = 1;
+	int	i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(fields[i]) + 1;
+	return len <= PRIV_MSG_MAX;
+}
+
 /* Send one message: type byte, NUL-terminated fields, maybe an fd. */
 static gboolean
 msg_send(int sock, char type, const char *const *fields, int n, int fd)
 {
-	GString		*buf = g_string_new(NULL);
+	GString		*buf;
 	struct msghdr	 mh;
 	struct iovec	 iov;
 	union {
@@ -76,13 +88,14 @@ msg_send(int sock, char type, const char *const *fields, int n, int fd)
 	ssize_t		 sent;
 	int		 i;
 
+	if (!msg_fits(fields, n)) {
+		errno = EMSGSIZE;
+		return FALSE;
+	}
+	buf = g_string_new(NULL);
 	g_string_append_c(buf, type);
 	for (i = 0; i < n; i++)
 		g_string_append_len(buf, fields[i], strlen(fields[i]) + 1);
-	if (buf->len > PRIV_MSG_MAX) {
-		g_string_free(buf, TRUE);
-		return FALSE;
-	}
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = buf->str;
 	iov.iov_len = buf->len;
@@ -759,15 +772,24 @@ priv_drop(const char *user, GError **err)
 /*
  * One round trip: send the request, read the reply and split it into nf
  * fields.  A helper that is gone or answers nonsense is fatal: without
- * it no login or spool is safe.
+ * it no login or spool is safe.  A request too long to send (a 5 KB
+ * cookie, a 1 MB password: neither can name a session or a user) is
+ * denied here, its fields "", and never reaches the helper.
  */
 static enum priv_status
 call(struct priv *p, char type, const char *const *args, int nargs,
     char *buf, const char **f, int nf, int *fd)
 {
 	ssize_t	len;
-	int	got_fd;
+	int	got_fd, i;
 
+	if (!msg_fits(args, nargs)) {
+		for (i = 0; i < nf; i++)
+			f[i] = "";
+		if (fd != NULL)
+			*fd = -1;
+		return PRIV_DENIED;
+	}
 	g_mutex_lock(&p->lock);
 	if (!msg_send(p->sock, type, args, nargs, -1))
 		log_fatal("priv: helper gone: %s", g_strerror(errno));

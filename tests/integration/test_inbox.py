@@ -95,6 +95,18 @@ class Login(unittest.TestCase):
         for name in ("nosuchuser", "../etc", "root/../x", "a b", "-x"):
             self.assertEqual(login(self.b, name, "x").status, 401, name)
 
+    def test_oversized_input_is_denied_not_fatal(self):
+        """A cookie or a password too long for a message to the helper
+        is denied, and labmail stays up."""
+        huge = "a" * 5000
+        r = self.b.get("/inbox", {"Cookie": "labmail_session=" + huge})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(login(self.b, self.alice.name, huge).status, 401)
+        self.assertEqual(login(self.b, huge, "x").status, 401)
+        r = login(self.b, self.alice.name, self.alice.password)
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.b.get("/inbox").status, 200)
+
     def test_root_refused(self):
         r = login(self.b, "root", "whatever")
         self.assertEqual(r.status, 403)
