@@ -449,7 +449,7 @@ valid_session(struct helper *hp, const char *token, struct session *s)
 /* Who may log in: an existing user; root only if allowed; not root
  * ourselves, only our own user. */
 static enum priv_status
-login_allowed(struct helper *hp, const char *user, struct passwd *pw)
+login_allowed(struct helper *hp, struct passwd *pw)
 {
 	if (pw == NULL)
 		return PRIV_DENIED;
@@ -457,7 +457,6 @@ login_allowed(struct helper *hp, const char *user, struct passwd *pw)
 		return PRIV_ROOT_REFUSED;
 	if (hp->self_uid != 0 && pw->pw_uid != hp->self_uid)
 		return PRIV_OTHER_USER;
-	(void)user;
 	return PRIV_OK;
 }
 
@@ -482,7 +481,7 @@ do_login(struct helper *hp, int sock, const char **f)
 		g_snprintf(wait, sizeof(wait), "%u", retry);
 	} else {
 		pw = session_valid_user(user) ? getpwnam(user) : NULL;
-		st = login_allowed(hp, user, pw);
+		st = login_allowed(hp, pw);
 		if (st == PRIV_OK || st == PRIV_DENIED)
 			st = pw != NULL ? pam_check(user, f[1], peer) :
 			    PRIV_DENIED;
@@ -506,6 +505,22 @@ do_login(struct helper *hp, int sock, const char **f)
 	g_free(akey);
 }
 
+/*
+ * The account of token's session if the session is valid and its user
+ * may still log in: a session outlives neither its account nor a rule
+ * that now refuses it (root without --allow-root).  Else NULL.
+ */
+static struct passwd *
+session_account(struct helper *hp, const char *token, struct session *s)
+{
+	struct passwd	*pw;
+
+	if (!valid_session(hp, token, s) || (pw = getpwnam(s->user)) == NULL ||
+	    login_allowed(hp, pw) != PRIV_OK)
+		return NULL;
+	return pw;
+}
+
 /* MSG_CHECK: token -> user and maybe a renewed token. */
 static void
 do_check(struct helper *hp, int sock, const char **f)
@@ -514,7 +529,7 @@ do_check(struct helper *hp, int sock, const char **f)
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
 	char		*renewed = NULL;
 
-	if (!valid_session(hp, f[0], &s)) {
+	if (session_account(hp, f[0], &s) == NULL) {
 		reply(sock, PRIV_DENIED, (const char *const[]){ "", "" }, 2,
 		    -1);
 		return;
@@ -586,8 +601,7 @@ do_spool(struct helper *hp, int sock, const char **f)
 	enum priv_status st = PRIV_DENIED;
 	int		 fd = -1;
 
-	if (valid_session(hp, f[0], &s) && (pw = getpwnam(s.user)) != NULL &&
-	    login_allowed(hp, s.user, pw) == PRIV_OK)
+	if ((pw = session_account(hp, f[0], &s)) != NULL)
 		st = open_spool_as(hp, pw, &fd);
 	reply(sock, st, NULL, 0, fd);
 	if (fd != -1)

@@ -107,6 +107,20 @@ class Login(unittest.TestCase):
         self.assertEqual(r.status, 303)
         self.assertEqual(self.b.get("/inbox").status, 200)
 
+    def test_session_ends_with_its_account(self):
+        carol = labtest.TestUser()
+        self.addCleanup(carol.remove)
+        self.assertEqual(login(self.b, carol.name, carol.password).status,
+                         303)
+        self.assertEqual(self.b.get("/inbox").status, 200)
+        subprocess.run(["userdel", carol.name], check=True)
+        r = self.b.get("/inbox")
+        self.assertEqual(r.status, 401)
+        # Not "Logged in as carol" either: the session itself is gone.
+        r = self.b.get("/login")
+        self.assertIn('name="password"', r.text)
+        self.assertNotIn(carol.name, r.text)
+
     def test_root_refused(self):
         r = login(self.b, "root", "whatever")
         self.assertEqual(r.status, 403)
