@@ -34,7 +34,7 @@
 #define KEY_FILE	"session.key"
 #define REVOKED_FILE	"revoked"
 #define THROTTLE_FILE	"throttle"
-#define THROTTLE_MAX	10000	/* entries kept before old ones go */
+#define THROTTLE_MAX	10000	/* entries at most (see strikes_of()) */
 
 struct priv {
 	int		 sock;
@@ -244,21 +244,43 @@ pam_check(const char *user, const char *password, const char *peer)
 	return rc == PAM_SUCCESS ? PRIV_OK : PRIV_DENIED;
 }
 
-/* The strikes for key, made if missing. */
+/* TRUE if a count no longer matters: its window is over, no block. */
+static gboolean
+strikes_stale(const struct strikes *s, gint64 now)
+{
+	return now - s->window_start > PRIV_FAILURE_WINDOW &&
+	    s->blocked_until <= now;
+}
+
+/* GHRFunc: remove the stale counts; data is the time now. */
+static gboolean
+strikes_remove_stale(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	return strikes_stale(value, *(const gint64 *)data);
+}
+
+/*
+ * The strikes for key, made if missing.  The table is bounded: when it
+ * is full, the counts that no longer matter go, never a live one (a
+ * flood of addresses must not lift the block on a user).  NULL if it
+ * is still full: the caller then refuses, as if key were blocked.
+ */
 static struct strikes *
 strikes_of(struct helper *hp, const char *key, gint64 now)
 {
 	struct strikes	*s = g_hash_table_lookup(hp->throttle, key);
 
 	if (s == NULL) {
-		/* Bounded memory: a flood of names cannot grow it forever. */
 		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
-			g_hash_table_remove_all(hp->throttle);
+			g_hash_table_foreach_remove(hp->throttle,
+			    strikes_remove_stale, &now);
+		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
+			return NULL;
 		s = g_new0(struct strikes, 1);
 		g_hash_table_insert(hp->throttle, g_strdup(key), s);
 	}
-	if (now - s->window_start > PRIV_FAILURE_WINDOW &&
-	    s->blocked_until <= now) {
+	if (strikes_stale(s, now)) {
 		s->failures = 0;
 		s->window_start = now;
 	}
@@ -271,20 +293,32 @@ strike(struct strikes *s, guint free_failures, gint64 now)
 {
 	guint	over;
 
-	if (++s->failures < free_failures)
+	if (s == NULL || ++s->failures < free_failures)
 		return;
 	over = MIN(s->failures - free_failures, 4);
 	s->blocked_until = now + MIN(PRIV_BLOCK_FIRST << over,
 	    PRIV_BLOCK_MAX);
 }
 
-/* Seconds to wait before this user or address may try again, or 0. */
+/* The time key is blocked until; with no room to count it, a while. */
+static gint64
+blocked_until(struct helper *hp, const char *key, gint64 now)
+{
+	struct strikes	*s;
+
+	if (key == NULL)
+		return 0;
+	s = strikes_of(hp, key, now);
+	return s != NULL ? s->blocked_until : now + PRIV_BLOCK_FIRST;
+}
+
+/* Seconds to wait before this user (ukey, NULL for no account) or
+ * address may try again, or 0. */
 static guint
 throttled(struct helper *hp, const char *ukey, const char *akey, gint64 now)
 {
-	struct strikes	*u = strikes_of(hp, ukey, now);
-	struct strikes	*a = strikes_of(hp, akey, now);
-	gint64		 until = MAX(u->blocked_until, a->blocked_until);
+	gint64	until = MAX(blocked_until(hp, ukey, now),
+		    blocked_until(hp, akey, now));
 
 	return until > now ? (guint)(until - now) : 0;
 }
@@ -466,12 +500,15 @@ do_login(struct helper *hp, int sock, const char **f)
 {
 	const char	*user = f[0], *peer = f[2];
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
-	char		*ukey = g_strconcat("u:", user, NULL);
+	struct passwd	*pw = session_valid_user(user) ? getpwnam(user) : NULL;
+	/* Only accounts get a count of their own: made-up names, which
+	 * no password opens, cannot fill the table. */
+	char		*ukey = pw != NULL ? g_strconcat("u:", user, NULL) :
+			    NULL;
 	char		*akey = g_strconcat("a:", peer, NULL);
 	char		 wait[16] = "0";
 	char		*token = NULL;
 	struct session	 s;
-	struct passwd	*pw;
 	enum priv_status st;
 	guint		 retry;
 	int		 tfd = throttle_load(hp);
@@ -480,7 +517,6 @@ do_login(struct helper *hp, int sock, const char **f)
 		st = PRIV_THROTTLED;
 		g_snprintf(wait, sizeof(wait), "%u", retry);
 	} else {
-		pw = session_valid_user(user) ? getpwnam(user) : NULL;
 		st = login_allowed(hp, pw);
 		if (st == PRIV_OK || st == PRIV_DENIED)
 			st = pw != NULL ? pam_check(user, f[1], peer) :
@@ -490,8 +526,9 @@ do_login(struct helper *hp, int sock, const char **f)
 			session_start(&s, user, now);
 			token = session_encode(hp->key, &s);
 		} else {
-			strike(strikes_of(hp, ukey, now), PRIV_FAILURES_USER,
-			    now);
+			if (ukey != NULL)
+				strike(strikes_of(hp, ukey, now),
+				    PRIV_FAILURES_USER, now);
 			strike(strikes_of(hp, akey, now), PRIV_FAILURES_ADDR,
 			    now);
 		}

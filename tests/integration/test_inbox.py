@@ -212,6 +212,45 @@ class Throttling(unittest.TestCase):
         self.assertGreater(int(r.headers["Retry-After"]), 0)
         self.assertLessEqual(int(r.headers["Retry-After"]), 300)
 
+    def test_a_full_table_keeps_the_blocks(self):
+        """When the table of failure counts is full (10,000 entries in
+        priv.c), the counts that no longer matter make room: never the
+        block on a user."""
+        user, other = labtest.TestUser(), labtest.TestUser()
+        self.addCleanup(user.remove)
+        self.addCleanup(other.remove)
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        for _ in range(6):
+            login(b, user.name, "wrong")
+        path = os.path.join(lm.state_dir, "throttle")
+        with open(path) as f:
+            live = f.read()
+        self.assertIn("u:%s " % user.name, live)
+        # Counts from half an hour ago, as a flood of addresses leaves.
+        old = int(time.time()) - 1800
+        with open(path, "a") as f:
+            for i in range(10000):
+                f.write("a:10.%d.%d.%d 1 %d 0\n" % (
+                    i >> 16, (i >> 8) & 255, i & 255, old))
+        # A new count has to be made room for, then the blocked user's
+        # right password: still refused.
+        self.assertEqual(login(b, other.name, "wrong").status, 401)
+        self.assertEqual(login(b, user.name, user.password).status, 429)
+        self.assertEqual(login(b, other.name, other.password).status, 303)
+        # Made-up names get no count of their own.
+        login(b, "nosuchuser42", "x")
+        with open(path) as f:
+            self.assertNotIn("nosuchuser42", f.read())
+        # Full of live counts: no room, so a new one is refused.
+        now = int(time.time())
+        with open(path, "w") as f:
+            for i in range(10000):
+                f.write("a:10.%d.%d.%d 1 %d 0\n" % (
+                    i >> 16, (i >> 8) & 255, i & 255, now))
+        self.assertEqual(login(b, other.name, other.password).status, 429)
+
 
 @NEEDS_ROOT
 class Spools(unittest.TestCase):
