@@ -28,6 +28,9 @@
 /* One user's index; its lock serialises the pages that use it. */
 struct inbox_entry {
 	GMutex			 lock;
+	gint			 users;	/* pages holding or awaiting lock
+					 * (atomic; raised under the
+					 * cache's lock) */
 	struct spool_index	*index;
 };
 
@@ -75,7 +78,20 @@ inbox_cache_free(struct inbox_cache *c)
 	g_free(c);
 }
 
-/* The user's entry, made if missing, returned locked. */
+/* GHRFunc: TRUE for an entry that no page holds or waits for. */
+static gboolean
+entry_unused(gpointer key, gpointer value, gpointer data)
+{
+	(void)key; (void)data;
+	return g_atomic_int_get(&((struct inbox_entry *)value)->users) == 0;
+}
+
+/*
+ * The user's entry, made if missing, returned locked.  Bounded memory:
+ * past the limit, the entries no page uses go.  A page counts itself
+ * in users before it lets go of the cache's lock, so no entry can be
+ * freed between its lookup and its lock.
+ */
 static struct inbox_entry *
 entry_lock(struct inbox_cache *c, const char *user)
 {
@@ -83,29 +99,15 @@ entry_lock(struct inbox_cache *c, const char *user)
 
 	g_mutex_lock(&c->lock);
 	if ((e = g_hash_table_lookup(c->users, user)) == NULL) {
-		/*
-		 * Bounded memory: past the limit, start afresh.  Entries in
-		 * use are kept alive by their lock holders' pointers, so only
-		 * drop when nobody holds one: try each lock first.
-		 */
-		if (g_hash_table_size(c->users) >= INBOX_CACHE_USERS) {
-			GHashTableIter	 it;
-			gpointer	 k, v;
-
-			g_hash_table_iter_init(&it, c->users);
-			while (g_hash_table_iter_next(&it, &k, &v))
-				if (g_mutex_trylock(&((struct inbox_entry *)
-				    v)->lock)) {
-					g_mutex_unlock(&((struct inbox_entry *)
-					    v)->lock);
-					g_hash_table_iter_remove(&it);
-				}
-		}
+		if (g_hash_table_size(c->users) >= INBOX_CACHE_USERS)
+			g_hash_table_foreach_remove(c->users, entry_unused,
+			    NULL);
 		e = g_new0(struct inbox_entry, 1);
 		g_mutex_init(&e->lock);
 		e->index = spool_index_new();
 		g_hash_table_insert(c->users, g_strdup(user), e);
 	}
+	g_atomic_int_inc(&e->users);
 	g_mutex_unlock(&c->lock);
 	g_mutex_lock(&e->lock);
 	return e;
@@ -115,8 +117,11 @@ entry_lock(struct inbox_cache *c, const char *user)
 static void
 mailbox_close(struct mailbox *mb)
 {
-	if (mb->entry != NULL)
+	if (mb->entry != NULL) {
 		g_mutex_unlock(&mb->entry->lock);
+		/* The last use: from here the cache may free the entry. */
+		(void)g_atomic_int_dec_and_test(&mb->entry->users);
+	}
 	if (mb->fd != -1)
 		close(mb->fd);
 	g_free(mb->user);
