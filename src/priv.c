@@ -49,7 +49,11 @@ struct helper {
 	char		*revoked_path;
 	char		*throttle_path;
 	GHashTable	*revoked;	/* session id -> expiry (gint64 *) */
-	gint64		 revoked_mtime;
+	struct revoked_file {
+		ino_t	 ino;
+		off_t	 size;
+		gint64	 mtime_ns;
+	}		 revoked_seen;	/* the file as last read */
 	GHashTable	*throttle;	/* "u:name" / "a:addr" -> struct strikes */
 	uid_t		 self_uid;	/* not root: the only user served */
 };
@@ -413,21 +417,41 @@ throttle_save(struct helper *hp, int fd, gint64 now)
 	close(fd);
 }
 
-/* Reload the logged-out sessions if the file changed. */
+/* GHRFunc: TRUE for a revocation whose session has expired anyway. */
+static gboolean
+revoked_expired(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	return *(const gint64 *)value <= *(const gint64 *)data;
+}
+
+/*
+ * Reload the logged-out sessions if the file changed, and forget those
+ * that have expired anyway, so that the table does not grow for ever.
+ * The file only grows between reads: its size tells a change that
+ * happened within the clock tick of the last read.
+ */
 static void
 revoked_load(struct helper *hp)
 {
 	struct stat	 st;
+	struct revoked_file seen;
 	char		*text, **lines;
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
 	int		 i;
 
-	if (stat(hp->revoked_path, &st) == -1 ||
-	    st.st_mtime * G_GINT64_CONSTANT(1000000000) + st.st_mtim.tv_nsec ==
-	    hp->revoked_mtime)
+	g_hash_table_foreach_remove(hp->revoked, revoked_expired, &now);
+	if (stat(hp->revoked_path, &st) == -1)
 		return;
-	hp->revoked_mtime = st.st_mtime * G_GINT64_CONSTANT(1000000000) +
+	seen.ino = st.st_ino;
+	seen.size = st.st_size;
+	seen.mtime_ns = st.st_mtime * G_GINT64_CONSTANT(1000000000) +
 	    st.st_mtim.tv_nsec;
+	if (seen.ino == hp->revoked_seen.ino &&
+	    seen.size == hp->revoked_seen.size &&
+	    seen.mtime_ns == hp->revoked_seen.mtime_ns)
+		return;
+	hp->revoked_seen = seen;
 	if (!g_file_get_contents(hp->revoked_path, &text, NULL, NULL))
 		return;
 	lines = g_strsplit(text, "\n", -1);
