@@ -33,6 +33,7 @@
 
 #define KEY_FILE	"session.key"
 #define REVOKED_FILE	"revoked"
+#define REVOKED_COMPACT	(64 * 1024)	/* bytes before expired lines go */
 #define THROTTLE_FILE	"throttle"
 #define THROTTLE_MAX	10000	/* entries at most (see strikes_of()) */
 
@@ -337,6 +338,22 @@ key_storable(const char *key)
 	return TRUE;
 }
 
+/* The whole of a (locked) state file, read from its start. */
+static char *
+read_from_start(int fd)
+{
+	GString	*buf = g_string_new(NULL);
+	char	 chunk[4096];
+	ssize_t	 n;
+	off_t	 off = 0;
+
+	while ((n = pread(fd, chunk, sizeof(chunk), off)) > 0) {
+		g_string_append_len(buf, chunk, n);
+		off += n;
+	}
+	return g_string_free(buf, FALSE);
+}
+
 /*
  * Take the failure counts from the state directory, locked until
  * throttle_save().  Under CGI a helper lives for one request: counts
@@ -349,9 +366,6 @@ throttle_load(struct helper *hp)
 {
 	char	*text = NULL, **lines;
 	int	 fd, i;
-	GString	*buf;
-	char	 chunk[4096];
-	ssize_t	 n;
 
 	fd = open(hp->throttle_path, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
@@ -361,10 +375,7 @@ throttle_load(struct helper *hp)
 			close(fd);
 		return -1;
 	}
-	buf = g_string_new(NULL);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		g_string_append_len(buf, chunk, n);
-	text = g_string_free(buf, FALSE);
+	text = read_from_start(fd);
 	g_hash_table_remove_all(hp->throttle);
 	lines = g_strsplit(text, "\n", -1);
 	for (i = 0; lines[i] != NULL && i < THROTTLE_MAX; i++) {
@@ -425,71 +436,130 @@ revoked_expired(gpointer key, gpointer value, gpointer data)
 	return *(const gint64 *)value <= *(const gint64 *)data;
 }
 
+/* One line of the revoked file, "ID UNTIL": TRUE if it is well formed
+ * and the session has not expired yet; *id (if id is not NULL) gets a
+ * copy to free. */
+static gboolean
+revoked_line(const char *line, gint64 now, char **id, gint64 *until)
+{
+	char		**f = g_strsplit(line, " ", 2);
+	gboolean	  live;
+
+	live = g_strv_length(f) == 2 && strlen(f[0]) == SESSION_ID_CHARS &&
+	    g_ascii_string_to_signed(f[1], 10, 0, G_MAXINT64, until, NULL) &&
+	    *until > now;
+	if (id != NULL)
+		*id = live ? g_strdup(f[0]) : NULL;
+	g_strfreev(f);
+	return live;
+}
+
 /*
  * Reload the logged-out sessions if the file changed, and forget those
  * that have expired anyway, so that the table does not grow for ever.
- * The file only grows between reads: its size tells a change that
- * happened within the clock tick of the last read.
+ * Between reads the file only grows or is compacted in place, so its
+ * size tells a change that happened within the clock tick of the last
+ * read.  Read under a shared lock: never half a compaction.
  */
 static void
 revoked_load(struct helper *hp)
 {
 	struct stat	 st;
 	struct revoked_file seen;
-	char		*text, **lines;
-	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
-	int		 i;
+	char		*text, **lines, *id;
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC, until;
+	int		 fd, i;
 
 	g_hash_table_foreach_remove(hp->revoked, revoked_expired, &now);
-	if (stat(hp->revoked_path, &st) == -1)
+	fd = open(hp->revoked_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || flock(fd, LOCK_SH) == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
 		return;
+	}
 	seen.ino = st.st_ino;
 	seen.size = st.st_size;
 	seen.mtime_ns = st.st_mtime * G_GINT64_CONSTANT(1000000000) +
 	    st.st_mtim.tv_nsec;
 	if (seen.ino == hp->revoked_seen.ino &&
 	    seen.size == hp->revoked_seen.size &&
-	    seen.mtime_ns == hp->revoked_seen.mtime_ns)
+	    seen.mtime_ns == hp->revoked_seen.mtime_ns) {
+		close(fd);
 		return;
-	hp->revoked_seen = seen;
-	if (!g_file_get_contents(hp->revoked_path, &text, NULL, NULL))
-		return;
-	lines = g_strsplit(text, "\n", -1);
-	for (i = 0; lines[i] != NULL; i++) {
-		char	**f = g_strsplit(lines[i], " ", 2);
-		gint64	 until;
-
-		if (g_strv_length(f) == 2 &&
-		    strlen(f[0]) == SESSION_ID_CHARS &&
-		    g_ascii_string_to_signed(f[1], 10, 0, G_MAXINT64, &until,
-		    NULL) && until > now)
-			g_hash_table_replace(hp->revoked, g_strdup(f[0]),
-			    g_memdup2(&until, sizeof(until)));
-		g_strfreev(f);
 	}
+	hp->revoked_seen = seen;
+	text = read_from_start(fd);
+	close(fd);
+	lines = g_strsplit(text, "\n", -1);
+	for (i = 0; lines[i] != NULL; i++)
+		if (revoked_line(lines[i], now, &id, &until))
+			g_hash_table_replace(hp->revoked, id,
+			    g_memdup2(&until, sizeof(until)));
 	g_strfreev(lines);
 	g_free(text);
 }
 
-/* Remember a logged-out session until it would have expired anyway. */
+/* The live lines of a revoked file's text, for its compaction. */
+static GString *
+revoked_live_lines(const char *text, gint64 now)
+{
+	GString	*out = g_string_new(NULL);
+	char	**lines = g_strsplit(text, "\n", -1);
+	gint64	 until;
+	int	 i;
+
+	for (i = 0; lines[i] != NULL; i++)
+		if (revoked_line(lines[i], now, NULL, &until))
+			g_string_append_printf(out, "%s\n", lines[i]);
+	g_strfreev(lines);
+	return out;
+}
+
+/*
+ * Remember a logged-out session until it would have expired anyway, in
+ * the table and in the file, appended under an exclusive lock.  A file
+ * past REVOKED_COMPACT bytes is first cut down to its live lines, in
+ * place (a rename would lose what another process appends meanwhile to
+ * the old file).
+ */
 static void
 revoke_session(struct helper *hp, const struct session *s)
 {
-	gint64	 until = s->issued + SESSION_MAX_SECONDS;
-	char	*line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", s->id,
-		    until);
-	int	 fd;
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64		 until = s->issued + SESSION_MAX_SECONDS;
+	GString		*out = NULL;
+	struct stat	 st;
+	char		*text;
+	int		 fd;
 
 	g_hash_table_replace(hp->revoked, g_strdup(s->id),
 	    g_memdup2(&until, sizeof(until)));
 	/* On disk too: other processes (CGI) and restarts must agree. */
-	fd = open(hp->revoked_path, O_WRONLY | O_APPEND | O_CREAT |
+	fd = open(hp->revoked_path, O_RDWR | O_APPEND | O_CREAT |
 	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
-		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+	if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1)
+		goto fail;
+	if (st.st_size >= REVOKED_COMPACT) {
+		text = read_from_start(fd);
+		out = revoked_live_lines(text, now);
+		g_free(text);
+		if (ftruncate(fd, 0) == -1)
+			goto fail;
+	} else
+		out = g_string_new(NULL);
+	g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", s->id,
+	    until);
+	if (write(fd, out->str, out->len) != (ssize_t)out->len)
+		goto fail;
+	g_string_free(out, TRUE);
+	close(fd);
+	return;
+fail:
+	log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+	if (out != NULL)
+		g_string_free(out, TRUE);
 	if (fd != -1)
 		close(fd);
-	g_free(line);
 }
 
 /* Decode a token and check it was not logged out. */

@@ -142,6 +142,38 @@ class Login(unittest.TestCase):
         r = thief.get("/inbox", {"Cookie": "labmail_session=" + token})
         self.assertEqual(r.status, 401)
 
+    def test_revoked_file_drops_expired_lines(self):
+        """The file of logged-out sessions, past 64 KiB, is cut down to
+        the sessions not yet expired; those stay refused."""
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        login(b, self.bob.name, self.bob.password)
+        token = b.cookie("labmail_session")
+        b.post("/logout", {"csrf_token": b.csrf("/login")})
+        path = os.path.join(lm.state_dir, "revoked")
+        with open(path) as f:
+            live = f.read()
+        self.assertEqual(len(live.splitlines()), 1)
+        past = int(time.time()) - 60
+        with open(path, "a") as f:
+            for i in range(3000):
+                f.write("%022d %d\n" % (i, past))
+        self.assertGreater(os.path.getsize(path), 64 * 1024)
+        login(b, self.alice.name, self.alice.password)
+        b.post("/logout", {"csrf_token": b.csrf("/login")})
+        with open(path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertEqual(lines[0], live.strip())
+        # A process that knows only the file still refuses bob's token.
+        again = labtest.Labmail(smtp_port=labtest.free_port(),
+                                state_dir=lm.state_dir)
+        self.addCleanup(again.cleanup)
+        r = labtest.Browser(again.base).get(
+            "/inbox", {"Cookie": "labmail_session=" + token})
+        self.assertEqual(r.status, 401)
+
     def test_tampered_tokens(self):
         login(self.b, self.alice.name, self.alice.password)
         token = self.b.cookie("labmail_session")
