@@ -6,6 +6,7 @@ cover the mbox cases met in the field.
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import os
@@ -225,6 +226,39 @@ class Login(unittest.TestCase):
         login(self.b, self.alice.name, self.alice.password)
         r = self.b.get("/send")
         self.assertIn('value="%s@mail181.com"' % self.alice.name, r.text)
+
+
+@NEEDS_ROOT
+class ManyUsers(unittest.TestCase):
+    """More users than the 64 indexes labmail keeps in memory
+    (route_inbox.c), reading their mail at the same time: indexes are
+    dropped and made again, and every page shows its own user's mail."""
+
+    def test_more_users_than_cached_indexes(self):
+        users = [labtest.TestUser() for _ in range(70)]
+        for u in users:
+            self.addCleanup(u.remove)
+            write_spool(u, message("x@y.z", "mail of " + u.name, "hi"))
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        browsers = []
+        for u in users:
+            b = labtest.Browser(lm.base)
+            self.assertEqual(login(b, u.name, u.password).status, 303)
+            browsers.append((u, b))
+
+        def read_all(pairs):
+            for u, b in pairs * 3:
+                r = b.get("/inbox")
+                if r.status != 200 or "mail of " + u.name not in r.text:
+                    return "%s: %d" % (u.name, r.status)
+            return None
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(read_all, [browsers[i::8]
+                                               for i in range(8)]))
+        self.assertEqual(results, [None] * 8)
+        self.assertEqual(lm.proc.poll(), None, "labmail died")
 
 
 @NEEDS_ROOT
