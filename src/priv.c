@@ -358,8 +358,8 @@ read_from_start(int fd)
  * Take the failure counts from the state directory, locked until
  * throttle_save().  Under CGI a helper lives for one request: counts
  * kept only in memory would never add up, and a set-uid labmail would
- * be a password oracle for every local user.  -1 if there is no file
- * (the counts then live in memory only, as a last resort).
+ * be a password oracle for every local user.  -1 if the file cannot be
+ * used: do_login() then refuses every login.
  */
 static int
 throttle_load(struct helper *hp)
@@ -607,7 +607,11 @@ do_login(struct helper *hp, int sock, const char **f)
 	guint		 retry;
 	int		 tfd = throttle_load(hp);
 
-	if ((retry = throttled(hp, ukey, akey, now)) > 0) {
+	if (tfd == -1)		/* no counts, so no password checks */
+		retry = PRIV_BLOCK_FIRST;
+	else
+		retry = throttled(hp, ukey, akey, now);
+	if (retry > 0) {
 		st = PRIV_THROTTLED;
 		g_snprintf(wait, sizeof(wait), "%u", retry);
 	} else {

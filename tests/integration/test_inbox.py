@@ -278,6 +278,19 @@ class Throttling(unittest.TestCase):
         self.assertGreater(int(r.headers["Retry-After"]), 0)
         self.assertLessEqual(int(r.headers["Retry-After"]), 300)
 
+    def test_no_counts_no_logins(self):
+        """Without its file of failure counts (under CGI, the only
+        memory they have) the helper checks no password at all."""
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        os.mkdir(os.path.join(lm.state_dir, "throttle"))
+        b = labtest.Browser(lm.base)
+        r = login(b, user.name, user.password)
+        self.assertEqual(r.status, 429)
+        self.assertIsNone(b.cookie("labmail_session"))
+
     def test_a_full_table_keeps_the_blocks(self):
         """When the table of failure counts is full (10,000 entries in
         priv.c), the counts that no longer matter make room: never the
