@@ -961,7 +961,7 @@ tls_failed(struct smtp_session *s, const char *fmt, ...)
 	g_free(s->outcome.tls_error);
 	s->outcome.tls_error = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	note(s, "no TLS: %s; nothing more is sent", s->outcome.tls_error);
+	note(s, "no TLS: %s; no mail is sent", s->outcome.tls_error);
 	return SMTP_TLS_FAILED;
 }
 
@@ -1161,15 +1161,18 @@ session_starttls(struct smtp_session *s)
 	if ((st = tls_session_new(s)) == SMTP_OK &&
 	    conn_handshake(&s->conn, deadline_in(s->command_ms)) == -1)
 		st = tls_handshake_failed(s, errno);
-	if (st == SMTP_OK)
-		st = tls_check_peer(s);
 	if (st != SMTP_OK) {
 		conn_close(&s->conn);
 		state_set(s, ST_CLOSED);
 		return st;
 	}
-	/* The lines after that note are the ones inside TLS. */
+	st = tls_check_peer(s);
+	/* The lines after its note are the ones inside TLS: the rest of
+	 * the dialogue, or only QUIT when the certificate did not do (RFC
+	 * 3207 4.1: QUIT right after the negotiation). */
 	s->conn.tls_up = TRUE;
+	if (st != SMTP_OK)
+		return st;
 	/* RFC 3207 4.2: forget all that the server said in clear, and
 	 * learn its extensions again from inside TLS. */
 	memset(&s->caps, 0, sizeof(s->caps));

@@ -43,7 +43,8 @@
 
 enum smtp_status {
 	SMTP_OK,		/* the step succeeded */
-	SMTP_REFUSED,		/* the server answered 4xx/5xx (see outcome) */
+	SMTP_REFUSED,		/* the server answered 4xx/5xx (see outcome);
+				 * after a 421 the connection is closed */
 	SMTP_TIMEOUT,		/* connect or a reply did not come in time */
 	SMTP_CONN_FAILED,	/* could not connect, or connection lost */
 	SMTP_PROTOCOL,		/* malformed reply, line too long, ...;
@@ -52,9 +53,10 @@ enum smtp_status {
 	SMTP_TOO_BIG,		/* message larger than the server's SIZE */
 	SMTP_UNSUPPORTED,	/* needs SMTPUTF8 and the server lacks it */
 	SMTP_TLS_FAILED,	/* TLS required and not offered or refused
-				 * (nothing sent; QUIT still said), or
-				 * the TLS handshake failed, certificate
-				 * check included (connection closed) */
+				 * (QUIT still said), or its certificate
+				 * does not check out (QUIT said inside
+				 * TLS), or the TLS handshake failed
+				 * (connection closed); no mail sent */
 };
 
 /*
@@ -224,12 +226,13 @@ const struct smtp_caps	*smtp_session_caps(const struct smtp_session *);
  * needed), one RCPT TO per recipient, DATA and the message.  The message
  * is the whole RFC 5322 text; line ends may be LF or CRLF, and the
  * session sends CRLF, dot-stuffed, ended by ".".  Sends when at least one
- * recipient was accepted; refused ones are listed in the outcome.
+ * recipient was accepted; refused ones are listed in the outcome (but a
+ * 421, the server closing, ends the session at once and is its reply).
  * SMTP_TOO_BIG is returned before MAIL when the message exceeds SIZE.
  * If the session is not ready (open failed, or a failure closed the
  * connection), returns SMTP_CONN_FAILED and changes nothing.  After a
- * refusal the session stays ready: another send starts with RSET if a
- * transaction was left open.
+ * refusal other than 421 the session stays ready: another send starts
+ * with RSET if a transaction was left open.
  */
 enum smtp_status	 smtp_session_send(struct smtp_session *,
 			    const struct smtp_envelope *, GBytes *message);

@@ -219,9 +219,11 @@ class StartTlsToPostfix(unittest.TestCase):
                       "127.0.0.1", text)
         self.assertIn("The certificate issuer is unknown. TLS to the "
                       "server is set with --smtp-tls", text)
-        # Nothing after STARTTLS: no MAIL, and no QUIT in clear either.
-        self.assertEqual(commands(rows), ["EHLO [127.0.0.1]", "STARTTLS"])
-        self.assertFalse(any(tls for _, tls, _ in rows))
+        # Nothing after STARTTLS but QUIT, inside TLS (RFC 3207 4.1).
+        self.assertEqual(commands(rows),
+                         ["EHLO [127.0.0.1]", "STARTTLS", "QUIT"])
+        self.assertEqual([text for _, tls, text in rows if tls],
+                         ["QUIT", "221 2.0.0 Bye"])
         time.sleep(1)
         self.assertFalse(os.path.exists(u.spool), "a mail arrived")
 

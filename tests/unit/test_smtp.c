@@ -1908,7 +1908,7 @@ test_tls_required_not_offered(void **state)
 	assert_string_equal(o->tls_error, "the server does not offer "
 	    "STARTTLS, and TLS is required");
 	assert_true(has_line(s, SMTP_LINE_NOTE, "no TLS: the server does not "
-	    "offer STARTTLS, and TLS is required; nothing more is sent"));
+	    "offer STARTTLS, and TLS is required; no mail is sent"));
 	/* The EHLO reply is not the answer to show. */
 	assert_int_equal(o->code, 0);
 	assert_null(o->reply);
@@ -2034,18 +2034,19 @@ run_cert_case(const struct cert_case *c, enum smtp_tls_mode mode,
 }
 
 /* TLS required: a certificate that does not check out ends the session
- * right after the handshake, nothing sent but EHLO and STARTTLS. */
+ * right after the handshake, with QUIT inside TLS (RFC 3207 4.1). */
 static void
 test_tls_bad_certificate_required(void **state)
 {
 	static const struct fake_step script[] = {
 		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
-		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
+		QUIT_221, { F_END, NULL, 0 }
 	};
 	static const char *const want[] = {
-		"EHLO [127.0.0.1]", "STARTTLS", NULL
+		"EHLO [127.0.0.1]", "STARTTLS", "QUIT", NULL
 	};
 	const struct cert_case		*c;
+	const struct smtp_line		*l;
 	const struct smtp_outcome	*o;
 	struct smtp_session		*s;
 	struct fake			*f;
@@ -2074,6 +2075,10 @@ test_tls_bad_certificate_required(void **state)
 			    o->tls_error);
 		/* No reply to show: the 220 to STARTTLS is no error. */
 		assert_null(o->reply);
+		/* QUIT and its reply went inside TLS. */
+		l = g_ptr_array_index(o->transcript, o->transcript->len - 1);
+		assert_string_equal(l->text, "221 2.0.0 Bye");
+		assert_true(l->tls);
 		smtp_session_free(s);
 		fake_free(f);
 	}
