@@ -265,11 +265,21 @@ strikes_remove_stale(gpointer key, gpointer value, gpointer data)
 	return strikes_stale(value, *(const gint64 *)data);
 }
 
+/* GHRFunc: remove the counts that block nothing now. */
+static gboolean
+strikes_remove_unblocked(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	return ((const struct strikes *)value)->blocked_until <=
+	    *(const gint64 *)data;
+}
+
 /*
  * The strikes for key, made if missing.  The table is bounded: when it
- * is full, the counts that no longer matter go, never a live one (a
- * flood of addresses must not lift the block on a user).  NULL if it
- * is still full: the caller then refuses, as if key were blocked.
+ * is full, the counts that no longer matter go first, then those below
+ * their limit; a block never goes (a flood of names or addresses must
+ * not lift the block on a user).  NULL if every count in the full table
+ * blocks: the caller then refuses, as if key were blocked.
  */
 static struct strikes *
 strikes_of(struct helper *hp, const char *key, gint64 now)
@@ -280,6 +290,9 @@ strikes_of(struct helper *hp, const char *key, gint64 now)
 		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
 			g_hash_table_foreach_remove(hp->throttle,
 			    strikes_remove_stale, &now);
+		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
+			g_hash_table_foreach_remove(hp->throttle,
+			    strikes_remove_unblocked, &now);
 		if (g_hash_table_size(hp->throttle) >= THROTTLE_MAX)
 			return NULL;
 		s = g_new0(struct strikes, 1);
@@ -338,20 +351,65 @@ key_storable(const char *key)
 	return TRUE;
 }
 
-/* The whole of a (locked) state file, read from its start. */
+/* The whole of a (locked) state file, read from its start; NULL,
+ * errno set, if it cannot be read. */
 static char *
 read_from_start(int fd)
 {
 	GString	*buf = g_string_new(NULL);
 	char	 chunk[4096];
 	ssize_t	 n;
-	off_t	 off = 0;
+	int	 saved;
 
-	while ((n = pread(fd, chunk, sizeof(chunk), off)) > 0) {
-		g_string_append_len(buf, chunk, n);
-		off += n;
+	for (;;) {
+		n = pread(fd, chunk, sizeof(chunk), (off_t)buf->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		g_string_append_len(buf, chunk, (gsize)n);
+	}
+	if (n == -1) {
+		saved = errno;
+		g_string_free(buf, TRUE);
+		errno = saved;
+		return NULL;
 	}
 	return g_string_free(buf, FALSE);
+}
+
+/* Write all of data at off; FALSE, errno set, if it failed. */
+static gboolean
+write_at(int fd, const char *data, gsize len, off_t off)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = pwrite(fd, data, len, off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return FALSE;
+		}
+		data += n;
+		len -= (gsize)n;
+		off += n;
+	}
+	return TRUE;
+}
+
+/*
+ * Make a (locked) state file hold text alone: written from its start,
+ * then cut to its length.  In that order, a write that fails leaves
+ * what the file held, not an empty file.  FALSE, errno set, if not.
+ */
+static gboolean
+rewrite_from_start(int fd, const GString *text)
+{
+	return write_at(fd, text->str, text->len, 0) &&
+	    ftruncate(fd, (off_t)text->len) == 0;
 }
 
 /*
@@ -359,7 +417,7 @@ read_from_start(int fd)
  * throttle_save().  Under CGI a helper lives for one request: counts
  * kept only in memory would never add up, and a set-uid labmail would
  * be a password oracle for every local user.  -1 if the file cannot be
- * used: do_login() then refuses every login.
+ * used: do_login() then refuses every login (PRIV_UNAVAILABLE).
  */
 static int
 throttle_load(struct helper *hp)
@@ -375,7 +433,11 @@ throttle_load(struct helper *hp)
 			close(fd);
 		return -1;
 	}
-	text = read_from_start(fd);
+	if ((text = read_from_start(fd)) == NULL) {
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+		close(fd);
+		return -1;
+	}
 	g_hash_table_remove_all(hp->throttle);
 	lines = g_strsplit(text, "\n", -1);
 	for (i = 0; lines[i] != NULL && i < THROTTLE_MAX; i++) {
@@ -414,15 +476,13 @@ throttle_save(struct helper *hp, int fd, gint64 now)
 		const struct strikes *st = v;
 
 		if (st->failures == 0 || !key_storable(k) ||
-		    (now - st->window_start > PRIV_FAILURE_WINDOW &&
-		    st->blocked_until <= now))
+		    strikes_stale(st, now))
 			continue;
 		g_string_append_printf(out, "%s %u %" G_GINT64_FORMAT " %"
 		    G_GINT64_FORMAT "\n", (const char *)k, st->failures,
 		    st->window_start, st->blocked_until);
 	}
-	if (ftruncate(fd, 0) == -1 ||
-	    pwrite(fd, out->str, out->len, 0) != (ssize_t)out->len)
+	if (!rewrite_from_start(fd, out))
 		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
 	g_string_free(out, TRUE);
 	close(fd);
@@ -472,7 +532,10 @@ revoked_load(struct helper *hp)
 
 	g_hash_table_foreach_remove(hp->revoked, revoked_expired, &now);
 	fd = open(hp->revoked_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return;		/* nobody has logged out yet */
 	if (fd == -1 || flock(fd, LOCK_SH) == -1 || fstat(fd, &st) == -1) {
+		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return;
@@ -487,8 +550,12 @@ revoked_load(struct helper *hp)
 		close(fd);
 		return;
 	}
+	if ((text = read_from_start(fd)) == NULL) {
+		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+		close(fd);
+		return;
+	}
 	hp->revoked_seen = seen;
-	text = read_from_start(fd);
 	close(fd);
 	lines = g_strsplit(text, "\n", -1);
 	for (i = 0; lines[i] != NULL; i++)
@@ -517,49 +584,51 @@ revoked_live_lines(const char *text, gint64 now)
 
 /*
  * Remember a logged-out session until it would have expired anyway, in
- * the table and in the file, appended under an exclusive lock.  A file
- * past REVOKED_COMPACT bytes is first cut down to its live lines, in
- * place (a rename would lose what another process appends meanwhile to
- * the old file).
+ * the table and at the end of the file, under an exclusive lock.  A
+ * file past REVOKED_COMPACT bytes, half of it or more expired, is first
+ * rewritten in place with the live lines (rewrite_from_start()): a
+ * rename would lose what another process appends meanwhile to the old
+ * file.
  */
 static void
 revoke_session(struct helper *hp, const struct session *s)
 {
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64		 until = s->issued + SESSION_MAX_SECONDS;
-	GString		*out = NULL;
+	GString		*live = NULL;
 	struct stat	 st;
-	char		*text;
+	char		*line, *text;
+	gboolean	 ok;
 	int		 fd;
 
 	g_hash_table_replace(hp->revoked, g_strdup(s->id),
 	    g_memdup2(&until, sizeof(until)));
 	/* On disk too: other processes (CGI) and restarts must agree. */
-	fd = open(hp->revoked_path, O_RDWR | O_APPEND | O_CREAT |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1)
-		goto fail;
-	if (st.st_size >= REVOKED_COMPACT) {
-		text = read_from_start(fd);
-		out = revoked_live_lines(text, now);
+	fd = open(hp->revoked_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1) {
+		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", s->id, until);
+	if (st.st_size >= REVOKED_COMPACT &&
+	    (text = read_from_start(fd)) != NULL) {
+		live = revoked_live_lines(text, now);
 		g_free(text);
-		if (ftruncate(fd, 0) == -1)
-			goto fail;
+	}
+	if (live != NULL && live->len * 2 <= (gsize)st.st_size) {
+		g_string_append(live, line);
+		ok = rewrite_from_start(fd, live);
 	} else
-		out = g_string_new(NULL);
-	g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", s->id,
-	    until);
-	if (write(fd, out->str, out->len) != (ssize_t)out->len)
-		goto fail;
-	g_string_free(out, TRUE);
+		ok = write_at(fd, line, strlen(line), st.st_size);
+	if (!ok)
+		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
+	if (live != NULL)
+		g_string_free(live, TRUE);
+	g_free(line);
 	close(fd);
-	return;
-fail:
-	log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
-	if (out != NULL)
-		g_string_free(out, TRUE);
-	if (fd != -1)
-		close(fd);
 }
 
 /* Decode a token and check it was not logged out. */
@@ -594,11 +663,11 @@ do_login(struct helper *hp, int sock, const char **f)
 {
 	const char	*user = f[0], *peer = f[2];
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
-	struct passwd	*pw = session_valid_user(user) ? getpwnam(user) : NULL;
-	/* Only accounts get a count of their own: made-up names, which
-	 * no password opens, cannot fill the table. */
-	char		*ukey = pw != NULL ? g_strconcat("u:", user, NULL) :
-			    NULL;
+	gboolean	 valid = session_valid_user(user);
+	struct passwd	*pw = valid ? getpwnam(user) : NULL;
+	/* Every name that could be an account gets a count, so that the
+	 * counts do not tell which ones are. */
+	char		*ukey = valid ? g_strconcat("u:", user, NULL) : NULL;
 	char		*akey = g_strconcat("a:", peer, NULL);
 	char		 wait[16] = "0";
 	char		*token = NULL;
@@ -607,11 +676,10 @@ do_login(struct helper *hp, int sock, const char **f)
 	guint		 retry;
 	int		 tfd = throttle_load(hp);
 
-	if (tfd == -1)		/* no counts, so no password checks */
-		retry = PRIV_BLOCK_FIRST;
-	else
-		retry = throttled(hp, ukey, akey, now);
-	if (retry > 0) {
+	if (tfd == -1) {	/* no counts, so no password checks */
+		st = PRIV_UNAVAILABLE;
+		g_snprintf(wait, sizeof(wait), "%u", PRIV_BLOCK_FIRST);
+	} else if ((retry = throttled(hp, ukey, akey, now)) > 0) {
 		st = PRIV_THROTTLED;
 		g_snprintf(wait, sizeof(wait), "%u", retry);
 	} else {
@@ -945,7 +1013,7 @@ call(struct priv *p, char type, const char *const *args, int nargs,
 	len = msg_recv(p->sock, buf, &got_fd);
 	g_mutex_unlock(&p->lock);
 	if (len <= 0 || !msg_fields(buf, len, f, nf) || buf[0] < '0' ||
-	    buf[0] > '0' + PRIV_BAD_SPOOL)
+	    buf[0] > '0' + PRIV_UNAVAILABLE)
 		log_fatal("priv: bad answer from the helper");
 	if (fd != NULL)
 		*fd = got_fd;
@@ -1018,6 +1086,7 @@ priv_status_str(enum priv_status st)
 		[PRIV_THROTTLED] = "too many failures",
 		[PRIV_NO_SPOOL] = "no spool",
 		[PRIV_BAD_SPOOL] = "bad spool",
+		[PRIV_UNAVAILABLE] = "logins unavailable",
 	};
 
 	return (guint)st < G_N_ELEMENTS(names) ? names[st] : "?";

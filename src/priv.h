@@ -49,13 +49,19 @@ enum priv_status {
 	PRIV_ROOT_REFUSED,	/* root, without --allow-root */
 	PRIV_OTHER_USER,	/* not root: only our own user can log in */
 	PRIV_ACCOUNT,		/* account expired or password too old */
-	PRIV_THROTTLED,		/* too many failures: wait retry_after */
+	PRIV_THROTTLED,		/* too many failures of this user or
+				 * address, or the table of failures is
+				 * full of blocks: wait retry_after */
 	PRIV_NO_SPOOL,		/* no /var/mail/USER yet */
 	PRIV_BAD_SPOOL,		/* not a regular file owned by the user */
+	PRIV_UNAVAILABLE,	/* the failures cannot be counted (state
+				 * file unusable): no login until they can */
 };
 
 struct priv_config {
-	const char	*state_dir;	/* holds session.key and revoked */
+	const char	*state_dir;	/* holds session.key, revoked (the
+					 * logged-out sessions) and throttle
+					 * (the failed logins) */
 	const char	*spool_dir;	/* "/var/mail" */
 	gboolean	 allow_root;
 };

@@ -24,6 +24,9 @@ static const struct {
 	    "must be changed first." },
 	{ PRIV_THROTTLED, 429, "Too many failed attempts: wait a little, "
 	    "then try again." },
+	{ PRIV_UNAVAILABLE, 503, "Logging in is not possible right now: "
+	    "labmail cannot keep its count of failed logins (its log says "
+	    "why). Try again later." },
 };
 
 /* The login form, with the user name kept and a notice. */
@@ -110,7 +113,7 @@ route_login_post(const struct app *app, const struct http_request *req,
 		if (refusals[i].st == st)
 			break;
 	login_form(app, req, resp, refusals[i].http, user, refusals[i].text);
-	if (st == PRIV_THROTTLED) {
+	if (st == PRIV_THROTTLED || st == PRIV_UNAVAILABLE) {
 		wait = g_strdup_printf("%u", retry);
 		http_response_add_header(resp, "Retry-After", wait);
 		g_free(wait);
