@@ -184,6 +184,8 @@ app_handle(const struct app *app, const struct http_request *req,
 
 	if (req->header_too_large)
 		http_response_error(resp, 431);
+	else if (req->malformed != NULL)
+		http_response_error(resp, 400);
 	else if (req->body_too_large)
 		http_response_error(resp, 413);
 	else if ((r = find_route(req, &known)) != NULL)
@@ -283,10 +285,17 @@ void
 app_cache_put(const struct app *app, const struct http_request *req,
     const char *key, GBytes *page)
 {
+	char	*k = cache_key(req, key);
+
 	g_mutex_lock(&app->cache->lock);
-	g_hash_table_replace(app->cache->pages, cache_key(req, key),
-	    g_bytes_ref(page));
+	/* Bounded: a FastCGI peer may send any number of prefixes. */
+	if (g_hash_table_size(app->cache->pages) < APP_CACHE_PAGES ||
+	    g_hash_table_contains(app->cache->pages, k)) {
+		g_hash_table_replace(app->cache->pages, k, g_bytes_ref(page));
+		k = NULL;
+	}
 	g_mutex_unlock(&app->cache->lock);
+	g_free(k);
 }
 
 /* Load every web/templates/NAME.html into app->templates. */

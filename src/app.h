@@ -69,8 +69,10 @@ void		 app_page(const struct app *, const struct http_request *,
  * Pages that depend on nothing but the prefix and a key (the guide in
  * one language) are rendered once, then served from memory.  Lookups
  * return a new reference, or NULL; put takes a reference of its own.
- * Thread-safe.
+ * Past APP_CACHE_PAGES pages, new ones are rendered each time and not
+ * kept (a FastCGI peer chooses the prefix).  Thread-safe.
  */
+#define APP_CACHE_PAGES	64
 GBytes		*app_cache_get(const struct app *, const struct http_request *,
 		    const char *key);
 void		 app_cache_put(const struct app *, const struct http_request *,

@@ -177,8 +177,13 @@ http_parse_urlencoded(struct http_request *req, gboolean form,
 {
 	const char	*p = data, *end = data + len, *amp, *eq;
 	GBytes		*name, *value;
+	guint		 n = 0;
 
 	for (; p < end; p = amp + 1) {
+		if (++n > HTTP_FIELDS_MAX) {
+			req->malformed = "too many fields";
+			return;
+		}
 		if ((amp = memchr(p, '&', end - p)) == NULL)
 			amp = end;
 		eq = memchr(p, '=', amp - p);
@@ -222,6 +227,23 @@ add_form_part(struct http_request *req, GMimeObject *part)
 	g_object_unref(value);
 }
 
+/* The lines of data that start with "--", up to max + 1. */
+static guint
+dash_lines(const char *data, gsize len, guint max)
+{
+	const char	*p = data, *end = data + len, *nl;
+	guint		 n = 0;
+
+	while (p < end && n <= max) {
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+			n++;
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
 gboolean
 http_parse_multipart(struct http_request *req, const char *content_type,
     const char *data, gsize len)
@@ -242,6 +264,10 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 	g_object_unref(type);
 	if (!ok)
 		return FALSE;
+	if (dash_lines(data, len, HTTP_FIELDS_MAX) > HTTP_FIELDS_MAX) {
+		req->malformed = "too many parts";
+		return FALSE;
+	}
 	/* GMime parses a MIME entity: its header, then the body as sent. */
 	stream = g_mime_stream_mem_new();
 	g_mime_stream_printf(stream, "Content-Type: %s\r\n\r\n", content_type);

@@ -15,6 +15,10 @@
 /* Named limits, checked by the front ends before anything is buffered. */
 #define HTTP_BODY_MAX		(2 * 1024 * 1024)	/* POST body */
 #define HTTP_FIELD_MAX		(1536 * 1024)		/* one form field */
+/* Fields of a form or a query, multipart delimiter lines of a body: a
+ * page needs a handful, and a 2 MiB body of tiny parts would cost a
+ * hundred times its size to parse. */
+#define HTTP_FIELDS_MAX		256
 
 struct http_request {
 	char		*method;	/* "GET", "POST", ... */
@@ -39,6 +43,9 @@ struct http_request {
 					 * whose name or value held a NUL
 					 * byte (replaced by U+FFFD) or a
 					 * malformed %-escape, or NULL */
+	const char	*malformed;	/* why the request cannot be served
+					 * (a static string): 400, no page
+					 * runs; NULL if it can */
 };
 
 struct http_header {
@@ -84,7 +91,8 @@ void		 http_request_add_field(struct http_request *,
 /*
  * Parse application/x-www-form-urlencoded data ("a=1&b=%C3%A9+x") into
  * req->form (form TRUE) or req->query, decoding with GLib.  A malformed
- * %-escape or a NUL byte names the field in req->bad_field.
+ * %-escape or a NUL byte names the field in req->bad_field.  Past
+ * HTTP_FIELDS_MAX fields, the rest is dropped and req->malformed set.
  */
 void		 http_parse_urlencoded(struct http_request *, gboolean form,
 		    const char *data, gsize len);
@@ -95,7 +103,9 @@ void		 http_parse_urlencoded(struct http_request *, gboolean form,
  * must be initialised (compose_init()).  Each part named by its
  * Content-Disposition becomes a field; a file's content counts as its
  * value.  FALSE if the type is not multipart/form-data or the body does
- * not parse.
+ * not parse; a body with more than HTTP_FIELDS_MAX lines that start
+ * with "--" (the delimiters of every part, nested ones too) is not
+ * parsed at all, and sets req->malformed.
  */
 gboolean	 http_parse_multipart(struct http_request *,
 		    const char *content_type, const char *data, gsize len);

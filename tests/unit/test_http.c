@@ -172,6 +172,46 @@ test_parse_urlencoded(void **state)
 		}
 }
 
+/* "f0=x&f1=x&..." with n fields. */
+static GString *
+many_fields(guint n)
+{
+	GString	*data = g_string_new(NULL);
+	guint	 i;
+
+	for (i = 0; i < n; i++)
+		g_string_append_printf(data, "%sf%u=x", i > 0 ? "&" : "", i);
+	return data;
+}
+
+/* HTTP_FIELDS_MAX fields parse; one more makes the request malformed,
+ * its extra fields dropped. */
+static void
+test_parse_urlencoded_fields_max(void **state)
+{
+	guint		n;
+	gboolean	form;
+
+	(void)state;
+	for (n = HTTP_FIELDS_MAX; n <= HTTP_FIELDS_MAX + 1; n++)
+		for (form = FALSE; form <= TRUE; form++) {
+			struct http_request	 req;
+			GString			*data = many_fields(n);
+
+			http_request_init(&req);
+			http_parse_urlencoded(&req, form, data->str,
+			    data->len);
+			assert_int_equal(g_hash_table_size(form ? req.form :
+			    req.query), HTTP_FIELDS_MAX);
+			if (n == HTTP_FIELDS_MAX)
+				assert_null(req.malformed);
+			else
+				assert_non_null(req.malformed);
+			http_request_clear(&req);
+			g_string_free(data, TRUE);
+		}
+}
+
 /* One form field as raw bytes, and what the form then holds. */
 static const struct {
 	const char	*data;
@@ -331,6 +371,49 @@ test_parse_multipart_nul(void **state)
 	    "root@mail181.com" U_FFFD ".txt");
 	assert_string_equal(req.bad_field, "to");
 	http_request_clear(&req);
+}
+
+/* A body of n parts, each a field: n + 1 delimiter lines. */
+static GString *
+many_parts(guint n)
+{
+	GString	*body = g_string_new(NULL);
+	guint	 i;
+
+	for (i = 0; i < n; i++)
+		g_string_append_printf(body, "--" BOUNDARY "\r\n"
+		    "Content-Disposition: form-data; name=\"f%u\"\r\n\r\n"
+		    "x\r\n", i);
+	g_string_append(body, "--" BOUNDARY "--\r\n");
+	return body;
+}
+
+/* Up to HTTP_FIELDS_MAX delimiter lines parse; past that GMime never
+ * sees the body, and the request is malformed. */
+static void
+test_parse_multipart_parts_max(void **state)
+{
+	struct http_request	 req;
+	GString			*body;
+
+	(void)state;
+	body = many_parts(HTTP_FIELDS_MAX - 1);
+	http_request_init(&req);
+	assert_true(http_parse_multipart(&req, FORM_TYPE, body->str,
+	    body->len));
+	assert_int_equal(g_hash_table_size(req.form), HTTP_FIELDS_MAX - 1);
+	assert_null(req.malformed);
+	http_request_clear(&req);
+	g_string_free(body, TRUE);
+
+	body = many_parts(HTTP_FIELDS_MAX);
+	http_request_init(&req);
+	assert_false(http_parse_multipart(&req, FORM_TYPE, body->str,
+	    body->len));
+	assert_int_equal(g_hash_table_size(req.form), 0);
+	assert_non_null(req.malformed);
+	http_request_clear(&req);
+	g_string_free(body, TRUE);
 }
 
 /* What is not a multipart/form-data body gives no field. */
@@ -885,10 +968,12 @@ main(void)
 		cmocka_unit_test(test_add_field),
 		cmocka_unit_test(test_add_field_order),
 		cmocka_unit_test(test_parse_urlencoded),
+		cmocka_unit_test(test_parse_urlencoded_fields_max),
 		cmocka_unit_test(test_add_field_too_large),
 		cmocka_unit_test(test_parse_multipart),
 		cmocka_unit_test(test_parse_multipart_nul),
 		cmocka_unit_test(test_parse_multipart_refused),
+		cmocka_unit_test(test_parse_multipart_parts_max),
 		cmocka_unit_test(test_body_file),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_date),
