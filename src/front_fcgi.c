@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 
 #include "front_fcgi.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -31,20 +32,15 @@ struct front_fcgi {
 	const struct app	*app;
 	int			 listen_fd;
 	int			 stop_pipe[2];	/* readable once stopping */
-	GMutex			 accept_lock;
-	GThread			*acceptors[FRONT_FCGI_ACCEPTORS];
+	GThread			*acceptor;
 	GThreadPool		*connections;
 };
 
-/*
- * One connection from the web server.  libfcgi reads its requests one
- * after the other into fcgx; req holds the one read and not yet
- * answered (pending).
- */
+/* One connection from the web server: libfcgi reads its requests one
+ * after the other into fcgx, and req is the one being answered. */
 struct fcgi_conn {
 	FCGX_Request		 fcgx;
 	struct http_request	 req;
-	gboolean		 pending;
 };
 
 /* The value of name in envp, or NULL. */
@@ -109,8 +105,23 @@ read_body(struct gateway *gw, struct http_request *req)
 	while (got < len && (n = gw->read(gw->ctx, body + got,
 	    len - got)) > 0)
 		got += n;
-	http_parse_form(req, type, body, got);
+	/* A client gone mid-body: what came is no form to act on (the end
+	 * of a mail would be lost, and the mail still sent). */
+	if (got < len)
+		req->malformed = "the body ended before its length";
+	else
+		http_parse_form(req, type, body, got);
 	g_free(body);
+}
+
+/* TRUE if s holds a control character (CR, LF, ...). */
+static gboolean
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return TRUE;
+	return FALSE;
 }
 
 /* Fill req from the CGI variables and the body. */
@@ -121,7 +132,7 @@ read_request(struct gateway *gw, struct http_request *req)
 	const char	*prefix = env_get(gw->envp, "SCRIPT_NAME");
 	const char	*query = env_get(gw->envp, "QUERY_STRING");
 	const char	*https = env_get(gw->envp, "HTTPS");
-	const char	*cookie;
+	const char	*cookie, *peer;
 	gsize		 plen;
 
 	http_request_init(req);
@@ -135,8 +146,14 @@ read_request(struct gateway *gw, struct http_request *req)
 	while (plen > 0 && prefix[plen - 1] == '/')
 		plen--;
 	req->prefix = g_strndup(prefix != NULL ? prefix : "", plen);
-	req->peer = g_strdup(env_get(gw->envp, "REMOTE_ADDR") ?
-	    env_get(gw->envp, "REMOTE_ADDR") : "-");
+	/* The prefix goes into links, a cookie's Path and Location. */
+	if (has_control(req->prefix))
+		req->malformed = "a control character in SCRIPT_NAME";
+	/* Whoever can reach the socket sets it: an address, or nothing
+	 * (it is a log field and a key of the login throttle). */
+	peer = env_get(gw->envp, "REMOTE_ADDR");
+	req->peer = g_strdup(peer != NULL && g_hostname_is_ip_address(peer) ?
+	    peer : "-");
 	req->https = https != NULL && (g_ascii_strcasecmp(https, "on") == 0 ||
 	    strcmp(https, "1") == 0);
 	if (query != NULL)
@@ -182,12 +199,22 @@ write_response(struct gateway *gw, const struct http_request *req,
 		const struct http_header *h = &g_array_index(resp->headers,
 		    struct http_header, i);
 
+		/* One line each, as libmicrohttpd makes sure too. */
+		if (strpbrk(h->name, "\r\n") != NULL ||
+		    strpbrk(h->value, "\r\n") != NULL) {
+			log_warn("fastcgi: header %s dropped: it holds a line "
+			    "end", h->name);
+			continue;
+		}
 		g_string_append_printf(head, "%s: %s\r\n", h->name, h->value);
 	}
 	if (resp->body != NULL)
 		data = g_bytes_get_data(resp->body, &len);
-	g_string_append_printf(head, "Content-Length: %" G_GUINT64_FORMAT
-	    "\r\n\r\n", http_response_body_len(resp));
+	/* A 204 or 304 has no body, and no length to tell (RFC 9110 8.6). */
+	if (resp->status != 204 && resp->status != 304)
+		g_string_append_printf(head, "Content-Length: %"
+		    G_GUINT64_FORMAT "\r\n", http_response_body_len(resp));
+	g_string_append(head, "\r\n");
 	gw->write(gw->ctx, head->str, head->len);
 	g_string_free(head, TRUE);
 	if (strcmp(req->method, "HEAD") == 0)
@@ -224,11 +251,10 @@ fcgi_read(struct fcgi_conn *conn)
 			    conn->fcgx.in };
 
 	read_request(&gw, &conn->req);
-	conn->pending = TRUE;
 }
 
-/* Answer the pending request; the connection stays open if the web
- * server asked to keep it (FCGI_KEEP_CONN), else fcgx.ipcFd is -1. */
+/* Answer the request read; the connection stays open if the web server
+ * asked to keep it (FCGI_KEEP_CONN), else fcgx.ipcFd is -1. */
 static void
 fcgi_answer(const struct app *app, struct fcgi_conn *conn)
 {
@@ -241,101 +267,115 @@ fcgi_answer(const struct app *app, struct fcgi_conn *conn)
 	write_response(&gw, &conn->req, &resp);
 	http_response_clear(&resp);
 	http_request_clear(&conn->req);
-	conn->pending = FALSE;
 	FCGX_Finish_r(&conn->fcgx);
 }
 
-/* Close the connection and free it. */
-static void
-fcgi_conn_free(struct fcgi_conn *conn)
-{
-	if (conn->pending)
-		http_request_clear(&conn->req);
-	FCGX_Free(&conn->fcgx, 1);
-	g_free(conn);
-}
-
-/* Wait until the web server sends the next request on a kept
- * connection (or closes it); FALSE if we are stopping. */
+/* Wait up to seconds for a request on fd (or its close); FALSE if none
+ * came or we are stopping. */
 static gboolean
-fcgi_wait_next(struct front_fcgi *f, int fd)
+fcgi_wait_request(struct front_fcgi *f, int fd, int seconds)
 {
 	struct pollfd	pfd[2] = {
 		{ .fd = fd, .events = POLLIN },
 		{ .fd = f->stop_pipe[0], .events = POLLIN },
 	};
+	int		n;
 
-	while (poll(pfd, 2, -1) < 0)
+	while ((n = poll(pfd, 2, seconds * 1000)) < 0)
 		if (errno != EINTR)
 			return FALSE;
-	return pfd[1].revents == 0;
+	return n > 0 && pfd[1].revents == 0;
 }
 
 /*
- * Connection thread: the pending request, then every next one the web
- * server sends on the same connection (nginx's fastcgi_keep_conn), until
- * it closes it.  Each connection has a thread of its own, so a request
- * waiting on SMTP or on the helper holds up no other.
+ * Connection thread: every request the web server sends on one
+ * connection, until it closes it or stays silent too long.  Each
+ * connection has a thread of its own, so a request waiting on SMTP or
+ * on the helper, or a client that trickles its request in, holds up no
+ * other.
  */
 static void
 fcgi_serve_connection(gpointer data, gpointer user_data)
 {
 	struct fcgi_conn	*conn = data;
 	struct front_fcgi	*f = user_data;
+	int			 wait = FRONT_FCGI_FIRST_SECONDS;
 
-	/* When this connection ends, FCGX_Accept_r() must fail rather than
-	 * accept another: that is the acceptors' job. */
-	conn->fcgx.listen_sock = -1;
-	if (conn->pending)
-		fcgi_answer(f->app, conn);
-	while (conn->fcgx.ipcFd >= 0 && fcgi_wait_next(f, conn->fcgx.ipcFd) &&
+	while (conn->fcgx.ipcFd >= 0 &&
+	    fcgi_wait_request(f, conn->fcgx.ipcFd, wait) &&
 	    FCGX_Accept_r(&conn->fcgx) == 0) {
 		fcgi_read(conn);
 		fcgi_answer(f->app, conn);
+		wait = FRONT_FCGI_IDLE_SECONDS;
 	}
-	fcgi_conn_free(conn);
+	FCGX_Free(&conn->fcgx, 1);
+	g_free(conn);
+}
+
+/* TRUE once front_fcgi_stop() has begun. */
+static gboolean
+stopping(struct front_fcgi *f)
+{
+	struct pollfd	pfd = { .fd = f->stop_pipe[0], .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* A connection for a connection thread.  libfcgi reads its requests
+ * (FCGX_Accept_r() on a request that has a connection but no listening
+ * socket); keepConnection keeps libfcgi from closing it before the
+ * first one, which then says whether the web server keeps it. */
+static struct fcgi_conn *
+fcgi_conn_new(int fd)
+{
+	struct fcgi_conn	*conn = g_new0(struct fcgi_conn, 1);
+	struct timeval		 tv = { .tv_sec = FRONT_FCGI_READ_SECONDS };
+
+	/* A peer that stops reading or sending mid-request times out. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	FCGX_InitRequest(&conn->fcgx, -1, 0);
+	conn->fcgx.ipcFd = fd;
+	conn->fcgx.keepConnection = TRUE;
+	return conn;
 }
 
 /*
- * Acceptor thread: take a new connection and its first request.  A
- * quick one (guide, static files) is answered here; one that may wait
- * on SMTP or the helper, or a connection kept open for more requests,
- * goes to a connection thread.
+ * Acceptor thread: accept connections, nothing more, and hand each to a
+ * connection thread: whatever a client sends, or does not, it cannot
+ * keep the next one waiting.  Out of descriptors or memory, it waits a
+ * little and tries again, rather than end.
  */
 static gpointer
 fcgi_accept_loop(gpointer data)
 {
 	struct front_fcgi	*f = data;
-	struct fcgi_conn	*conn;
-	int			 rc;
+	gboolean		 warned = FALSE;
+	int			 fd;
 
-	for (;;) {
-		conn = g_new0(struct fcgi_conn, 1);
-		FCGX_InitRequest(&conn->fcgx, f->listen_fd, 0);
-		/* libfcgi wants one accept at a time on a socket. */
-		g_mutex_lock(&f->accept_lock);
-		rc = FCGX_Accept_r(&conn->fcgx);
-		g_mutex_unlock(&f->accept_lock);
-		if (rc < 0) {
-			fcgi_conn_free(conn);
-			return NULL;
+	while (!stopping(f)) {
+		if ((fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >=
+		    0) {
+			warned = FALSE;
+			g_thread_pool_push(f->connections, fcgi_conn_new(fd),
+			    NULL);
+			continue;
 		}
-		fcgi_read(conn);
-		if (conn->req.body_too_large ||
-		    !app_may_block(f->app, &conn->req))
-			fcgi_answer(f->app, conn);
-		if (conn->fcgx.ipcFd >= 0)
-			g_thread_pool_push(f->connections, conn, NULL);
-		else
-			fcgi_conn_free(conn);
+		if (errno == EINTR || errno == ECONNABORTED || stopping(f))
+			continue;
+		if (!warned)
+			log_warn("fastcgi: cannot accept a connection: %s; "
+			    "trying again", g_strerror(errno));
+		warned = TRUE;
+		g_usleep(100 * 1000);
 	}
+	return NULL;
 }
 
 struct front_fcgi *
 front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 {
 	struct front_fcgi	*f;
-	int			 i;
 
 	if (FCGX_Init() != 0) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
@@ -349,35 +389,29 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 		g_free(f);
 		return NULL;
 	}
-	g_mutex_init(&f->accept_lock);
 	/* Unbounded: a kept connection holds its thread while idle, and a
 	 * bound would leave new connections queued behind idle ones.  The
-	 * web server bounds how many it opens. */
+	 * web server bounds how many it opens, the timeouts how long a
+	 * silent one lasts. */
 	f->connections = g_thread_pool_new(fcgi_serve_connection, f, -1,
 	    FALSE, NULL);
-	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
-		f->acceptors[i] = g_thread_new("fcgi-accept",
-		    fcgi_accept_loop, f);
+	f->acceptor = g_thread_new("fcgi-accept", fcgi_accept_loop, f);
 	return f;
 }
 
 void
 front_fcgi_stop(struct front_fcgi *f)
 {
-	int	i;
-
-	/* Wakes the acceptors blocked in accept(2), which then fail. */
-	FCGX_ShutdownPending();
-	shutdown(f->listen_fd, SHUT_RDWR);
-	for (i = 0; i < FRONT_FCGI_ACCEPTORS; i++)
-		g_thread_join(f->acceptors[i]);
-	/* Closing the pipe's write end wakes the connection threads that
-	 * wait on a kept connection; requests in progress end first. */
+	/* Closing the pipe's write end says we are stopping, and wakes the
+	 * connection threads that wait for a request; requests in
+	 * progress end first.  Shutting the socket down wakes the
+	 * acceptor blocked in accept(2). */
 	close(f->stop_pipe[1]);
+	shutdown(f->listen_fd, SHUT_RDWR);
+	g_thread_join(f->acceptor);
 	g_thread_pool_free(f->connections, FALSE, TRUE);
 	close(f->stop_pipe[0]);
 	close(f->listen_fd);
-	g_mutex_clear(&f->accept_lock);
 	g_free(f);
 }
 

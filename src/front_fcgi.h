@@ -5,11 +5,14 @@
  * struct http_request, call app_handle(), and write the response back
  * with a Status: line; nothing else.
  *
- * FastCGI: a few threads accept connections and answer quick first
- * requests at once.  A request that may wait on SMTP or on the helper
- * (app_may_block()), and a connection the web server keeps open for more
- * requests (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn), get a thread of
- * their own, so several requests in flight never wait for each other.
+ * FastCGI: one thread accepts connections and hands each to a thread of
+ * its own, which answers its requests one after the other, as many as
+ * the web server sends on it (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn).
+ * Requests in flight never wait for each other, nor for a client that
+ * is slow to send.  A connection closes when its first request does not
+ * come within FRONT_FCGI_FIRST_SECONDS, when a kept one stays idle
+ * FRONT_FCGI_IDLE_SECONDS (longer than web servers keep them: nginx 60
+ * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.
  *
  * CGI: one request from the environment and standard input, answered on
  * standard output.
@@ -19,7 +22,9 @@
 
 #include "app.h"
 
-#define FRONT_FCGI_ACCEPTORS	4
+#define FRONT_FCGI_FIRST_SECONDS	60
+#define FRONT_FCGI_IDLE_SECONDS		300
+#define FRONT_FCGI_READ_SECONDS		60
 
 struct front_fcgi;
 

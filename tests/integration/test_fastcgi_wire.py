@@ -1,0 +1,265 @@
+"""labmail's FastCGI and CGI front end, spoken to directly.
+
+test_frontends.py runs labmail behind real web servers, which send only
+well-formed requests.  Here a small FastCGI client of our own sends what
+a broken or hostile peer could (anyone who can reach a TCP FastCGI port
+on the machine): a body cut short, a connection that never speaks, a
+forged REMOTE_ADDR, a SCRIPT_NAME holding a line end.  CGI gets a short
+standard input.
+
+Everything listens on 127.0.0.1; every process is stopped by its pid.
+"""
+
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+import labtest
+
+# FastCGI record types (the FastCGI 1.0 specification, section 8).
+BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
+RESPONDER = 1
+
+
+def record(kind, body, request_id=1):
+    return struct.pack(">BBHHBx", 1, kind, request_id, len(body), 0) + body
+
+
+def name_value(name, value):
+    """One FastCGI name-value pair, lengths under 128 or on 4 bytes."""
+    out = b""
+    for item in (name, value):
+        n = len(item)
+        out += bytes([n]) if n < 128 else struct.pack(">I", n | 1 << 31)
+    return out + name + value
+
+
+def request_bytes(params, body=b"", keep=False):
+    """A whole request: BEGIN_REQUEST, PARAMS, STDIN, each stream ended
+    by an empty record."""
+    pairs = b"".join(name_value(k.encode(), v.encode())
+                     for k, v in params.items())
+    return (record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER,
+                                              1 if keep else 0)) +
+            record(PARAMS, pairs) + record(PARAMS, b"") +
+            (record(STDIN, body) if body else b"") + record(STDIN, b""))
+
+
+def read_reply(sock):
+    """The STDOUT bytes of one reply, up to its END_REQUEST."""
+    out = b""
+    buf = b""
+    while True:
+        while len(buf) < 8:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before END_REQUEST")
+            buf += chunk
+        _, kind, _, length, padding = struct.unpack(">BBHHBx", buf[:8])
+        while len(buf) < 8 + length + padding:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed inside a record")
+            buf += chunk
+        body, buf = buf[8:8 + length], buf[8 + length + padding:]
+        if kind == STDOUT:
+            out += body
+        elif kind == END_REQUEST:
+            return out
+
+
+def parse(reply):
+    """(status, {lower-case header: value}, body) of a CGI reply."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(headers["status"].split()[0]), headers, body
+
+
+def params(path="/guide", method="GET", **extra):
+    p = {"REQUEST_METHOD": method, "SCRIPT_NAME": "/labmail",
+         "PATH_INFO": path, "REQUEST_URI": "/labmail" + path,
+         "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+    p.update(extra)
+    return p
+
+
+class LabmailFcgi:
+    """build/labmail --fastcgi on a loopback TCP port."""
+
+    def __init__(self, wrapper=()):
+        self.tmp = tempfile.mkdtemp(prefix="labmail-fcgi-wire-")
+        self.port = labtest.free_port()
+        self.log = os.path.join(self.tmp, "labmail.log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                list(wrapper) +
+                [labtest.LABMAIL, "--fastcgi=%s:%d" % (labtest.LOOPBACK,
+                                                       self.port),
+                 "--smtp", "%s:%d" % (labtest.LOOPBACK, labtest.free_port()),
+                 "--state-dir", self.tmp],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        labtest.wait_port(self.port, self.proc)
+
+    def connect(self, timeout=10):
+        return socket.create_connection((labtest.LOOPBACK, self.port),
+                                        timeout=timeout)
+
+    def ask(self, p, body=b"", raw=None, timeout=10):
+        """Send one request (or raw bytes) on a new connection."""
+        with self.connect(timeout) as s:
+            s.sendall(raw if raw is not None else request_bytes(p, body))
+            return parse(read_reply(s))
+
+    def output(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        status = labtest.stop_process(self.proc)
+        out = self.output()
+        for alarm in ("AddressSanitizer", "runtime error:"):
+            if alarm in out:
+                raise AssertionError("labmail: %s\n%s" % (alarm, out[-3000:]))
+        if status != 0:
+            raise AssertionError("labmail exited with %d\n%s" % (
+                status, out[-3000:]))
+
+
+class FastcgiWire(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lm = LabmailFcgi()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lm.stop()
+
+    def test_guide(self):
+        status, headers, body = self.lm.ask(params())
+        self.assertEqual(status, 200)
+        self.assertEqual(int(headers["content-length"]), len(body))
+        self.assertIn(b'href="/labmail/send"', body)
+
+    def test_body_cut_short_is_refused(self):
+        """The peer said 400 bytes and sent 300: no page runs on it."""
+        form = b"from=a%40b.c&to=root%40mail181.com&subject=x&body=" + \
+            b"y" * 400
+        p = params("/send", "POST",
+                   CONTENT_TYPE="application/x-www-form-urlencoded",
+                   CONTENT_LENGTH=str(len(form)))
+        status, _, _ = self.lm.ask(p, form[:300])
+        self.assertEqual(status, 400)
+        status, _, _ = self.lm.ask(p, form)      # whole: 403, no CSRF token
+        self.assertEqual(status, 403)
+
+    def test_a_silent_connection_keeps_nobody_waiting(self):
+        silent = [self.lm.connect() for _ in range(8)]
+        try:
+            t0 = time.monotonic()
+            status, _, _ = self.lm.ask(params(), timeout=10)
+            self.assertEqual(status, 200)
+            self.assertLess(time.monotonic() - t0, 10)
+        finally:
+            for s in silent:
+                s.close()
+
+    def test_kept_connection(self):
+        """FCGI_KEEP_CONN: several requests on one connection."""
+        with self.lm.connect() as s:
+            for path in ("/guide", "/", "/send"):
+                s.sendall(request_bytes(params(path), keep=True))
+                self.assertEqual(parse(read_reply(s))[0], 200, path)
+
+    def test_remote_addr_must_be_an_address(self):
+        forged = '127.0.0.1 - - [x] "GET /forged HTTP/1.1" 200 1\nfake'
+        self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=1",
+                           REMOTE_ADDR=forged))
+        self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=2",
+                           REMOTE_ADDR="127.0.0.5"))
+        for _ in range(50):
+            lines = self.lm.output().splitlines()
+            mine = [line for line in lines if "/labmail/guide?peer=" in line]
+            if len(mine) == 2:
+                break
+            time.sleep(0.1)
+        self.assertTrue(mine[0].startswith('- - - ['), mine[0])
+        self.assertTrue(mine[1].startswith('127.0.0.5 - - ['), mine[1])
+        self.assertFalse(any(line.startswith("fake") for line in lines))
+
+    def test_line_end_in_script_name(self):
+        status, headers, _ = self.lm.ask(params(
+            "/guide", SCRIPT_NAME="/labmail\r\nX-Injected: 1"))
+        self.assertEqual(status, 400)
+        self.assertNotIn("x-injected", headers)
+
+    def test_more_prefixes_than_cached_pages(self):
+        """The guide is cached per prefix, 64 pages at most (app.h):
+        past that it is rendered each time, still with its own links."""
+        for i in list(range(70)) + [3, 69]:
+            status, _, body = self.lm.ask(params(
+                "/guide", SCRIPT_NAME="/p%d" % i))
+            self.assertEqual(status, 200)
+            self.assertIn(b'href="/p%d/send"' % i, body)
+
+    def test_not_modified_has_no_length(self):
+        """RFC 9110 8.6: a 304 tells no Content-Length (it would have to
+        be the 200's)."""
+        status, headers, _ = self.lm.ask(params("/static/style.css"))
+        self.assertEqual(status, 200)
+        status, headers, body = self.lm.ask(params(
+            "/static/style.css", HTTP_IF_NONE_MATCH=headers["etag"]))
+        self.assertEqual(status, 304)
+        self.assertNotIn("content-length", headers)
+        self.assertEqual(body, b"")
+
+
+class OutOfDescriptors(unittest.TestCase):
+
+    def test_accepting_resumes(self):
+        """With more connections than it has descriptors, labmail waits
+        and accepts again once some close: it never stops serving."""
+        lm = LabmailFcgi(wrapper=("prlimit", "--nofile=64"))
+        self.addCleanup(lm.stop)
+        conns = [lm.connect() for _ in range(100)]
+        time.sleep(0.5)
+        for s in conns:
+            s.close()
+        status, _, _ = lm.ask(params(), timeout=10)
+        self.assertEqual(status, 200)
+        self.assertIn("cannot accept a connection", lm.output())
+
+
+class CgiShortBody(unittest.TestCase):
+
+    def test_body_cut_short_is_refused(self):
+        """Standard input that ends before CONTENT_LENGTH: 400."""
+        tmp = tempfile.mkdtemp(prefix="labmail-cgi-short-")
+        conf = os.path.join(tmp, "labmail.conf")
+        with open(conf, "w") as f:
+            f.write("[labmail]\nsmtp = %s:%d\nstate-dir = %s\n" % (
+                labtest.LOOPBACK, labtest.free_port(), tmp))
+        form = b"from=a%40b.c&to=root%40mail181.com&body=" + b"y" * 400
+        env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1",
+                   LABMAIL_CONFIG=conf, REQUEST_METHOD="POST",
+                   SCRIPT_NAME="/labmail", PATH_INFO="/send",
+                   SERVER_PROTOCOL="HTTP/1.1", REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE="application/x-www-form-urlencoded",
+                   CONTENT_LENGTH=str(len(form)))
+        p = subprocess.run([labtest.LABMAIL], input=form[:300], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode()[-2000:])
+        self.assertTrue(p.stdout.startswith(b"Status: 400 "), p.stdout[:200])
+
+
+if __name__ == "__main__":
+    unittest.main()
