@@ -289,13 +289,11 @@ app_cache_put(const struct app *app, const struct http_request *req,
 
 	g_mutex_lock(&app->cache->lock);
 	/* Bounded: a FastCGI peer may send any number of prefixes. */
-	if (g_hash_table_size(app->cache->pages) < APP_CACHE_PAGES ||
-	    g_hash_table_contains(app->cache->pages, k)) {
-		g_hash_table_replace(app->cache->pages, k, g_bytes_ref(page));
-		k = NULL;
-	}
+	if (g_hash_table_size(app->cache->pages) >= APP_CACHE_PAGES &&
+	    !g_hash_table_contains(app->cache->pages, k))
+		g_hash_table_remove_all(app->cache->pages);
+	g_hash_table_replace(app->cache->pages, k, g_bytes_ref(page));
 	g_mutex_unlock(&app->cache->lock);
-	g_free(k);
 }
 
 /* Load every web/templates/NAME.html into app->templates. */

@@ -69,8 +69,9 @@ void		 app_page(const struct app *, const struct http_request *,
  * Pages that depend on nothing but the prefix and a key (the guide in
  * one language) are rendered once, then served from memory.  Lookups
  * return a new reference, or NULL; put takes a reference of its own.
- * Past APP_CACHE_PAGES pages, new ones are rendered each time and not
- * kept (a FastCGI peer chooses the prefix).  Thread-safe.
+ * A new page past APP_CACHE_PAGES empties the cache first (a FastCGI
+ * peer chooses the prefix; CGI variables are at most HTTP_HEADER_MAX
+ * bytes, so a page is at most a few hundred KB).  Thread-safe.
  */
 #define APP_CACHE_PAGES	64
 GBytes		*app_cache_get(const struct app *, const struct http_request *,

@@ -4,11 +4,13 @@
  */
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ struct front_fcgi {
 	int			 stop_pipe[2];	/* readable once stopping */
 	GThread			*acceptor;
 	GThreadPool		*connections;
+	GMutex			 live_lock;
+	GHashTable		*live;		/* struct fcgi_conn * set */
 };
 
 /* One connection from the web server: libfcgi reads its requests one
@@ -43,6 +47,11 @@ struct front_fcgi {
 struct fcgi_conn {
 	FCGX_Request		 fcgx;
 	struct http_request	 req;
+	int			 dup_fd;	/* the same socket, for
+						 * front_fcgi_stop() to shut
+						 * down: libfcgi may close
+						 * fcgx.ipcFd, whose number
+						 * could then be reused */
 };
 
 /* The value of name in envp, or NULL. */
@@ -55,6 +64,36 @@ env_get(char **envp, const char *name)
 		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
 			return *envp + len + 1;
 	return NULL;
+}
+
+/* The bytes of all the CGI variables, "NAME=value" each. */
+static gsize
+env_bytes(char **envp)
+{
+	gsize	n = 0;
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		n += strlen(*envp);
+	return n;
+}
+
+/* The client's address in its usual text form, or "-" if addr is none
+ * (it is a log field, and a key of the login throttle). */
+static char *
+peer_address(const char *addr)
+{
+	char		text[INET6_ADDRSTRLEN];
+	guint8		bin[sizeof(struct in6_addr)];
+	int		family = AF_INET;
+
+	if (addr == NULL)
+		return g_strdup("-");
+	if (inet_pton(AF_INET, addr, bin) != 1) {
+		family = AF_INET6;
+		if (inet_pton(AF_INET6, addr, bin) != 1)
+			return g_strdup("-");
+	}
+	return g_strdup(inet_ntop(family, bin, text, sizeof(text)));
 }
 
 /* HTTP_ACCEPT_LANGUAGE -> accept-language, and the two without HTTP_. */
@@ -134,7 +173,7 @@ read_request(struct gateway *gw, struct http_request *req)
 	const char	*prefix = env_get(gw->envp, "SCRIPT_NAME");
 	const char	*query = env_get(gw->envp, "QUERY_STRING");
 	const char	*https = env_get(gw->envp, "HTTPS");
-	const char	*cookie, *peer;
+	const char	*cookie;
 	gsize		 plen;
 
 	http_request_init(req);
@@ -151,11 +190,11 @@ read_request(struct gateway *gw, struct http_request *req)
 	/* The prefix goes into links, a cookie's Path and Location. */
 	if (has_control(req->prefix))
 		req->malformed = "a control character in SCRIPT_NAME";
-	/* Whoever can reach the socket sets it: an address, or nothing
-	 * (it is a log field and a key of the login throttle). */
-	peer = env_get(gw->envp, "REMOTE_ADDR");
-	req->peer = g_strdup(peer != NULL && g_hostname_is_ip_address(peer) ?
-	    peer : "-");
+	/* Whoever can reach the socket sets it. */
+	req->peer = peer_address(env_get(gw->envp, "REMOTE_ADDR"));
+	/* As standalone: no page for more than a web server would pass. */
+	if (env_bytes(gw->envp) > HTTP_HEADER_MAX)
+		req->header_too_large = TRUE;
 	req->https = https != NULL && (g_ascii_strcasecmp(https, "on") == 0 ||
 	    strcmp(https, "1") == 0);
 	if (query != NULL)
@@ -303,6 +342,9 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 	struct front_fcgi	*f = user_data;
 	int			 wait = FRONT_FCGI_FIRST_SECONDS;
 
+	g_mutex_lock(&f->live_lock);
+	g_hash_table_add(f->live, conn);
+	g_mutex_unlock(&f->live_lock);
 	while (conn->fcgx.ipcFd >= 0 &&
 	    fcgi_wait_request(f, conn->fcgx.ipcFd, wait) &&
 	    FCGX_Accept_r(&conn->fcgx) == 0) {
@@ -310,7 +352,11 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 		fcgi_answer(f->app, conn);
 		wait = FRONT_FCGI_IDLE_SECONDS;
 	}
+	g_mutex_lock(&f->live_lock);
+	g_hash_table_remove(f->live, conn);
+	g_mutex_unlock(&f->live_lock);
 	FCGX_Free(&conn->fcgx, 1);
+	close(conn->dup_fd);
 	g_free(conn);
 }
 
@@ -342,17 +388,44 @@ fcgi_conn_new(int fd)
 	 * server's delayed ACK, 40 ms each.  Fails harmlessly on a Unix
 	 * socket. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	FCGX_InitRequest(&conn->fcgx, -1, 0);
 	conn->fcgx.ipcFd = fd;
 	conn->fcgx.keepConnection = TRUE;
 	return conn;
 }
 
+/* TRUE for an accept(2) error to try again at once: nothing is wrong
+ * with us (accept(2): the pending network errors are passed on too). */
+static gboolean
+accept_retry_now(int err)
+{
+	switch (err) {
+	case EAGAIN:		/* no connection within the socket's timeout */
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETDOWN:
+	case ENETUNREACH:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
 /*
  * Acceptor thread: accept connections, nothing more, and hand each to a
  * connection thread: whatever a client sends, or does not, it cannot
  * keep the next one waiting.  Out of descriptors or memory, it waits a
- * little and tries again, rather than end.
+ * little and tries again, rather than end.  accept(2) returns every
+ * FRONT_FCGI_ACCEPT_SECONDS (the socket's receive timeout) to see if we
+ * are stopping: the listening socket may be shared (systemd, spawn-fcgi)
+ * and is never shut down.
  */
 static gpointer
 fcgi_accept_loop(gpointer data)
@@ -369,7 +442,7 @@ fcgi_accept_loop(gpointer data)
 			    NULL);
 			continue;
 		}
-		if (errno == EINTR || errno == ECONNABORTED || stopping(f))
+		if (accept_retry_now(errno))
 			continue;
 		if (!warned)
 			log_warn("fastcgi: cannot accept a connection: %s; "
@@ -384,12 +457,22 @@ struct front_fcgi *
 front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 {
 	struct front_fcgi	*f;
+	struct timeval		 tv = { .tv_sec = FRONT_FCGI_ACCEPT_SECONDS };
+	int			 listening = 0;
+	socklen_t		 len = sizeof(listening);
 
 	if (FCGX_Init() != 0) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		    "libfcgi did not start");
 		return NULL;
 	}
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &len) == -1 || !listening) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "the FastCGI socket is not a listening socket");
+		return NULL;
+	}
+	setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	f = g_new0(struct front_fcgi, 1);
 	f->app = app;
 	f->listen_fd = listen_fd;
@@ -397,6 +480,8 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 		g_free(f);
 		return NULL;
 	}
+	g_mutex_init(&f->live_lock);
+	f->live = g_hash_table_new(NULL, NULL);
 	/* Unbounded: a kept connection holds its thread while idle, and a
 	 * bound would leave new connections queued behind idle ones.  The
 	 * web server bounds how many it opens, the timeouts how long a
@@ -407,17 +492,49 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 	return f;
 }
 
+/* The number of connections still open. */
+static guint
+live_count(struct front_fcgi *f)
+{
+	guint	n;
+
+	g_mutex_lock(&f->live_lock);
+	n = g_hash_table_size(f->live);
+	g_mutex_unlock(&f->live_lock);
+	return n;
+}
+
+/* GHFunc: end a connection's reads and writes, whatever libfcgi does. */
+static void
+conn_shut(gpointer key, gpointer value, gpointer data)
+{
+	(void)value; (void)data;
+	shutdown(((struct fcgi_conn *)key)->dup_fd, SHUT_RDWR);
+}
+
 void
 front_fcgi_stop(struct front_fcgi *f)
 {
+	gint64	deadline;
+
 	/* Closing the pipe's write end says we are stopping, and wakes the
-	 * connection threads that wait for a request; requests in
-	 * progress end first.  Shutting the socket down wakes the
-	 * acceptor blocked in accept(2). */
+	 * connection threads that wait for a request. */
 	close(f->stop_pipe[1]);
-	shutdown(f->listen_fd, SHUT_RDWR);
 	g_thread_join(f->acceptor);
+	/* Requests in progress may end, within a grace period; then the
+	 * connections are shut down under them, so that a client that
+	 * trickles bytes cannot hold the stop.  A send already talking to
+	 * the SMTP server still finishes (its own timeouts bound it). */
+	deadline = g_get_monotonic_time() +
+	    FRONT_FCGI_STOP_SECONDS * G_USEC_PER_SEC;
+	while (live_count(f) > 0 && g_get_monotonic_time() < deadline)
+		g_usleep(50 * 1000);
+	g_mutex_lock(&f->live_lock);
+	g_hash_table_foreach(f->live, conn_shut, NULL);
+	g_mutex_unlock(&f->live_lock);
 	g_thread_pool_free(f->connections, FALSE, TRUE);
+	g_hash_table_unref(f->live);
+	g_mutex_clear(&f->live_lock);
 	close(f->stop_pipe[0]);
 	close(f->listen_fd);
 	g_free(f);

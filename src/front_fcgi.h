@@ -12,7 +12,12 @@
  * is slow to send.  A connection closes when its first request does not
  * come within FRONT_FCGI_FIRST_SECONDS, when a kept one stays idle
  * FRONT_FCGI_IDLE_SECONDS (longer than web servers keep them: nginx 60
- * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.
+ * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.  The
+ * listening socket, maybe shared with systemd or spawn-fcgi siblings,
+ * is never shut down: the acceptor looks whether we are stopping every
+ * FRONT_FCGI_ACCEPT_SECONDS.  Peers are not filtered by address
+ * (libfcgi's FCGI_WEB_SERVER_ADDRS): listen on loopback or a Unix
+ * socket.
  *
  * CGI: one request from the environment and standard input, answered on
  * standard output.
@@ -22,6 +27,8 @@
 
 #include "app.h"
 
+#define FRONT_FCGI_ACCEPT_SECONDS	1
+#define FRONT_FCGI_STOP_SECONDS		10
 #define FRONT_FCGI_FIRST_SECONDS	60
 #define FRONT_FCGI_IDLE_SECONDS		300
 #define FRONT_FCGI_READ_SECONDS		60
@@ -31,7 +38,9 @@ struct front_fcgi;
 /* Serve FastCGI on a listening socket (taken over). */
 struct front_fcgi *front_fcgi_start(const struct app *, int listen_fd,
 		    GError **err);
-/* Stop accepting, let running requests end, and free. */
+/* Stop accepting, let running requests end (after
+ * FRONT_FCGI_STOP_SECONDS their connections are shut down under them;
+ * a send to the SMTP server still finishes), and free. */
 void		 front_fcgi_stop(struct front_fcgi *);
 
 /* Answer the one CGI request of this process. */

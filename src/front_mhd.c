@@ -112,7 +112,7 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 
 /*
  * The bytes of the request's header fields as libmicrohttpd holds them
- * in the connection's memory (see FRONT_MHD_HEADER_MAX), repeated
+ * in the connection's memory (see HTTP_HEADER_MAX), repeated
  * fields included.
  */
 static gsize
@@ -150,7 +150,7 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
 	    c->req.query);
 	length = http_header(&c->req, "content-length");
-	if (header_bytes(mhd) > FRONT_MHD_HEADER_MAX)
+	if (header_bytes(mhd) > HTTP_HEADER_MAX)
 		c->req.header_too_large = TRUE;
 	else if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
 	    HTTP_BODY_MAX)

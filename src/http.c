@@ -227,21 +227,51 @@ add_form_part(struct http_request *req, GMimeObject *part)
 	g_object_unref(value);
 }
 
-/* The lines of data that start with "--", up to max + 1. */
-static guint
-dash_lines(const char *data, gsize len, guint max)
+/* TRUE if the line [p, p + len) says "multipart/", in any case. */
+static gboolean
+says_multipart(const char *p, gsize len)
+{
+	char		*low = g_ascii_strdown(p, (gssize)len);
+	gboolean	 found = strstr(low, "multipart/") != NULL;
+
+	g_free(low);
+	return found;
+}
+
+/*
+ * Check a multipart/form-data body before GMime builds it, since each
+ * part costs an object: at most HTTP_FIELDS_MAX delimiter lines ("--"
+ * and the boundary: the parts and the end), and no part that is itself
+ * multipart (RFC 7578 4.3), whose parts would not be counted.  Lines of
+ * the values are not looked at.  NULL if it passes, else why not.
+ */
+static const char *
+multipart_shape(const char *data, gsize len, const char *boundary)
 {
 	const char	*p = data, *end = data + len, *nl;
-	guint		 n = 0;
+	gsize		 blen = strlen(boundary), llen;
+	guint		 delimiters = 0;
+	gboolean	 in_head = FALSE;
 
-	while (p < end && n <= max) {
-		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-			n++;
+	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			break;
-		p = nl + 1;
+			nl = end;
+		llen = nl - p;
+		if (llen > 0 && p[llen - 1] == '\r')
+			llen--;
+		if (llen >= 2 + blen && p[0] == '-' && p[1] == '-' &&
+		    memcmp(p + 2, boundary, blen) == 0) {
+			if (++delimiters > HTTP_FIELDS_MAX)
+				return "too many parts";
+			/* Headers follow, unless it is the closing one. */
+			in_head = !(llen >= 4 + blen && p[2 + blen] == '-' &&
+			    p[3 + blen] == '-');
+		} else if (in_head && llen == 0)
+			in_head = FALSE;
+		else if (in_head && says_multipart(p, llen))
+			return "a part that is multipart itself";
 	}
-	return n;
+	return NULL;
 }
 
 gboolean
@@ -252,6 +282,7 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 	GMimeStream		*stream;
 	GMimeParser		*parser;
 	GMimeObject		*body;
+	const char		*boundary;
 	gboolean		 ok;
 	int			 i;
 
@@ -259,15 +290,13 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 	if (strpbrk(content_type, "\r\n") != NULL)
 		return FALSE;
 	type = g_mime_content_type_parse(NULL, content_type);
+	boundary = g_mime_content_type_get_parameter(type, "boundary");
 	ok = g_mime_content_type_is_type(type, "multipart", "form-data") &&
-	    g_mime_content_type_get_parameter(type, "boundary") != NULL;
+	    boundary != NULL &&
+	    (req->malformed = multipart_shape(data, len, boundary)) == NULL;
 	g_object_unref(type);
 	if (!ok)
 		return FALSE;
-	if (dash_lines(data, len, HTTP_FIELDS_MAX) > HTTP_FIELDS_MAX) {
-		req->malformed = "too many parts";
-		return FALSE;
-	}
 	/* GMime parses a MIME entity: its header, then the body as sent. */
 	stream = g_mime_stream_mem_new();
 	g_mime_stream_printf(stream, "Content-Type: %s\r\n\r\n", content_type);

@@ -15,7 +15,10 @@
 /* Named limits, checked by the front ends before anything is buffered. */
 #define HTTP_BODY_MAX		(2 * 1024 * 1024)	/* POST body */
 #define HTTP_FIELD_MAX		(1536 * 1024)		/* one form field */
-/* Fields of a form or a query, multipart delimiter lines of a body: a
+/* Request header fields (standalone) or CGI variables (FastCGI, CGI),
+ * all together: past it, 431 and no page (front_mhd.h says why). */
+#define HTTP_HEADER_MAX		(16 * 1024)
+/* Fields of a form or a query, delimiter lines of a multipart body: a
  * page needs a handful, and a 2 MiB body of tiny parts would cost a
  * hundred times its size to parse. */
 #define HTTP_FIELDS_MAX		256
@@ -103,9 +106,9 @@ void		 http_parse_urlencoded(struct http_request *, gboolean form,
  * must be initialised (compose_init()).  Each part named by its
  * Content-Disposition becomes a field; a file's content counts as its
  * value.  FALSE if the type is not multipart/form-data or the body does
- * not parse; a body with more than HTTP_FIELDS_MAX lines that start
- * with "--" (the delimiters of every part, nested ones too) is not
- * parsed at all, and sets req->malformed.
+ * not parse; a body with more than HTTP_FIELDS_MAX delimiter lines, or
+ * with a part that is multipart itself (RFC 7578 4.3), is not parsed
+ * at all, and sets req->malformed.
  */
 gboolean	 http_parse_multipart(struct http_request *,
 		    const char *content_type, const char *data, gsize len);

@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -94,18 +95,24 @@ def params(path="/guide", method="GET", **extra):
 class LabmailFcgi:
     """build/labmail --fastcgi on a loopback TCP port."""
 
-    def __init__(self, wrapper=()):
+    def __init__(self, wrapper=(), listener=None):
+        """listener: a listening socket to pass as standard input, as
+        systemd and spawn-fcgi do; else labmail makes its own."""
         self.tmp = tempfile.mkdtemp(prefix="labmail-fcgi-wire-")
-        self.port = labtest.free_port()
         self.log = os.path.join(self.tmp, "labmail.log")
+        if listener is not None:
+            self.port = listener.getsockname()[1]
+            where = "--fastcgi"
+        else:
+            self.port = labtest.free_port()
+            where = "--fastcgi=%s:%d" % (labtest.LOOPBACK, self.port)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                list(wrapper) +
-                [labtest.LABMAIL, "--fastcgi=%s:%d" % (labtest.LOOPBACK,
-                                                       self.port),
-                 "--smtp", "%s:%d" % (labtest.LOOPBACK, labtest.free_port()),
-                 "--state-dir", self.tmp],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                list(wrapper) + [labtest.LABMAIL, where, "--smtp", "%s:%d" % (
+                    labtest.LOOPBACK, labtest.free_port()),
+                    "--state-dir", self.tmp],
+                stdin=listener.fileno() if listener else subprocess.DEVNULL,
+                stdout=log, stderr=log)
         labtest.wait_port(self.port, self.proc)
 
     def connect(self, timeout=10):
@@ -184,16 +191,30 @@ class FastcgiWire(unittest.TestCase):
         self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=1",
                            REMOTE_ADDR=forged))
         self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=2",
+                           REMOTE_ADDR="::1%x " + forged))
+        self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=3",
                            REMOTE_ADDR="127.0.0.5"))
+        self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=4",
+                           REMOTE_ADDR="0:0::1"))
         for _ in range(50):
             lines = self.lm.output().splitlines()
             mine = [line for line in lines if "/labmail/guide?peer=" in line]
-            if len(mine) == 2:
+            if len(mine) == 4:
                 break
             time.sleep(0.1)
         self.assertTrue(mine[0].startswith('- - - ['), mine[0])
-        self.assertTrue(mine[1].startswith('127.0.0.5 - - ['), mine[1])
+        self.assertTrue(mine[1].startswith('- - - ['), mine[1])
+        self.assertTrue(mine[2].startswith('127.0.0.5 - - ['), mine[2])
+        self.assertTrue(mine[3].startswith('::1 - - ['), mine[3])
         self.assertFalse(any(line.startswith("fake") for line in lines))
+
+    def test_too_many_variables(self):
+        """CGI variables over 16 KiB together: 431, as standalone
+        labmail answers header fields over that."""
+        status, _, _ = self.lm.ask(params(HTTP_COOKIE="a=" + "b" * 8000))
+        self.assertEqual(status, 200)
+        status, _, _ = self.lm.ask(params(HTTP_COOKIE="a=" + "b" * 17000))
+        self.assertEqual(status, 431)
 
     def test_line_end_in_script_name(self):
         status, headers, _ = self.lm.ask(params(
@@ -236,6 +257,58 @@ class OutOfDescriptors(unittest.TestCase):
         status, _, _ = lm.ask(params(), timeout=10)
         self.assertEqual(status, 200)
         self.assertIn("cannot accept a connection", lm.output())
+
+
+class Stopping(unittest.TestCase):
+
+    def test_a_trickling_client_cannot_hold_the_stop(self):
+        """A peer that sends a byte now and then, mid-request: labmail
+        still stops (its connections are shut down after a grace
+        period)."""
+        lm = LabmailFcgi()
+        whole = request_bytes(params())
+        s = lm.connect()
+        s.sendall(whole[:20])
+        stop = threading.Event()
+
+        def trickle():
+            for b in whole[20:-1]:
+                if stop.wait(0.5):
+                    return
+                try:
+                    s.send(bytes([b]))
+                except OSError:
+                    return
+        t = threading.Thread(target=trickle)
+        t.start()
+        try:
+            time.sleep(1)
+            lm.proc.terminate()
+            lm.proc.wait(timeout=60)
+        finally:
+            stop.set()
+            t.join()
+            s.close()
+            if lm.proc.poll() is None:      # it did not stop: fail,
+                lm.proc.kill()              # but leave nothing behind
+        lm.stop()       # the exit status and the log
+
+    def test_a_shared_socket_outlives_labmail(self):
+        """The listening socket passed as standard input (systemd,
+        spawn-fcgi) is not shut down when labmail stops: the next
+        labmail on it serves."""
+        listener = socket.socket()
+        listener.bind((labtest.LOOPBACK, 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+        first = LabmailFcgi(listener=listener)
+        self.addCleanup(lambda: first.proc.poll() is None and
+                        first.proc.kill())
+        self.assertEqual(first.ask(params())[0], 200)
+        first.stop()
+        second = LabmailFcgi(listener=listener)
+        self.addCleanup(second.stop)
+        self.assertEqual(second.ask(params())[0], 200)
 
 
 class CgiShortBody(unittest.TestCase):

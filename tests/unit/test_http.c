@@ -416,6 +416,66 @@ test_parse_multipart_parts_max(void **state)
 	g_string_free(body, TRUE);
 }
 
+/* Lines of a value that start with "--" (SQL comments, a diff, a
+ * signature) are text: they count for nothing. */
+static void
+test_parse_multipart_dashes_in_values(void **state)
+{
+	struct http_request	 req;
+	GString			*body = g_string_new(NULL);
+	guint			 i;
+
+	(void)state;
+	g_string_append(body, "--" BOUNDARY "\r\n"
+	    "Content-Disposition: form-data; name=\"body\"\r\n\r\n");
+	for (i = 0; i < 2 * HTTP_FIELDS_MAX; i++)
+		g_string_append_printf(body, "-- comment %u\r\n--- a/f%u\r\n",
+		    i, i);
+	g_string_append(body, "end\r\n--" BOUNDARY "--\r\n");
+	http_request_init(&req);
+	assert_true(http_parse_multipart(&req, FORM_TYPE, body->str,
+	    body->len));
+	assert_null(req.malformed);
+	assert_true(g_str_has_prefix(http_form(&req, "body"), "-- comment 0"));
+	assert_true(g_str_has_suffix(http_form(&req, "body"), "\r\nend"));
+	http_request_clear(&req);
+	g_string_free(body, TRUE);
+}
+
+/* A part that is multipart itself (whose parts the count above would
+ * miss) makes the request malformed; the same words in a value do
+ * not. */
+static void
+test_parse_multipart_nested(void **state)
+{
+	static const char nested[] =
+	    "--" BOUNDARY "\r\n"
+	    "Content-Disposition: form-data; name=\"files\"\r\n"
+	    "Content-Type: Multipart/Mixed; boundary=inner\r\n\r\n"
+	    "--inner\r\n\r\nx\r\n--inner--\r\n"
+	    "--" BOUNDARY "--\r\n";
+	static const char text[] =
+	    "--" BOUNDARY "\r\n"
+	    "Content-Disposition: form-data; name=\"body\"\r\n\r\n"
+	    "Content-Type: multipart/mixed; boundary=inner\r\n"
+	    "--" BOUNDARY "--\r\n";
+	struct http_request	 req;
+
+	(void)state;
+	http_request_init(&req);
+	assert_false(http_parse_multipart(&req, FORM_TYPE, WITH_LEN(nested)));
+	assert_non_null(req.malformed);
+	assert_int_equal(g_hash_table_size(req.form), 0);
+	http_request_clear(&req);
+
+	http_request_init(&req);
+	assert_true(http_parse_multipart(&req, FORM_TYPE, WITH_LEN(text)));
+	assert_null(req.malformed);
+	assert_string_equal(http_form(&req, "body"),
+	    "Content-Type: multipart/mixed; boundary=inner");
+	http_request_clear(&req);
+}
+
 /* What is not a multipart/form-data body gives no field. */
 static void
 test_parse_multipart_refused(void **state)
@@ -974,6 +1034,8 @@ main(void)
 		cmocka_unit_test(test_parse_multipart_nul),
 		cmocka_unit_test(test_parse_multipart_refused),
 		cmocka_unit_test(test_parse_multipart_parts_max),
+		cmocka_unit_test(test_parse_multipart_dashes_in_values),
+		cmocka_unit_test(test_parse_multipart_nested),
 		cmocka_unit_test(test_body_file),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_date),
