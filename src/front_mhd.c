@@ -6,7 +6,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <microhttpd.h>
@@ -247,6 +249,28 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	g_free(msg);
 }
 
+/*
+ * libmicrohttpd's fatal errors.  One is no error: MHD_quiesce_daemon()
+ * and a worker's event loop both take the listening socket out of the
+ * worker's epoll set, without a lock, and the one that comes second
+ * gets ENOENT and aborts the process (a known defect of libmicrohttpd
+ * 0.9.75, seen at labmail's shutdown; later versions let one of the two
+ * places pass ENOENT).  The socket is out of the set either way, and
+ * both places go on by noting just that, so that case returns; any
+ * other ends the process, as libmicrohttpd's own handler does.
+ */
+static void
+mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+	(void)cls;
+	if (errno == ENOENT && reason != NULL &&
+	    strstr(reason, "remove listen FD from epoll set") != NULL)
+		return;
+	log_warn("libmicrohttpd: fatal error at %s:%u: %s", file, line,
+	    reason != NULL ? reason : "(no reason given)");
+	abort();
+}
+
 /* Drop our reference when MHD is done with a body. */
 static void
 bytes_unref(void *cls)
@@ -360,6 +384,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		}
 		flags |= MHD_USE_TLS;
 	}
+	MHD_set_panic_func(mhd_panic, NULL);
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
 	/* The key options are read only with MHD_USE_TLS. */
