@@ -186,6 +186,8 @@ app_handle(const struct app *app, const struct http_request *req,
 		http_response_error(resp, 431);
 	else if (req->malformed != NULL)
 		http_response_error(resp, 400);
+	else if (req->unavailable)
+		http_response_error(resp, 503);
 	else if (req->body_too_large)
 		http_response_error(resp, 413);
 	else if ((r = find_route(req, &known)) != NULL)

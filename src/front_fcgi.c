@@ -10,6 +10,8 @@
 #include <poll.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@ struct front_fcgi {
 	const struct app	*app;
 	int			 listen_fd;
 	int			 stop_pipe[2];	/* readable once stopping */
-	GThread			*acceptor;
+	pthread_t		 acceptor;
+	gint			 acceptor_done;	/* atomic */
 	GThreadPool		*connections;
 	GMutex			 live_lock;
 	GHashTable		*live;		/* struct fcgi_conn * set */
@@ -47,6 +50,7 @@ struct front_fcgi {
 struct fcgi_conn {
 	FCGX_Request		 fcgx;
 	struct http_request	 req;
+	gint			 answering;	/* atomic: its page runs */
 	int			 dup_fd;	/* the same socket, for
 						 * front_fcgi_stop() to shut
 						 * down: libfcgi may close
@@ -303,18 +307,21 @@ fcgi_answer(const struct app *app, struct fcgi_conn *conn)
 				    conn->fcgx.out };
 	struct http_response	resp;
 
+	g_atomic_int_set(&conn->answering, TRUE);
 	http_response_init(&resp);
 	app_handle(app, &conn->req, &resp);
 	write_response(&gw, &conn->req, &resp);
 	http_response_clear(&resp);
 	http_request_clear(&conn->req);
 	FCGX_Finish_r(&conn->fcgx);
+	g_atomic_int_set(&conn->answering, FALSE);
 }
 
 /* Wait up to seconds for a request on fd (or its close); FALSE if none
- * came or we are stopping. */
+ * came, or (if stop_too) we are stopping. */
 static gboolean
-fcgi_wait_request(struct front_fcgi *f, int fd, int seconds)
+fcgi_wait_request(struct front_fcgi *f, int fd, int seconds,
+    gboolean stop_too)
 {
 	struct pollfd	pfd[2] = {
 		{ .fd = fd, .events = POLLIN },
@@ -322,7 +329,7 @@ fcgi_wait_request(struct front_fcgi *f, int fd, int seconds)
 	};
 	int		n;
 
-	while ((n = poll(pfd, 2, seconds * 1000)) < 0)
+	while ((n = poll(pfd, stop_too ? 2 : 1, seconds * 1000)) < 0)
 		if (errno != EINTR)
 			return FALSE;
 	return n > 0 && pfd[1].revents == 0;
@@ -340,17 +347,20 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 {
 	struct fcgi_conn	*conn = data;
 	struct front_fcgi	*f = user_data;
-	int			 wait = FRONT_FCGI_FIRST_SECONDS;
+	gboolean		 first = TRUE;
 
 	g_mutex_lock(&f->live_lock);
 	g_hash_table_add(f->live, conn);
 	g_mutex_unlock(&f->live_lock);
+	/* A connection accepted is owed its first request's answer, even
+	 * if we began to stop since (the stop's grace period bounds it). */
 	while (conn->fcgx.ipcFd >= 0 &&
-	    fcgi_wait_request(f, conn->fcgx.ipcFd, wait) &&
+	    fcgi_wait_request(f, conn->fcgx.ipcFd, first ?
+	    FRONT_FCGI_FIRST_SECONDS : FRONT_FCGI_IDLE_SECONDS, !first) &&
 	    FCGX_Accept_r(&conn->fcgx) == 0) {
 		fcgi_read(conn);
 		fcgi_answer(f->app, conn);
-		wait = FRONT_FCGI_IDLE_SECONDS;
+		first = FALSE;
 	}
 	g_mutex_lock(&f->live_lock);
 	g_hash_table_remove(f->live, conn);
@@ -372,13 +382,21 @@ stopping(struct front_fcgi *f)
 /* A connection for a connection thread.  libfcgi reads its requests
  * (FCGX_Accept_r() on a request that has a connection but no listening
  * socket); keepConnection keeps libfcgi from closing it before the
- * first one, which then says whether the web server keeps it. */
+ * first one, which then says whether the web server keeps it.  NULL,
+ * fd closed, if there is no descriptor left for its dup. */
 static struct fcgi_conn *
 fcgi_conn_new(int fd)
 {
-	struct fcgi_conn	*conn = g_new0(struct fcgi_conn, 1);
+	struct fcgi_conn	*conn;
 	struct timeval		 tv = { .tv_sec = FRONT_FCGI_READ_SECONDS };
-	int			 one = 1;
+	int			 one = 1, dup_fd;
+
+	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		close(fd);
+		return NULL;
+	}
+	conn = g_new0(struct fcgi_conn, 1);
+	conn->dup_fd = dup_fd;
 
 	/* A peer that stops reading or sending mid-request times out. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -388,7 +406,6 @@ fcgi_conn_new(int fd)
 	 * server's delayed ACK, 40 ms each.  Fails harmlessly on a Unix
 	 * socket. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	FCGX_InitRequest(&conn->fcgx, -1, 0);
 	conn->fcgx.ipcFd = fd;
 	conn->fcgx.keepConnection = TRUE;
@@ -401,8 +418,8 @@ static gboolean
 accept_retry_now(int err)
 {
 	switch (err) {
-	case EAGAIN:		/* no connection within the socket's timeout */
-	case EINTR:
+	case EAGAIN:		/* taken by a sibling first, or non-blocking */
+	case EINTR:		/* woken by front_fcgi_stop() */
 	case ECONNABORTED:
 	case EPROTO:
 	case ENOPROTOOPT:
@@ -418,46 +435,76 @@ accept_retry_now(int err)
 	}
 }
 
+/* Note a failed accept(2), once in a row, and wait a little. */
+static void
+accept_failed(gboolean *warned, int err)
+{
+	if (!*warned)
+		log_warn("fastcgi: cannot accept a connection: %s; trying "
+		    "again", g_strerror(err));
+	*warned = TRUE;
+	g_usleep(100 * 1000);
+}
+
 /*
  * Acceptor thread: accept connections, nothing more, and hand each to a
  * connection thread: whatever a client sends, or does not, it cannot
  * keep the next one waiting.  Out of descriptors or memory, it waits a
- * little and tries again, rather than end.  accept(2) returns every
- * FRONT_FCGI_ACCEPT_SECONDS (the socket's receive timeout) to see if we
- * are stopping: the listening socket may be shared (systemd, spawn-fcgi)
- * and is never shut down.
+ * little and tries again, rather than end.  The listening socket may be
+ * shared (systemd, spawn-fcgi siblings): it is never shut down nor its
+ * options changed; poll(2) also watches the stop pipe, and a sibling
+ * that takes a connection first leaves accept(2) blocked until
+ * front_fcgi_stop() interrupts it with FRONT_FCGI_WAKE_SIGNAL.
  */
-static gpointer
-fcgi_accept_loop(gpointer data)
+static void *
+fcgi_accept_loop(void *data)
 {
 	struct front_fcgi	*f = data;
+	struct fcgi_conn	*conn;
 	gboolean		 warned = FALSE;
 	int			 fd;
+	struct pollfd		 pfd[2] = {
+		{ .fd = f->listen_fd, .events = POLLIN },
+		{ .fd = f->stop_pipe[0], .events = POLLIN },
+	};
 
 	while (!stopping(f)) {
-		if ((fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >=
-		    0) {
-			warned = FALSE;
-			g_thread_pool_push(f->connections, fcgi_conn_new(fd),
-			    NULL);
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno != EINTR)
+				accept_failed(&warned, errno);
 			continue;
 		}
-		if (accept_retry_now(errno))
+		if (pfd[1].revents != 0)
+			break;
+		if ((fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC)) ==
+		    -1) {
+			if (!accept_retry_now(errno))
+				accept_failed(&warned, errno);
 			continue;
-		if (!warned)
-			log_warn("fastcgi: cannot accept a connection: %s; "
-			    "trying again", g_strerror(errno));
-		warned = TRUE;
-		g_usleep(100 * 1000);
+		}
+		if ((conn = fcgi_conn_new(fd)) == NULL) {
+			accept_failed(&warned, EMFILE);
+			continue;
+		}
+		warned = FALSE;
+		g_thread_pool_push(f->connections, conn, NULL);
 	}
+	g_atomic_int_set(&f->acceptor_done, TRUE);
 	return NULL;
+}
+
+/* The wake signal's handler: only its interruption matters. */
+static void
+wake(int sig)
+{
+	(void)sig;
 }
 
 struct front_fcgi *
 front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 {
 	struct front_fcgi	*f;
-	struct timeval		 tv = { .tv_sec = FRONT_FCGI_ACCEPT_SECONDS };
+	struct sigaction	 sa;
 	int			 listening = 0;
 	socklen_t		 len = sizeof(listening);
 
@@ -472,7 +519,11 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 		    "the FastCGI socket is not a listening socket");
 		return NULL;
 	}
-	setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* No SA_RESTART: the signal must end a blocked accept(2). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake;
+	sigemptyset(&sa.sa_mask);
+	sigaction(FRONT_FCGI_WAKE_SIGNAL, &sa, NULL);
 	f = g_new0(struct front_fcgi, 1);
 	f->app = app;
 	f->listen_fd = listen_fd;
@@ -488,7 +539,9 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 	 * silent one lasts. */
 	f->connections = g_thread_pool_new(fcgi_serve_connection, f, -1,
 	    FALSE, NULL);
-	f->acceptor = g_thread_new("fcgi-accept", fcgi_accept_loop, f);
+	if ((errno = pthread_create(&f->acceptor, NULL, fcgi_accept_loop,
+	    f)) != 0)
+		log_fatal("fastcgi: no acceptor thread: %s", g_strerror(errno));
 	return f;
 }
 
@@ -504,12 +557,17 @@ live_count(struct front_fcgi *f)
 	return n;
 }
 
-/* GHFunc: end a connection's reads and writes, whatever libfcgi does. */
+/* GHFunc: end a connection's reads and writes, whatever libfcgi does,
+ * unless its page runs (a send's answer must not be lost: the mail is
+ * out, and the user would send it again). */
 static void
 conn_shut(gpointer key, gpointer value, gpointer data)
 {
+	struct fcgi_conn	*conn = key;
+
 	(void)value; (void)data;
-	shutdown(((struct fcgi_conn *)key)->dup_fd, SHUT_RDWR);
+	if (!g_atomic_int_get(&conn->answering))
+		shutdown(conn->dup_fd, SHUT_RDWR);
 }
 
 void
@@ -518,9 +576,17 @@ front_fcgi_stop(struct front_fcgi *f)
 	gint64	deadline;
 
 	/* Closing the pipe's write end says we are stopping, and wakes the
-	 * connection threads that wait for a request. */
+	 * acceptor and the connection threads that wait for a request.
+	 * The signal, until it is done, ends an accept(2) that blocks. */
 	close(f->stop_pipe[1]);
-	g_thread_join(f->acceptor);
+	while (!g_atomic_int_get(&f->acceptor_done)) {
+		pthread_kill(f->acceptor, FRONT_FCGI_WAKE_SIGNAL);
+		g_usleep(10 * 1000);
+	}
+	pthread_join(f->acceptor, NULL);
+	/* Our own socket refuses new connections at once (the web server
+	 * can go elsewhere); a shared one keeps them for the next one. */
+	close(f->listen_fd);
 	/* Requests in progress may end, within a grace period; then the
 	 * connections are shut down under them, so that a client that
 	 * trickles bytes cannot hold the stop.  A send already talking to
@@ -536,7 +602,6 @@ front_fcgi_stop(struct front_fcgi *f)
 	g_hash_table_unref(f->live);
 	g_mutex_clear(&f->live_lock);
 	close(f->stop_pipe[0]);
-	close(f->listen_fd);
 	g_free(f);
 }
 

@@ -14,10 +14,10 @@
  * FRONT_FCGI_IDLE_SECONDS (longer than web servers keep them: nginx 60
  * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.  The
  * listening socket, maybe shared with systemd or spawn-fcgi siblings,
- * is never shut down: the acceptor looks whether we are stopping every
- * FRONT_FCGI_ACCEPT_SECONDS.  Peers are not filtered by address
- * (libfcgi's FCGI_WEB_SERVER_ADDRS): listen on loopback or a Unix
- * socket.
+ * is never shut down nor its options changed; front_fcgi_stop() wakes
+ * the acceptor with FRONT_FCGI_WAKE_SIGNAL, whose handler does nothing.
+ * Peers are not filtered by address (libfcgi's FCGI_WEB_SERVER_ADDRS):
+ * listen on loopback or a Unix socket.
  *
  * CGI: one request from the environment and standard input, answered on
  * standard output.
@@ -25,9 +25,11 @@
 #ifndef LABMAIL_FRONT_FCGI_H
 #define LABMAIL_FRONT_FCGI_H
 
+#include <signal.h>
+
 #include "app.h"
 
-#define FRONT_FCGI_ACCEPT_SECONDS	1
+#define FRONT_FCGI_WAKE_SIGNAL		SIGUSR1
 #define FRONT_FCGI_STOP_SECONDS		10
 #define FRONT_FCGI_FIRST_SECONDS	60
 #define FRONT_FCGI_IDLE_SECONDS		300
@@ -39,8 +41,9 @@ struct front_fcgi;
 struct front_fcgi *front_fcgi_start(const struct app *, int listen_fd,
 		    GError **err);
 /* Stop accepting, let running requests end (after
- * FRONT_FCGI_STOP_SECONDS their connections are shut down under them;
- * a send to the SMTP server still finishes), and free. */
+ * FRONT_FCGI_STOP_SECONDS the connections still reading a request are
+ * shut down; a page that runs, a send say, finishes and is answered),
+ * and free. */
 void		 front_fcgi_stop(struct front_fcgi *);
 
 /* Answer the one CGI request of this process. */

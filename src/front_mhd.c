@@ -6,9 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
-#include <errno.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <microhttpd.h>
@@ -20,6 +18,8 @@ struct front_mhd {
 	struct MHD_Daemon	*daemon;
 	const struct app	*app;
 	GThreadPool		*workers;
+	GMutex			 workers_lock;	/* stopping and pushes */
+	gboolean		 stopping;	/* no more work for workers */
 	gboolean		 https;
 };
 
@@ -249,28 +249,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	g_free(msg);
 }
 
-/*
- * libmicrohttpd's fatal errors.  One is no error: MHD_quiesce_daemon()
- * and a worker's event loop both take the listening socket out of the
- * worker's epoll set, without a lock, and the one that comes second
- * gets ENOENT and aborts the process (a known defect of libmicrohttpd
- * 0.9.75, seen at labmail's shutdown; later versions let one of the two
- * places pass ENOENT).  The socket is out of the set either way, and
- * both places go on by noting just that, so that case returns; any
- * other ends the process, as libmicrohttpd's own handler does.
- */
-static void
-mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
-{
-	(void)cls;
-	if (errno == ENOENT && reason != NULL &&
-	    strstr(reason, "remove listen FD from epoll set") != NULL)
-		return;
-	log_warn("libmicrohttpd: fatal error at %s:%u: %s", file, line,
-	    reason != NULL ? reason : "(no reason given)");
-	abort();
-}
-
 /* Drop our reference when MHD is done with a body. */
 static void
 bytes_unref(void *cls)
@@ -327,6 +305,27 @@ work(gpointer data, gpointer user_data)
 	MHD_resume_connection(c->mhd);
 }
 
+/*
+ * Suspend c and give it to a worker; FALSE when stopping, with c's
+ * request marked so that app_handle() answers 503 without blocking.
+ */
+static gboolean
+to_worker(struct front_mhd *f, struct conn *c)
+{
+	gboolean	pushed = FALSE;
+
+	g_mutex_lock(&f->workers_lock);
+	if (!f->stopping) {
+		c->state = CONN_WORKING;
+		MHD_suspend_connection(c->mhd);
+		g_thread_pool_push(f->workers, c, NULL);
+		pushed = TRUE;
+	} else
+		c->req.unavailable = TRUE;
+	g_mutex_unlock(&f->workers_lock);
+	return pushed;
+}
+
 /* MHD access handler: called once for the headers, for each body chunk,
  * at the end of the body, and again after a resume. */
 static enum MHD_Result
@@ -350,12 +349,8 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	if (c->state == CONN_READING) {
 		finish_body(c);
 		if (!c->req.body_too_large && !c->req.header_too_large &&
-		    app_may_block(f->app, &c->req)) {
-			c->state = CONN_WORKING;
-			MHD_suspend_connection(mhd);
-			g_thread_pool_push(f->workers, c, NULL);
+		    app_may_block(f->app, &c->req) && to_worker(f, c))
 			return MHD_YES;
-		}
 		app_handle(f->app, &c->req, &c->resp);
 		c->state = CONN_DONE;
 	}
@@ -384,7 +379,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		}
 		flags |= MHD_USE_TLS;
 	}
-	MHD_set_panic_func(mhd_panic, NULL);
+	g_mutex_init(&f->workers_lock);
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
 	/* The key options are read only with MHD_USE_TLS. */
@@ -407,18 +402,28 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		    "libmicrohttpd did not start%s", f->https ?
 		    " (is the certificate or the key bad?)" : "");
 		g_thread_pool_free(f->workers, TRUE, TRUE);
+		g_mutex_clear(&f->workers_lock);
 		g_free(f);
 		return NULL;
 	}
 	return f;
 }
 
+/*
+ * Sends under way finish and are answered; pages that would block
+ * meanwhile get 503.  Not MHD_quiesce_daemon(): in libmicrohttpd 0.9.75
+ * it races with a worker's epoll loop over the listening socket, and
+ * the loser aborts the process ("Failed to remove listen FD from epoll
+ * set").  New connections are served until MHD_stop_daemon().
+ */
 void
 front_mhd_stop(struct front_mhd *f)
 {
-	/* Stop accepting; sends under way finish and are answered. */
-	MHD_quiesce_daemon(f->daemon);
+	g_mutex_lock(&f->workers_lock);
+	f->stopping = TRUE;
+	g_mutex_unlock(&f->workers_lock);
 	g_thread_pool_free(f->workers, FALSE, TRUE);
 	MHD_stop_daemon(f->daemon);
+	g_mutex_clear(&f->workers_lock);
 	g_free(f);
 }

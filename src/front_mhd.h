@@ -38,7 +38,8 @@ struct front_mhd;
  */
 struct front_mhd *front_mhd_start(const struct app *, int listen_fd,
 		    const char *cert_pem, const char *key_pem, GError **err);
-/* Stop accepting, let running requests end, and free. */
+/* Let running requests end (meanwhile, a page that would block gets
+ * 503), stop serving, and free. */
 void		 front_mhd_stop(struct front_mhd *);
 
 #endif

@@ -227,51 +227,99 @@ add_form_part(struct http_request *req, GMimeObject *part)
 	g_object_unref(value);
 }
 
-/* TRUE if the line [p, p + len) says "multipart/", in any case. */
+/*
+ * A delimiter line of boundary (RFC 2046 5.1.1): "--" and the boundary,
+ * then "--" if it is the last one (*last), then only blanks.
+ */
 static gboolean
-says_multipart(const char *p, gsize len)
+delimiter_line(const char *p, gsize len, const char *boundary, gsize blen,
+    gboolean *last)
 {
-	char		*low = g_ascii_strdown(p, (gssize)len);
-	gboolean	 found = strstr(low, "multipart/") != NULL;
+	gsize	i = 2 + blen;
 
-	g_free(low);
-	return found;
+	if (len < i || p[0] != '-' || p[1] != '-' ||
+	    memcmp(p + 2, boundary, blen) != 0)
+		return FALSE;
+	*last = len >= i + 2 && p[i] == '-' && p[i + 1] == '-';
+	for (i += *last ? 2 : 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return FALSE;
+	return TRUE;
+}
+
+/* TRUE if a part's header, unfolded, makes it a multipart or a message:
+ * the only types whose content GMime parses into parts of their own,
+ * which nobody would have counted. */
+static gboolean
+header_compound(const GString *h)
+{
+	const char		*colon = memchr(h->str, ':', h->len);
+	GMimeContentType	*type;
+	char			*name;
+	gboolean		 bad;
+
+	if (colon == NULL)
+		return FALSE;
+	name = g_strstrip(g_strndup(h->str, colon - h->str));
+	bad = g_ascii_strcasecmp(name, "content-type") == 0;
+	g_free(name);
+	if (!bad)
+		return FALSE;
+	/* GMime's own reading of it, comments and all. */
+	type = g_mime_content_type_parse(NULL, colon + 1);
+	bad = g_mime_content_type_is_type(type, "multipart", "*") ||
+	    g_mime_content_type_is_type(type, "message", "*");
+	g_object_unref(type);
+	return bad;
 }
 
 /*
  * Check a multipart/form-data body before GMime builds it, since each
- * part costs an object: at most HTTP_FIELDS_MAX delimiter lines ("--"
- * and the boundary: the parts and the end), and no part that is itself
- * multipart (RFC 7578 4.3), whose parts would not be counted.  Lines of
- * the values are not looked at.  NULL if it passes, else why not.
+ * part costs an object: at most HTTP_FIELDS_MAX delimiter lines of its
+ * boundary (the parts and the end), and no part that is a multipart or
+ * a message (RFC 7578 4.3), so that no part holds parts of its own.
+ * Lines of the values are not looked at.  NULL if it passes, else why
+ * not.
  */
 static const char *
 multipart_shape(const char *data, gsize len, const char *boundary)
 {
-	const char	*p = data, *end = data + len, *nl;
+	const char	*p = data, *end = data + len, *nl, *why = NULL;
 	gsize		 blen = strlen(boundary), llen;
 	guint		 delimiters = 0;
-	gboolean	 in_head = FALSE;
+	gboolean	 in_head = FALSE, last;
+	GString		*header = g_string_new(NULL);
 
-	for (; p < end; p = nl + 1) {
+	for (; p < end && why == NULL; p = nl + 1) {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
 			nl = end;
 		llen = nl - p;
 		if (llen > 0 && p[llen - 1] == '\r')
 			llen--;
-		if (llen >= 2 + blen && p[0] == '-' && p[1] == '-' &&
-		    memcmp(p + 2, boundary, blen) == 0) {
+		if (delimiter_line(p, llen, boundary, blen, &last)) {
 			if (++delimiters > HTTP_FIELDS_MAX)
-				return "too many parts";
-			/* Headers follow, unless it is the closing one. */
-			in_head = !(llen >= 4 + blen && p[2 + blen] == '-' &&
-			    p[3 + blen] == '-');
-		} else if (in_head && llen == 0)
+				why = "too many parts";
+			in_head = !last;
+			g_string_truncate(header, 0);
+			continue;
+		}
+		if (!in_head)
+			continue;
+		/* A header ends where the next one starts, or the block. */
+		if (llen == 0 || (p[0] != ' ' && p[0] != '\t')) {
+			if (header->len > 0 && header_compound(header))
+				why = "a part that holds parts";
+			g_string_truncate(header, 0);
+		}
+		if (llen == 0)
 			in_head = FALSE;
-		else if (in_head && says_multipart(p, llen))
-			return "a part that is multipart itself";
+		else
+			g_string_append_len(header, p, llen);
 	}
-	return NULL;
+	if (why == NULL && header->len > 0 && header_compound(header))
+		why = "a part that holds parts";
+	g_string_free(header, TRUE);
+	return why;
 }
 
 gboolean
@@ -282,7 +330,7 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 	GMimeStream		*stream;
 	GMimeParser		*parser;
 	GMimeObject		*body;
-	const char		*boundary;
+	const char		*boundary, *why;
 	gboolean		 ok;
 	int			 i;
 
@@ -292,8 +340,11 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 	type = g_mime_content_type_parse(NULL, content_type);
 	boundary = g_mime_content_type_get_parameter(type, "boundary");
 	ok = g_mime_content_type_is_type(type, "multipart", "form-data") &&
-	    boundary != NULL &&
-	    (req->malformed = multipart_shape(data, len, boundary)) == NULL;
+	    boundary != NULL;
+	if (ok && (why = multipart_shape(data, len, boundary)) != NULL) {
+		req->malformed = why;
+		ok = FALSE;
+	}
 	g_object_unref(type);
 	if (!ok)
 		return FALSE;

@@ -49,6 +49,8 @@ struct http_request {
 	const char	*malformed;	/* why the request cannot be served
 					 * (a static string): 400, no page
 					 * runs; NULL if it can */
+	gboolean	 unavailable;	/* the server is stopping and the
+					 * page would block: 503, no page */
 };
 
 struct http_header {
@@ -107,8 +109,8 @@ void		 http_parse_urlencoded(struct http_request *, gboolean form,
  * Content-Disposition becomes a field; a file's content counts as its
  * value.  FALSE if the type is not multipart/form-data or the body does
  * not parse; a body with more than HTTP_FIELDS_MAX delimiter lines, or
- * with a part that is multipart itself (RFC 7578 4.3), is not parsed
- * at all, and sets req->malformed.
+ * with a part that is a multipart or a message (whose parts would go
+ * uncounted), is not parsed at all, and sets req->malformed.
  */
 gboolean	 http_parse_multipart(struct http_request *,
 		    const char *content_type, const char *data, gsize len);

@@ -9,7 +9,9 @@ import email.policy
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import unittest
 
@@ -183,6 +185,34 @@ class FaultyServers(unittest.TestCase):
         b = labtest.Browser(lm.base)
         r = b.post("/send", form(b.csrf(), **fields))
         return r, saved
+
+    def test_a_send_under_way_is_answered_at_shutdown(self):
+        """SIGTERM while a send waits on a silent server: the send still
+        gets its page (504 once its timeout passes), a page that would
+        block meanwhile gets 503, the guide is served, and labmail
+        exits cleanly."""
+        server = labtest.FaultSMTP("silent")
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail("--smtp-timeout", "2",
+                             smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        data = form(b.csrf())
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=b.post("/send", data)))
+        t.start()
+        for _ in range(200):
+            if labtest.count_connections(server.port) > 0:
+                break
+            time.sleep(0.05)
+        lm.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertEqual(labtest.Browser(lm.base).get("/send").status, 503)
+        self.assertEqual(labtest.Browser(lm.base).get("/guide").status, 200)
+        t.join(30)
+        self.assertEqual(result["r"].status, 504)
+        self.assertEqual(lm.proc.wait(30), 0)
 
     def test_greeting_421(self):
         r, _ = self.send_to("greet421")
