@@ -50,7 +50,8 @@ struct front_fcgi {
 struct fcgi_conn {
 	FCGX_Request		 fcgx;
 	struct http_request	 req;
-	gint			 answering;	/* atomic: its page runs */
+	gboolean		 answering;	/* its page runs; these two */
+	gboolean		 shut;		/* under front's live_lock */
 	int			 dup_fd;	/* the same socket, for
 						 * front_fcgi_stop() to shut
 						 * down: libfcgi may close
@@ -298,23 +299,40 @@ fcgi_read(struct fcgi_conn *conn)
 	read_request(&gw, &conn->req);
 }
 
-/* Answer the request read; the connection stays open if the web server
- * asked to keep it (FCGI_KEEP_CONN), else fcgx.ipcFd is -1. */
+/* Mark conn as answering, under the lock that front_fcgi_stop() shuts
+ * connections down with; FALSE if it was shut down already. */
+static gboolean
+set_answering(struct front_fcgi *f, struct fcgi_conn *conn, gboolean on)
+{
+	gboolean	ok;
+
+	g_mutex_lock(&f->live_lock);
+	ok = !conn->shut;
+	conn->answering = on && ok;
+	g_mutex_unlock(&f->live_lock);
+	return ok;
+}
+
+/* Answer the request read, unless a stop shut the connection down: its
+ * page, a send say, must not run for nobody.  The connection stays open
+ * if the web server asked to keep it (FCGI_KEEP_CONN), else fcgx.ipcFd
+ * is -1. */
 static void
-fcgi_answer(const struct app *app, struct fcgi_conn *conn)
+fcgi_answer(struct front_fcgi *f, struct fcgi_conn *conn)
 {
 	struct gateway		gw = { conn->fcgx.envp, fcgx_read, fcgx_write,
 				    conn->fcgx.out };
 	struct http_response	resp;
 
-	g_atomic_int_set(&conn->answering, TRUE);
-	http_response_init(&resp);
-	app_handle(app, &conn->req, &resp);
-	write_response(&gw, &conn->req, &resp);
-	http_response_clear(&resp);
+	if (set_answering(f, conn, TRUE)) {
+		http_response_init(&resp);
+		app_handle(f->app, &conn->req, &resp);
+		write_response(&gw, &conn->req, &resp);
+		http_response_clear(&resp);
+		set_answering(f, conn, FALSE);
+	}
 	http_request_clear(&conn->req);
 	FCGX_Finish_r(&conn->fcgx);
-	g_atomic_int_set(&conn->answering, FALSE);
 }
 
 /* Wait up to seconds for a request on fd (or its close); FALSE if none
@@ -349,9 +367,6 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 	struct front_fcgi	*f = user_data;
 	gboolean		 first = TRUE;
 
-	g_mutex_lock(&f->live_lock);
-	g_hash_table_add(f->live, conn);
-	g_mutex_unlock(&f->live_lock);
 	/* A connection accepted is owed its first request's answer, even
 	 * if we began to stop since (the stop's grace period bounds it). */
 	while (conn->fcgx.ipcFd >= 0 &&
@@ -359,7 +374,7 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 	    FRONT_FCGI_FIRST_SECONDS : FRONT_FCGI_IDLE_SECONDS, !first) &&
 	    FCGX_Accept_r(&conn->fcgx) == 0) {
 		fcgi_read(conn);
-		fcgi_answer(f->app, conn);
+		fcgi_answer(f, conn);
 		first = FALSE;
 	}
 	g_mutex_lock(&f->live_lock);
@@ -487,6 +502,11 @@ fcgi_accept_loop(void *data)
 			continue;
 		}
 		warned = FALSE;
+		/* In the live set before its thread runs: a stop that
+		 * begins now must find it. */
+		g_mutex_lock(&f->live_lock);
+		g_hash_table_add(f->live, conn);
+		g_mutex_unlock(&f->live_lock);
 		g_thread_pool_push(f->connections, conn, NULL);
 	}
 	g_atomic_int_set(&f->acceptor_done, TRUE);
@@ -566,8 +586,10 @@ conn_shut(gpointer key, gpointer value, gpointer data)
 	struct fcgi_conn	*conn = key;
 
 	(void)value; (void)data;
-	if (!g_atomic_int_get(&conn->answering))
+	if (!conn->answering) {
+		conn->shut = TRUE;
 		shutdown(conn->dup_fd, SHUT_RDWR);
+	}
 }
 
 void

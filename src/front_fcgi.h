@@ -29,7 +29,8 @@
 
 #include "app.h"
 
-#define FRONT_FCGI_WAKE_SIGNAL		SIGUSR1
+/* A real-time signal: no library or admin sends it to us. */
+#define FRONT_FCGI_WAKE_SIGNAL		SIGRTMIN
 #define FRONT_FCGI_STOP_SECONDS		10
 #define FRONT_FCGI_FIRST_SECONDS	60
 #define FRONT_FCGI_IDLE_SECONDS		300

@@ -18,8 +18,11 @@ struct front_mhd {
 	struct MHD_Daemon	*daemon;
 	const struct app	*app;
 	GThreadPool		*workers;
-	GMutex			 workers_lock;	/* stopping and pushes */
+	GMutex			 workers_lock;	/* the two below, pushes */
+	GCond			 answered;	/* handed went down */
 	gboolean		 stopping;	/* no more work for workers */
+	guint			 handed;	/* requests given to workers,
+						 * not yet answered */
 	gboolean		 https;
 };
 
@@ -40,6 +43,7 @@ struct conn {
 	GString			*body;		/* a POST's, up to HTTP_BODY_MAX */
 	gsize			 body_len;	/* bytes received, kept or not */
 	char			*target;	/* as received, until conn_new */
+	gboolean		 handed;	/* counted in front->handed */
 };
 
 /* Copy one header, cookie or query argument into a request table. */
@@ -177,6 +181,12 @@ conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
 		g_free(c);
 		*con_cls = NULL;
 		return;
+	}
+	if (c->handed) {
+		g_mutex_lock(&c->front->workers_lock);
+		c->front->handed--;
+		g_cond_broadcast(&c->front->answered);
+		g_mutex_unlock(&c->front->workers_lock);
 	}
 	if (c->body != NULL)
 		g_string_free(c->body, TRUE);
@@ -317,6 +327,8 @@ to_worker(struct front_mhd *f, struct conn *c)
 	g_mutex_lock(&f->workers_lock);
 	if (!f->stopping) {
 		c->state = CONN_WORKING;
+		c->handed = TRUE;
+		f->handed++;
 		MHD_suspend_connection(c->mhd);
 		g_thread_pool_push(f->workers, c, NULL);
 		pushed = TRUE;
@@ -380,6 +392,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		flags |= MHD_USE_TLS;
 	}
 	g_mutex_init(&f->workers_lock);
+	g_cond_init(&f->answered);
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
 	/* The key options are read only with MHD_USE_TLS. */
@@ -402,6 +415,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		    "libmicrohttpd did not start%s", f->https ?
 		    " (is the certificate or the key bad?)" : "");
 		g_thread_pool_free(f->workers, TRUE, TRUE);
+		g_cond_clear(&f->answered);
 		g_mutex_clear(&f->workers_lock);
 		g_free(f);
 		return NULL;
@@ -419,11 +433,24 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 void
 front_mhd_stop(struct front_mhd *f)
 {
+	gint64	deadline;
+
 	g_mutex_lock(&f->workers_lock);
 	f->stopping = TRUE;
 	g_mutex_unlock(&f->workers_lock);
 	g_thread_pool_free(f->workers, FALSE, TRUE);
+	/* A worker done has only resumed its connection: the event loop
+	 * still has to send the page.  Wait for that (the connection's
+	 * end), a little, rather than close it unanswered. */
+	deadline = g_get_monotonic_time() +
+	    FRONT_MHD_ANSWER_SECONDS * G_USEC_PER_SEC;
+	g_mutex_lock(&f->workers_lock);
+	while (f->handed > 0 &&
+	    g_cond_wait_until(&f->answered, &f->workers_lock, deadline))
+		;
+	g_mutex_unlock(&f->workers_lock);
 	MHD_stop_daemon(f->daemon);
+	g_cond_clear(&f->answered);
 	g_mutex_clear(&f->workers_lock);
 	g_free(f);
 }

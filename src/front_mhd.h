@@ -14,6 +14,8 @@
 
 /* Workers for requests that may block: that many sends at once. */
 #define FRONT_MHD_WORKERS	64
+/* At a stop, how long a page that a worker made may take to go out. */
+#define FRONT_MHD_ANSWER_SECONDS	5
 
 /*
  * Memory of one connection (libmicrohttpd's pool): the request line and

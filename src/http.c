@@ -229,7 +229,8 @@ add_form_part(struct http_request *req, GMimeObject *part)
 
 /*
  * A delimiter line of boundary (RFC 2046 5.1.1): "--" and the boundary,
- * then "--" if it is the last one (*last), then only blanks.
+ * then "--" if it is the last one (*last), then only blanks, where a
+ * CR counts as one, as it does for GMime ("--B\r\r\n" starts a part).
  */
 static gboolean
 delimiter_line(const char *p, gsize len, const char *boundary, gsize blen,
@@ -242,7 +243,7 @@ delimiter_line(const char *p, gsize len, const char *boundary, gsize blen,
 		return FALSE;
 	*last = len >= i + 2 && p[i] == '-' && p[i + 1] == '-';
 	for (i += *last ? 2 : 0; i < len; i++)
-		if (p[i] != ' ' && p[i] != '\t')
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
 			return FALSE;
 	return TRUE;
 }
