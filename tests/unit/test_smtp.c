@@ -1809,6 +1809,17 @@ pki_teardown(void **state)
 	return 0;
 }
 
+/* The dialogue ended with QUIT's reply, read inside TLS. */
+static void
+assert_bye_in_tls(const struct smtp_outcome *o)
+{
+	const struct smtp_line	*l;
+
+	l = g_ptr_array_index(o->transcript, o->transcript->len - 1);
+	assert_string_equal(l->text, "221 2.0.0 Bye");
+	assert_true(l->tls);
+}
+
 #define EHLO_TLS	{ F_RECV, NULL, 0 }, { F_SEND, "250-fake\r\n" \
     "250-SIZE 1000\r\n250 STARTTLS\r\n", 0 }
 #define STARTTLS_220	{ F_RECV, NULL, 0 }, \
@@ -1876,9 +1887,7 @@ test_tls_ok(void **state)
 		}
 	}
 	assert_true(inside);
-	l = g_ptr_array_index(o->transcript, o->transcript->len - 1);
-	assert_string_equal(l->text, "221 2.0.0 Bye");
-	assert_true(l->tls);
+	assert_bye_in_tls(o);
 	smtp_session_free(s);
 	fake_free(f);
 }
@@ -2046,7 +2055,6 @@ test_tls_bad_certificate_required(void **state)
 		"EHLO [127.0.0.1]", "STARTTLS", "QUIT", NULL
 	};
 	const struct cert_case		*c;
-	const struct smtp_line		*l;
 	const struct smtp_outcome	*o;
 	struct smtp_session		*s;
 	struct fake			*f;
@@ -2075,10 +2083,7 @@ test_tls_bad_certificate_required(void **state)
 			    o->tls_error);
 		/* No reply to show: the 220 to STARTTLS is no error. */
 		assert_null(o->reply);
-		/* QUIT and its reply went inside TLS. */
-		l = g_ptr_array_index(o->transcript, o->transcript->len - 1);
-		assert_string_equal(l->text, "221 2.0.0 Bye");
-		assert_true(l->tls);
+		assert_bye_in_tls(o);
 		smtp_session_free(s);
 		fake_free(f);
 	}
