@@ -385,15 +385,6 @@ fcgi_serve_connection(gpointer data, gpointer user_data)
 	g_free(conn);
 }
 
-/* TRUE once front_fcgi_stop() has begun. */
-static gboolean
-stopping(struct front_fcgi *f)
-{
-	struct pollfd	pfd = { .fd = f->stop_pipe[0], .events = POLLIN };
-
-	return poll(&pfd, 1, 0) > 0;
-}
-
 /* A connection for a connection thread.  libfcgi reads its requests
  * (FCGX_Accept_r() on a request that has a connection but no listening
  * socket); keepConnection keeps libfcgi from closing it before the
@@ -483,7 +474,8 @@ fcgi_accept_loop(void *data)
 		{ .fd = f->stop_pipe[0], .events = POLLIN },
 	};
 
-	while (!stopping(f)) {
+	/* The stop pipe is watched with the socket: no check of its own. */
+	for (;;) {
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno != EINTR)
 				accept_failed(&warned, errno);
