@@ -514,6 +514,33 @@ revoked_line(const char *line, gint64 now, char **id, gint64 *until)
 	return live;
 }
 
+/* What tells one state of the revoked file from another. */
+static struct revoked_file
+revoked_file_of(const struct stat *st)
+{
+	struct revoked_file	f = { st->st_ino, st->st_size,
+				    st->st_mtime * G_GINT64_CONSTANT(1000000000) +
+				    st->st_mtim.tv_nsec };
+
+	return f;
+}
+
+/* TRUE if the file at path is still as last read (a stat(2), on every
+ * session check: no open or lock unless it changed). */
+static gboolean
+revoked_unchanged(struct helper *hp)
+{
+	struct stat		st;
+	struct revoked_file	now;
+
+	if (stat(hp->revoked_path, &st) == -1)
+		return errno == ENOENT;	/* nobody has logged out yet */
+	now = revoked_file_of(&st);
+	return now.ino == hp->revoked_seen.ino &&
+	    now.size == hp->revoked_seen.size &&
+	    now.mtime_ns == hp->revoked_seen.mtime_ns;
+}
+
 /*
  * Reload the logged-out sessions if the file changed, and forget those
  * that have expired anyway, so that the table does not grow for ever.
@@ -525,29 +552,18 @@ static void
 revoked_load(struct helper *hp)
 {
 	struct stat	 st;
-	struct revoked_file seen;
 	char		*text, **lines, *id;
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC, until;
 	int		 fd, i;
 
 	g_hash_table_foreach_remove(hp->revoked, revoked_expired, &now);
+	if (revoked_unchanged(hp))
+		return;
 	fd = open(hp->revoked_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT)
-		return;		/* nobody has logged out yet */
 	if (fd == -1 || flock(fd, LOCK_SH) == -1 || fstat(fd, &st) == -1) {
 		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return;
-	}
-	seen.ino = st.st_ino;
-	seen.size = st.st_size;
-	seen.mtime_ns = st.st_mtime * G_GINT64_CONSTANT(1000000000) +
-	    st.st_mtim.tv_nsec;
-	if (seen.ino == hp->revoked_seen.ino &&
-	    seen.size == hp->revoked_seen.size &&
-	    seen.mtime_ns == hp->revoked_seen.mtime_ns) {
-		close(fd);
 		return;
 	}
 	if ((text = read_from_start(fd)) == NULL) {
@@ -555,7 +571,8 @@ revoked_load(struct helper *hp)
 		close(fd);
 		return;
 	}
-	hp->revoked_seen = seen;
+	/* As read, under the lock: a change since is seen next time. */
+	hp->revoked_seen = revoked_file_of(&st);
 	close(fd);
 	lines = g_strsplit(text, "\n", -1);
 	for (i = 0; lines[i] != NULL; i++)
