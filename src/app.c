@@ -14,7 +14,7 @@
 
 struct app_cache {
 	GMutex		 lock;
-	GHashTable	*pages;		/* "prefix\nkey" -> GBytes */
+	GHashTable	*pages;		/* cache_key() -> struct http_page */
 };
 
 struct route {
@@ -174,13 +174,34 @@ log_access(const struct http_request *req, const struct http_response *resp)
 	g_free(ua);
 }
 
+/*
+ * The headers of security[] that resp does not set itself (a page may
+ * set a stricter policy: a sandboxed frame), and HSTS over HTTPS.  Each
+ * only if missing: a cached page has them already.
+ */
+static void
+add_security_headers(const struct http_request *req,
+    struct http_response *resp)
+{
+	static const char	 hsts[] = "Strict-Transport-Security";
+	gsize			 i;
+
+	/* Over HTTPS, browsers are told to come back over HTTPS only. */
+	if (req->https && http_response_header(resp, hsts) == NULL)
+		http_response_add_header(resp, hsts, "max-age=31536000");
+	for (i = 0; i < G_N_ELEMENTS(security_headers); i++)
+		if (http_response_header(resp, security_headers[i].name) ==
+		    NULL)
+			http_response_add_header(resp, security_headers[i].name,
+			    security_headers[i].value);
+}
+
 void
 app_handle(const struct app *app, const struct http_request *req,
     struct http_response *resp)
 {
 	const struct route	*r;
 	gboolean		 known;
-	gsize			 i;
 
 	if (req->header_too_large)
 		http_response_error(resp, 431);
@@ -197,16 +218,7 @@ app_handle(const struct app *app, const struct http_request *req,
 		set_allow(req, resp);
 	} else
 		http_response_error(resp, 404);
-	/* Over HTTPS, browsers are told to come back over HTTPS only. */
-	if (req->https)
-		http_response_add_header(resp, "Strict-Transport-Security",
-		    "max-age=31536000");
-	/* A page may set its own, stricter policy (a sandboxed frame). */
-	for (i = 0; i < G_N_ELEMENTS(security_headers); i++)
-		if (http_response_header(resp, security_headers[i].name) ==
-		    NULL)
-			http_response_add_header(resp, security_headers[i].name,
-			    security_headers[i].value);
+	add_security_headers(req, resp);
 	log_access(req, resp);
 }
 
@@ -260,24 +272,28 @@ app_page(const struct app *app, const struct http_request *req,
 	    g_bytes_new_take(g_string_free(page, FALSE), len));
 }
 
-/* The cache key of a page: the prefix changes every link in it. */
+/*
+ * The cache key of a page: the prefix changes every link in it, HTTPS
+ * adds a header (HSTS).
+ */
 static char *
 cache_key(const struct http_request *req, const char *key)
 {
-	return g_strconcat(req->prefix, "\n", key, NULL);
+	return g_strconcat(req->https ? "https\n" : "http\n", req->prefix,
+	    "\n", key, NULL);
 }
 
-GBytes *
+struct http_page *
 app_cache_get(const struct app *app, const struct http_request *req,
     const char *key)
 {
-	char	*k = cache_key(req, key);
-	GBytes	*page;
+	char			*k = cache_key(req, key);
+	struct http_page	*page;
 
 	g_mutex_lock(&app->cache->lock);
 	page = g_hash_table_lookup(app->cache->pages, k);
 	if (page != NULL)
-		g_bytes_ref(page);
+		http_page_ref(page);
 	g_mutex_unlock(&app->cache->lock);
 	g_free(k);
 	return page;
@@ -285,16 +301,19 @@ app_cache_get(const struct app *app, const struct http_request *req,
 
 void
 app_cache_put(const struct app *app, const struct http_request *req,
-    const char *key, GBytes *page)
+    const char *key, struct http_response *resp)
 {
-	char	*k = cache_key(req, key);
+	char			*k = cache_key(req, key);
+	struct http_page	*page;
 
+	add_security_headers(req, resp);
+	page = http_response_freeze(resp);
 	g_mutex_lock(&app->cache->lock);
 	/* Bounded: a FastCGI peer may send any number of prefixes. */
 	if (g_hash_table_size(app->cache->pages) >= APP_CACHE_PAGES &&
 	    !g_hash_table_contains(app->cache->pages, k))
 		g_hash_table_remove_all(app->cache->pages);
-	g_hash_table_replace(app->cache->pages, k, g_bytes_ref(page));
+	g_hash_table_replace(app->cache->pages, k, page);
 	g_mutex_unlock(&app->cache->lock);
 }
 
@@ -372,7 +391,7 @@ app_new(const struct config *cfg, struct priv *priv, const char *data_dir,
 	app->cache = g_new0(struct app_cache, 1);
 	g_mutex_init(&app->cache->lock);
 	app->cache->pages = g_hash_table_new_full(g_str_hash, g_str_equal,
-	    g_free, (GDestroyNotify)g_bytes_unref);
+	    g_free, (GDestroyNotify)http_page_unref);
 	if (!load_templates(app, err) ||
 	    (app->guide = load_guide(app, err)) == NULL)
 		goto fail;

@@ -67,16 +67,18 @@ void		 app_page(const struct app *, const struct http_request *,
 
 /*
  * Pages that depend on nothing but the prefix and a key (the guide in
- * one language) are rendered once, then served from memory.  Lookups
- * return a new reference, or NULL; put takes a reference of its own.
+ * one language) are rendered once, then served from memory, whole:
+ * status, headers (the security headers included) and body.  Lookups
+ * return a new reference, or NULL.  Put completes resp's headers and
+ * freezes it into the cache (resp then answers with the cached page).
  * A new page past APP_CACHE_PAGES empties the cache first (a FastCGI
  * peer chooses the prefix; CGI variables are at most HTTP_HEADER_MAX
  * bytes, so a page is at most a few hundred KB).  Thread-safe.
  */
 #define APP_CACHE_PAGES	64
-GBytes		*app_cache_get(const struct app *, const struct http_request *,
-		    const char *key);
+struct http_page *app_cache_get(const struct app *,
+		    const struct http_request *, const char *key);
 void		 app_cache_put(const struct app *, const struct http_request *,
-		    const char *key, GBytes *page);
+		    const char *key, struct http_response *resp);
 
 #endif

@@ -266,38 +266,78 @@ bytes_unref(void *cls)
 	g_bytes_unref(cls);
 }
 
-/* Hand the response to MHD, without copying the body. */
+/* Add resp's headers to r (NULL: nothing); returns r. */
+static struct MHD_Response *
+with_headers(struct MHD_Response *r, const struct http_response *resp)
+{
+	guint	i;
+
+	for (i = 0; r != NULL && i < resp->headers->len; i++) {
+		const struct http_header *h = &g_array_index(resp->headers,
+		    struct http_header, i);
+
+		MHD_add_response_header(r, h->name, h->value);
+	}
+	return r;
+}
+
+/* A libmicrohttpd response for resp, whose body is in memory (shared,
+ * not copied). */
+static struct MHD_Response *
+memory_response(const struct http_response *resp)
+{
+	gsize		 len = 0;
+	const void	*data = NULL;
+
+	if (resp->body != NULL)
+		data = g_bytes_get_data(resp->body, &len);
+	if (len == 0)
+		return with_headers(MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT), resp);
+	return with_headers(
+	    MHD_create_response_from_buffer_with_free_callback_cls(len,
+	    (void *)data, bytes_unref, g_bytes_ref(resp->body)), resp);
+}
+
+/* http_page_front_new: the response kept with a cached page. */
+static gpointer
+page_response_new(const struct http_response *resp)
+{
+	return memory_response(resp);
+}
+
+static void
+page_response_free(gpointer r)
+{
+	MHD_destroy_response(r);
+}
+
+/*
+ * Hand the response to MHD, without copying the body; a cached page's
+ * MHD response is made once and queued again for every request (MHD
+ * counts the references).
+ */
 static enum MHD_Result
 send_response(struct conn *c)
 {
 	struct MHD_Response	*r;
 	enum MHD_Result		 ret;
-	gsize			 len = 0;
-	const void		*data = NULL;
-	guint			 i;
 
-	if (c->resp.body != NULL)
-		data = g_bytes_get_data(c->resp.body, &len);
-	if (c->resp.body_file >= 0) {
+	r = http_response_page_front(&c->resp, page_response_new,
+	    page_response_free);
+	if (r != NULL)
+		return MHD_queue_response(c->mhd, c->resp.status, r);
+	if (c->resp.body_file < 0)
+		r = memory_response(&c->resp);
+	else {
 		/* MHD reads it (sendfile(2) over plain HTTP) and closes it. */
-		r = MHD_create_response_from_fd64(c->resp.body_file_len,
-		    c->resp.body_file);
+		r = with_headers(MHD_create_response_from_fd64(
+		    c->resp.body_file_len, c->resp.body_file), &c->resp);
 		if (r != NULL)
 			c->resp.body_file = -1;
-	} else if (len > 0)
-		r = MHD_create_response_from_buffer_with_free_callback_cls(len,
-		    (void *)data, bytes_unref, g_bytes_ref(c->resp.body));
-	else
-		r = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
+	}
 	if (r == NULL)
 		return MHD_NO;
-	for (i = 0; i < c->resp.headers->len; i++) {
-		struct http_header *h = &g_array_index(c->resp.headers,
-		    struct http_header, i);
-
-		MHD_add_response_header(r, h->name, h->value);
-	}
 	ret = MHD_queue_response(c->mhd, c->resp.status, r);
 	MHD_destroy_response(r);
 	return ret;

@@ -431,6 +431,16 @@ http_parse_cookies(struct http_request *req, const char *header)
 	g_strfreev(pairs);
 }
 
+struct http_page {
+	gint		 refs;
+	int		 status;
+	GArray		*headers;
+	GBytes		*body;		/* NULL: empty */
+	GMutex		 lock;		/* making front */
+	gpointer	 front;		/* set once, then read without lock */
+	GDestroyNotify	 front_free;
+};
+
 /* Free the strings of one header (GArray clear function). */
 static void
 header_clear(gpointer p)
@@ -441,15 +451,48 @@ header_clear(gpointer p)
 	g_free(h->value);
 }
 
+static GArray *
+headers_new(void)
+{
+	GArray	*headers = g_array_new(FALSE, FALSE,
+		    sizeof(struct http_header));
+
+	g_array_set_clear_func(headers, header_clear);
+	return headers;
+}
+
 void
 http_response_init(struct http_response *resp)
 {
 	resp->status = 500;
-	resp->headers = g_array_new(FALSE, FALSE, sizeof(struct http_header));
-	g_array_set_clear_func(resp->headers, header_clear);
+	resp->headers = headers_new();
 	resp->body = NULL;
 	resp->body_file = -1;
 	resp->body_file_len = 0;
+	resp->page = NULL;
+}
+
+/* resp is about to change: it stops being its page, headers copied. */
+static void
+own_copy(struct http_response *resp)
+{
+	GArray	*own;
+	guint	 i;
+
+	if (resp->page == NULL)
+		return;
+	own = headers_new();
+	for (i = 0; i < resp->headers->len; i++) {
+		const struct http_header *h = &g_array_index(resp->headers,
+		    struct http_header, i);
+		struct http_header copy = { g_strdup(h->name),
+		    g_strdup(h->value) };
+
+		g_array_append_val(own, copy);
+	}
+	g_array_unref(resp->headers);
+	resp->headers = own;
+	g_clear_pointer(&resp->page, http_page_unref);
 }
 
 /* Drop the body, in memory or in a file. */
@@ -468,6 +511,7 @@ http_response_clear(struct http_response *resp)
 {
 	g_array_unref(resp->headers);
 	body_clear(resp);
+	g_clear_pointer(&resp->page, http_page_unref);
 }
 
 void
@@ -476,6 +520,7 @@ http_response_add_header(struct http_response *resp, const char *name,
 {
 	struct http_header	h = { g_strdup(name), g_strdup(value) };
 
+	own_copy(resp);
 	g_array_append_val(resp->headers, h);
 }
 
@@ -498,6 +543,7 @@ void
 http_response_set(struct http_response *resp, int status,
     const char *content_type, GBytes *body)
 {
+	own_copy(resp);
 	resp->status = status;
 	if (content_type != NULL)
 		http_response_add_header(resp, "Content-Type", content_type);
@@ -593,6 +639,78 @@ http_response_redirect(struct http_response *resp,
 	http_response_set(resp, 303, NULL, NULL);
 	http_response_add_header(resp, "Location", location);
 	g_free(location);
+}
+
+struct http_page *
+http_response_freeze(struct http_response *resp)
+{
+	struct http_page	*page;
+
+	g_return_val_if_fail(resp->body_file < 0, NULL);
+	if (resp->page != NULL)
+		return http_page_ref(resp->page);
+	page = g_new0(struct http_page, 1);
+	page->refs = 1;
+	page->status = resp->status;
+	page->headers = g_array_ref(resp->headers);
+	page->body = resp->body != NULL ? g_bytes_ref(resp->body) : NULL;
+	g_mutex_init(&page->lock);
+	resp->page = http_page_ref(page);
+	return page;
+}
+
+void
+http_response_set_page(struct http_response *resp, struct http_page *page)
+{
+	http_page_ref(page);
+	http_response_clear(resp);
+	resp->status = page->status;
+	resp->headers = g_array_ref(page->headers);
+	resp->body = page->body != NULL ? g_bytes_ref(page->body) : NULL;
+	resp->page = page;
+}
+
+struct http_page *
+http_page_ref(struct http_page *page)
+{
+	g_atomic_int_inc(&page->refs);
+	return page;
+}
+
+void
+http_page_unref(struct http_page *page)
+{
+	if (page == NULL || !g_atomic_int_dec_and_test(&page->refs))
+		return;
+	if (page->front != NULL)
+		page->front_free(page->front);
+	g_array_unref(page->headers);
+	if (page->body != NULL)
+		g_bytes_unref(page->body);
+	g_mutex_clear(&page->lock);
+	g_free(page);
+}
+
+gpointer
+http_response_page_front(const struct http_response *resp,
+    http_page_front_new make, GDestroyNotify destroy)
+{
+	struct http_page	*page = resp->page;
+	gpointer		 front;
+
+	if (page == NULL)
+		return NULL;
+	/* Made once: after that, every thread only reads the pointer. */
+	if ((front = g_atomic_pointer_get(&page->front)) != NULL)
+		return front;
+	g_mutex_lock(&page->lock);
+	if (page->front == NULL && (front = make(resp)) != NULL) {
+		page->front_free = destroy;
+		g_atomic_pointer_set(&page->front, front);
+	}
+	front = page->front;
+	g_mutex_unlock(&page->lock);
+	return front;
 }
 
 const char *

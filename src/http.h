@@ -69,7 +69,18 @@ struct http_response {
 	GBytes		*body;		/* NULL: empty, or body_file */
 	int		 body_file;	/* -1: none */
 	guint64		 body_file_len;
+	struct http_page *page;		/* NULL, or the page that status,
+					 * headers and body still are */
 };
+
+/*
+ * A whole response kept for reuse (the app's page cache): frozen once by
+ * http_response_freeze(), never changed after, shared between threads
+ * by reference count.  A response set from a page shares its headers
+ * and body; the first change to it (a header added, a new status) gives
+ * it copies of its own and it is no longer the page.
+ */
+struct http_page;
 
 /* Empty request with its tables made (the front end fills them). */
 void		 http_request_init(struct http_request *);
@@ -167,6 +178,28 @@ void		 http_response_set_cookie(struct http_response *,
 /* 303 See Other to prefix + path. */
 void		 http_response_redirect(struct http_response *,
 		    const struct http_request *, const char *path);
+
+/*
+ * Freeze resp, whose body must be in memory, into a page; resp stays
+ * that page until it changes.  Returns a new reference.
+ */
+struct http_page *http_response_freeze(struct http_response *);
+/* Make resp answer with page: its status, headers and body. */
+void		 http_response_set_page(struct http_response *,
+		    struct http_page *);
+struct http_page *http_page_ref(struct http_page *);
+void		 http_page_unref(struct http_page *);
+
+/*
+ * A front end's own form of the page that resp still is (front_mhd's
+ * libmicrohttpd response), so that serving a cached page copies
+ * nothing: made by make(resp) on first use, freed by destroy with the
+ * page.  NULL if resp is not an unchanged page or make() returned NULL.
+ * Borrowed: valid while resp holds the page.  One front end per process.
+ */
+typedef gpointer	(*http_page_front_new)(const struct http_response *);
+gpointer	 http_response_page_front(const struct http_response *,
+		    http_page_front_new make, GDestroyNotify destroy);
 
 const char	*http_status_text(int status);
 

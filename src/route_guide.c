@@ -19,32 +19,41 @@ route_home(const struct app *app, const struct http_request *req,
 	tmpl_vars_free(vars);
 }
 
+/* The guide in lang, rendered into resp. */
+static void
+render_guide(const struct app *app, const struct http_request *req,
+    const char *lang, struct http_response *resp)
+{
+	struct tmpl_vars	*vars = tmpl_vars_new();
+
+	tmpl_set(vars, "lang", lang);
+	/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
+	tmpl_set_html(vars, "article", guide_html(app->guide, lang));
+	app_page(app, req, resp, 200, guide_title(app->guide, lang), "guide",
+	    vars);
+	tmpl_vars_free(vars);
+	http_response_add_header(resp, "Content-Language", lang);
+	http_response_add_header(resp, "Vary", "Accept-Language");
+	/* The same page for everyone until labmail restarts: browsers and
+	 * a web server's cache (web/nginx/labmail.conf) may keep it. */
+	http_response_add_header(resp, "Cache-Control", "public, max-age=60");
+}
+
 void
 route_guide(const struct app *app, const struct http_request *req,
     struct http_response *resp)
 {
 	const char		*lang = guide_pick_lang(http_query(req, "lang"),
 				    http_header(req, "accept-language"));
-	GBytes			*page = app_cache_get(app, req, lang);
-	struct tmpl_vars	*vars;
+	struct http_page	*page = app_cache_get(app, req, lang);
 
-	if (page != NULL)
-		http_response_set(resp, 200, "text/html; charset=utf-8", page);
-	else {
-		vars = tmpl_vars_new();
-		tmpl_set(vars, "lang", lang);
-		/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
-		tmpl_set_html(vars, "article", guide_html(app->guide, lang));
-		app_page(app, req, resp, 200, guide_title(app->guide, lang),
-		    "guide", vars);
-		app_cache_put(app, req, lang, resp->body);
-		tmpl_vars_free(vars);
+	if (page == NULL) {
+		render_guide(app, req, lang, resp);
+		app_cache_put(app, req, lang, resp);
+		return;
 	}
-	http_response_add_header(resp, "Content-Language", lang);
-	http_response_add_header(resp, "Vary", "Accept-Language");
-	/* The same page for everyone until labmail restarts: browsers and
-	 * a web server's cache (web/nginx/labmail.conf) may keep it. */
-	http_response_add_header(resp, "Cache-Control", "public, max-age=60");
+	http_response_set_page(resp, page);
+	http_page_unref(page);
 }
 
 void

@@ -756,6 +756,20 @@ class StandaloneHTTPS(Checks, unittest.TestCase):
             "Strict-Transport-Security"])
         self.compare(run, ref)
 
+    def test_cached_guide_keeps_its_headers(self):
+        """The guide is rendered once, then served from the cache: the
+        same page, each security header once, HSTS included."""
+        browser = TLSBrowser(self.base, self.cert)
+        first, again = (browser.get("/guide?lang=fr") for _ in range(2))
+        for r in (first, again):
+            self.assertEqual(r.status, 200)
+            for name in ("Strict-Transport-Security",
+                         "Content-Security-Policy", "Vary"):
+                self.assertEqual(len(r.headers.get_all(name) or []), 1,
+                                 name)
+        self.assertEqual(first.text, again.text)
+        self.assertEqual(first.headers["Content-Language"], "fr")
+
     def test_certificate_is_checked(self):
         """The client does check: another CA fails the handshake."""
         ctx = ssl.create_default_context()      # the system's CAs only

@@ -599,6 +599,98 @@ test_body_file(void **state)
 	http_response_clear(&resp);
 }
 
+/* A response set from a page: status, headers, body. */
+static void
+assert_is_page(const struct http_response *resp, const char *body)
+{
+	gsize	len;
+
+	assert_int_equal(resp->status, 200);
+	assert_int_equal(resp->headers->len, 2);
+	assert_string_equal(http_response_header(resp, "Content-Type"),
+	    "text/html");
+	assert_string_equal(http_response_header(resp, "Vary"),
+	    "Accept-Language");
+	assert_memory_equal(g_bytes_get_data(resp->body, &len), body,
+	    strlen(body));
+	assert_int_equal(len, strlen(body));
+}
+
+static int	fronts_made, fronts_freed;
+
+static gpointer
+front_new(const struct http_response *resp)
+{
+	fronts_made++;
+	return g_strdup_printf("front of %d", resp->status);
+}
+
+static void
+front_free(gpointer front)
+{
+	fronts_freed++;
+	g_free(front);
+}
+
+/*
+ * A frozen page answers any number of requests alike; a change to one
+ * response (a cookie, an error) leaves the page and the others as they
+ * were; the front end's form is made once and freed with the page.
+ */
+static void
+test_page(void **state)
+{
+	struct http_response	 first, a, b;
+	struct http_page	*page;
+	gpointer		 front;
+
+	(void)state;
+	fronts_made = fronts_freed = 0;
+	http_response_init(&first);
+	http_response_set(&first, 200, "text/html",
+	    g_bytes_new_static("<p>guide</p>", 12));
+	http_response_add_header(&first, "Vary", "Accept-Language");
+	page = http_response_freeze(&first);
+	assert_ptr_equal(first.page, page);
+	assert_is_page(&first, "<p>guide</p>");
+
+	http_response_init(&a);
+	http_response_init(&b);
+	http_response_add_header(&a, "X-Before", "dropped");
+	http_response_set_page(&a, page);
+	http_response_set_page(&b, page);
+	http_page_unref(page);			/* a and b hold it */
+	assert_is_page(&a, "<p>guide</p>");
+	assert_null(http_response_header(&a, "X-Before"));
+	assert_ptr_equal(a.page, b.page);
+
+	front = http_response_page_front(&a, front_new, front_free);
+	assert_string_equal(front, "front of 200");
+	assert_ptr_equal(http_response_page_front(&b, front_new, front_free),
+	    front);
+	assert_int_equal(fronts_made, 1);
+
+	/* Changed: its own copy, no longer the page, no front. */
+	http_response_add_header(&a, "Set-Cookie", "x=1");
+	assert_null(a.page);
+	assert_string_equal(http_response_header(&a, "Set-Cookie"), "x=1");
+	assert_string_equal(http_response_header(&a, "Vary"),
+	    "Accept-Language");
+	assert_null(http_response_page_front(&a, front_new, front_free));
+	http_response_error(&first, 503);
+	assert_null(first.page);
+	assert_int_equal(first.status, 503);
+	assert_is_page(&b, "<p>guide</p>");	/* untouched */
+	assert_null(http_response_header(&b, "Set-Cookie"));
+
+	http_response_clear(&a);
+	http_response_clear(&first);
+	assert_int_equal(fronts_freed, 0);
+	http_response_clear(&b);		/* the last holder */
+	assert_int_equal(fronts_freed, 1);
+	assert_int_equal(fronts_made, 1);
+}
+
 /* http_table_add() and the lookups. */
 static void
 test_tables(void **state)
@@ -1086,6 +1178,7 @@ main(void)
 		cmocka_unit_test(test_parse_multipart_compound),
 		cmocka_unit_test(test_parse_multipart_keeps_malformed),
 		cmocka_unit_test(test_body_file),
+		cmocka_unit_test(test_page),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_error_page),
