@@ -142,36 +142,35 @@ log_date(void)
 /*
  * One line per request in Combined Log Format, as Apache's httpd writes
  * it: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i", where %r
- * is the request line as received.  Peer data goes through log_escape(),
- * so that a quote cannot end a field early nor a CR/LF forge a line.
- * Never the form's content.
+ * is the request line as received.  Peer data goes through
+ * log_escape_append(), so that a quote cannot end a field early nor a
+ * CR/LF forge a line.  Never the form's content.
  */
 static void
 log_access(const struct http_request *req, const struct http_response *resp)
 {
-	char		 size[24];
+	GString		*line = g_string_sized_new(256);
 	guint64		 len = http_response_body_len(resp);
-	char		*method = log_escape(req->method);
-	char		*target = log_escape(req->target ? req->target :
-			    req->path);
-	char		*protocol = log_escape(req->protocol ? req->protocol :
-			    "HTTP/1.0");
-	char		*ref = log_escape(http_header(req, "referer"));
-	char		*ua = log_escape(http_header(req, "user-agent"));
 
+	g_string_append_printf(line, "%s - - [%s] \"", req->peer, log_date());
+	log_escape_append(line, req->method);
+	g_string_append_c(line, ' ');
+	log_escape_append(line, req->target ? req->target : req->path);
+	g_string_append_c(line, ' ');
+	log_escape_append(line, req->protocol ? req->protocol : "HTTP/1.0");
+	g_string_append_printf(line, "\" %d ", resp->status);
 	/* %b: the body's bytes, "-" when none is sent (HEAD, 304). */
 	if (len == 0 || strcmp(req->method, "HEAD") == 0)
-		g_strlcpy(size, "-", sizeof(size));
+		g_string_append_c(line, '-');
 	else
-		g_snprintf(size, sizeof(size), "%" G_GUINT64_FORMAT, len);
-	log_request("%s - - [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"",
-	    req->peer, log_date(), method, target, protocol, resp->status, size,
-	    ref, ua);
-	g_free(method);
-	g_free(target);
-	g_free(protocol);
-	g_free(ref);
-	g_free(ua);
+		g_string_append_printf(line, "%" G_GUINT64_FORMAT, len);
+	g_string_append(line, " \"");
+	log_escape_append(line, http_header(req, "referer"));
+	g_string_append(line, "\" \"");
+	log_escape_append(line, http_header(req, "user-agent"));
+	g_string_append_c(line, '"');
+	log_request("%s", line->str);
+	g_string_free(line, TRUE);
 }
 
 /*

@@ -181,15 +181,15 @@ log_printable(const char *s)
 	return copy;
 }
 
-char *
-log_escape(const char *s)
+void
+log_escape_append(GString *out, const char *s)
 {
-	GString		*out;
 	const char	*p;
 
-	if (s == NULL)
-		return g_strdup("-");
-	out = g_string_sized_new(strlen(s) + 8);
+	if (s == NULL) {
+		g_string_append_c(out, '-');
+		return;
+	}
 	for (p = s; *p != '\0'; p++) {
 		unsigned char	 c = (unsigned char)*p;
 
@@ -221,5 +221,4 @@ log_escape(const char *s)
 				g_string_append_c(out, c);
 		}
 	}
-	return g_string_free(out, FALSE);
 }

@@ -57,9 +57,9 @@ char	*log_printable(const char *s);
  * User-Agent), escaped as Apache's httpd does: '"' and '\' get a
  * backslash, \b \n \r \t \v stay readable, any other control or
  * non-ASCII byte becomes \xhh.  A forged quote cannot end the field
- * early and a CR/LF cannot start a fake line.  NULL gives "-".  The
- * caller frees the result.
+ * early and a CR/LF cannot start a fake line.  NULL gives "-".
+ * Appended to out.
  */
-char	*log_escape(const char *s);
+void	log_escape_append(GString *out, const char *s);
 
 #endif

@@ -8,6 +8,7 @@ DESTDIR's copy.  Everything listens on loopback only and --smtp names a
 loopback port where nothing listens.
 """
 
+import http.client
 import os
 import re
 import shutil
@@ -334,6 +335,30 @@ class Logging(unittest.TestCase):
         out = self.serve()
         self.assertIn(ACCESS_GUIDE, out)
         self.assertIn("labmail: serving http://", out)
+
+    def test_peer_data_is_escaped_in_access_lines(self):
+        """A quote cannot end a field early, a control or non-ASCII byte
+        is shown as an escape: the line still parses as Combined Log
+        Format, with the peer's bytes readable."""
+        lm = Running(labtest.LABMAIL)
+        try:
+            conn = http.client.HTTPConnection(labtest.LOOPBACK, lm.port,
+                                              timeout=10)
+            conn.putrequest("GET", '/guide?q="x"', skip_accept_encoding=True)
+            conn.putheader("Referer", "http://r/\u00e9".encode())
+            conn.putheader("User-Agent", 'a" "b\\c\td')
+            conn.endheaders()
+            self.assertEqual(conn.getresponse().status, 200)
+            conn.close()
+            time.sleep(0.2)
+        finally:
+            self.assertEqual(lm.stop(), 0, lm.output)
+        lines = [x for x in lm.output.splitlines() if ACCESS_GUIDE in x]
+        self.assertEqual(len(lines), 1, lm.output)
+        self.assertRegex(lines[0], CLF)
+        self.assertTrue(lines[0].endswith(
+            '"GET /guide?q=\\"x\\" HTTP/1.1" 200 %s "http://r/\\xc3\\xa9" '
+            '"a\\" \\"b\\\\c\\td"' % lines[0].split()[9]), lines[0])
 
     def test_log_level_error_hides_access_and_info_lines(self):
         out = self.serve("--log-level", "error")
