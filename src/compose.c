@@ -39,12 +39,10 @@
 			    G_STRINGIFY(COMPOSE_RCPT_MAX) " in To and Cc)"
 #define MSG_BODY_LARGE	"is too large"
 
-/* Field names for error messages, indexed by enum compose_field. */
-static const char *const field_names[COMPOSE_N_FIELDS] = {
-	"From", "To", "Cc", "Subject", "Body"
+struct compose_draft {
+	const struct compose_form *form;	/* borrowed */
+	InternetAddressList	*from, *to, *cc;
 };
-
-G_DEFINE_QUARK(compose-error-quark, compose_error)
 
 /* Initialise GMime once; main calls this before starting threads. */
 void
@@ -403,36 +401,39 @@ parse_mailboxes(const char *s, gsize len, InternetAddressList *out, int *n)
 	return ok;
 }
 
-/* Parse an address field for compose_check(); *n counts its mailboxes. */
+/* Parse an address field into list; *n counts its mailboxes. */
 static const char *
 check_list(const struct compose_form *form, enum compose_field field,
-    int *n)
+    InternetAddressList *list, int *n)
 {
 	const char	*s;
 	gsize		 len;
 
 	s = form_text(form, field, &len);
-	if (parse_mailboxes(s, len, NULL, n))
+	if (parse_mailboxes(s, len, list, n))
 		return NULL;
 	*n = 0;
 	return field == COMPOSE_FROM ? MSG_FROM_BAD : MSG_LIST_BAD;
 }
 
-/* Address checks of From, To and Cc, for the fields whose text is clean. */
+/* Address checks of From, To and Cc, for the fields whose text is
+ * clean; the mailboxes go into the draft's lists. */
 static void
-check_addresses(const struct compose_form *form, struct compose_errors *errs)
+check_addresses(struct compose_draft *d, struct compose_errors *errs)
 {
 	const char	**msg = errs->field;
 	int		  n_from = 0, n_to = 0, n_cc = 0;
 
 	if (msg[COMPOSE_FROM] == NULL) {
-		msg[COMPOSE_FROM] = check_list(form, COMPOSE_FROM, &n_from);
+		msg[COMPOSE_FROM] = check_list(d->form, COMPOSE_FROM, d->from,
+		    &n_from);
 		if (msg[COMPOSE_FROM] == NULL && n_from != 1)
 			msg[COMPOSE_FROM] = n_from == 0 ? MSG_FROM_NONE :
 			    MSG_FROM_MANY;
 	}
 	if (msg[COMPOSE_TO] == NULL) {
-		msg[COMPOSE_TO] = check_list(form, COMPOSE_TO, &n_to);
+		msg[COMPOSE_TO] = check_list(d->form, COMPOSE_TO, d->to,
+		    &n_to);
 		if (msg[COMPOSE_TO] == NULL && n_to == 0)
 			msg[COMPOSE_TO] = MSG_TO_NONE;
 		else if (msg[COMPOSE_TO] == NULL && n_to > COMPOSE_RCPT_MAX)
@@ -440,22 +441,38 @@ check_addresses(const struct compose_form *form, struct compose_errors *errs)
 	}
 	/* Blame Cc for the excess only if To alone was within the limit. */
 	if (msg[COMPOSE_CC] == NULL) {
-		msg[COMPOSE_CC] = check_list(form, COMPOSE_CC, &n_cc);
+		msg[COMPOSE_CC] = check_list(d->form, COMPOSE_CC, d->cc, &n_cc);
 		if (msg[COMPOSE_CC] == NULL && n_to <= COMPOSE_RCPT_MAX &&
 		    n_to + n_cc > COMPOSE_RCPT_MAX)
 			msg[COMPOSE_CC] = MSG_RCPT_MANY;
 	}
 }
 
+void
+compose_draft_free(struct compose_draft *d)
+{
+	if (d == NULL)
+		return;
+	g_object_unref(d->from);
+	g_object_unref(d->to);
+	g_object_unref(d->cc);
+	g_free(d);
+}
+
 /* Check every field; see compose.h. */
-gboolean
+struct compose_draft *
 compose_check(const struct compose_form *form, gsize body_max,
     struct compose_errors *errs)
 {
-	const char	*s;
-	gsize		 len;
-	int		 f;
+	struct compose_draft	*d = g_new0(struct compose_draft, 1);
+	const char		*s;
+	gsize			 len;
+	int			 f;
 
+	d->form = form;
+	d->from = internet_address_list_new();
+	d->to = internet_address_list_new();
+	d->cc = internet_address_list_new();
 	memset(errs, 0, sizeof(*errs));
 	for (f = 0; f < COMPOSE_N_FIELDS; f++) {
 		s = form_text(form, f, &len);
@@ -469,12 +486,14 @@ compose_check(const struct compose_form *form, gsize body_max,
 		s = form_text(form, COMPOSE_SUBJECT, &len);
 		errs->field[COMPOSE_SUBJECT] = check_subject_words(s, len);
 	}
-	check_addresses(form, errs);
+	check_addresses(d, errs);
 
 	for (f = 0; f < COMPOSE_N_FIELDS; f++)
-		if (errs->field[f] != NULL)
-			return FALSE;
-	return TRUE;
+		if (errs->field[f] != NULL) {
+			compose_draft_free(d);
+			return NULL;
+		}
+	return d;
 }
 
 /*
@@ -564,20 +583,6 @@ body_part(const char *s, gsize len, gboolean eightbit_ok,
 	return GMIME_OBJECT(part);
 }
 
-/* Add the mailboxes of a checked address field to a header of msg. */
-static void
-add_mailboxes(GMimeMessage *msg, GMimeAddressType type,
-    const struct compose_form *form, enum compose_field field)
-{
-	const char	*s;
-	gsize		 len;
-	int		 n;
-
-	s = form_text(form, field, &len);
-	(void)parse_mailboxes(s, len, g_mime_message_get_addresses(msg, type),
-	    &n);
-}
-
 /* The Date header; GLib only knows years 1 to 9999, else use now. */
 static void
 set_date(GMimeMessage *msg, gint64 date)
@@ -607,9 +612,18 @@ set_message_id(GMimeMessage *msg, const char *id_domain)
 	g_free(id);
 }
 
-/* The message, headers first, from a form that passed compose_check(). */
+/* Add mailboxes to a header of the message; none: no header at all
+ * (appending even an empty list makes GMime write an empty one). */
+static void
+add_mailboxes(InternetAddressList *header, InternetAddressList *mailboxes)
+{
+	if (internet_address_list_length(mailboxes) > 0)
+		internet_address_list_append(header, mailboxes);
+}
+
+/* The message, headers first, from a draft. */
 static GMimeMessage *
-build_message(const struct compose_form *form,
+build_message(const struct compose_draft *d,
     const struct compose_options *options, gboolean *eightbit)
 {
 	GMimeMessage	*msg;
@@ -621,18 +635,18 @@ build_message(const struct compose_form *form,
 	msg = g_mime_message_new(TRUE);
 	set_date(msg, options->date);
 	set_message_id(msg, options->id_domain);
-	add_mailboxes(msg, GMIME_ADDRESS_TYPE_FROM, form, COMPOSE_FROM);
-	add_mailboxes(msg, GMIME_ADDRESS_TYPE_TO, form, COMPOSE_TO);
-	add_mailboxes(msg, GMIME_ADDRESS_TYPE_CC, form, COMPOSE_CC);
+	add_mailboxes(g_mime_message_get_from(msg), d->from);
+	add_mailboxes(g_mime_message_get_to(msg), d->to);
+	add_mailboxes(g_mime_message_get_cc(msg), d->cc);
 
-	s = form_text(form, COMPOSE_SUBJECT, &len);
+	s = form_text(d->form, COMPOSE_SUBJECT, &len);
 	subject = g_strndup(s, len);
 	g_mime_message_set_subject(msg, subject, "utf-8");
 	g_free(subject);
 	g_mime_object_set_header(GMIME_OBJECT(msg), "MIME-Version", "1.0",
 	    NULL);
 
-	s = form_text(form, COMPOSE_BODY, &len);
+	s = form_text(d->form, COMPOSE_BODY, &len);
 	part = body_part(s, len, options->eightbit, eightbit);
 	g_mime_message_set_mime_part(msg, part);
 	g_object_unref(part);
@@ -718,35 +732,15 @@ set_envelope(struct compose_mail *mail, GMimeMessage *msg)
 			mail->smtputf8 = TRUE;
 }
 
-/* Report the first field that compose_check() refused. */
-static void
-set_check_error(const struct compose_errors *errs, GError **err)
-{
-	int	 f;
-
-	for (f = 0; f < COMPOSE_N_FIELDS; f++)
-		if (errs->field[f] != NULL)
-			break;
-	g_set_error(err, COMPOSE_ERROR, COMPOSE_ERROR_INVALID,
-	    "form not checked: %s: %s", field_names[f], errs->field[f]);
-}
-
 /* Build the envelope and the message; see compose.h. */
 struct compose_mail *
-compose_build(const struct compose_form *form,
-    const struct compose_options *options, GError **err)
+compose_build(const struct compose_draft *d,
+    const struct compose_options *options)
 {
-	struct compose_errors	 errs;
-	struct compose_mail	*mail;
+	struct compose_mail	*mail = g_new0(struct compose_mail, 1);
 	GMimeMessage		*msg;
 
-	/* No body limit here: that is the caller's, checked before. */
-	if (!compose_check(form, G_MAXSIZE, &errs)) {
-		set_check_error(&errs, err);
-		return NULL;
-	}
-	mail = g_new0(struct compose_mail, 1);
-	msg = build_message(form, options, &mail->eightbit);
+	msg = build_message(d, options, &mail->eightbit);
 	set_envelope(mail, msg);
 	mail->message = message_bytes(msg);
 	g_object_unref(msg);

@@ -2,15 +2,17 @@
  * compose - check the send form and turn it into an RFC 5322/MIME message.
  *
  * Pure module (no I/O): the form's fields come in as the user typed them;
- * compose_check() says, field by field, what is wrong; compose_build()
- * makes the envelope and the message text with GMime.
+ * compose_check() says, field by field, what is wrong, or gives a draft;
+ * compose_build() makes the envelope and the message text from a draft,
+ * with GMime.
  *
  * Security: From, To, Cc and Subject are single-line fields.  A CR or LF
  * in them is refused, never stripped, so that no SMTP command or header
  * can be smuggled in; NUL bytes and invalid UTF-8 are refused everywhere.
  *
- * Ownership: the form is borrowed; struct compose_mail and everything in
- * it belongs to the caller and is freed with compose_mail_free().
+ * Ownership: the form is borrowed; a draft and a struct compose_mail (and
+ * everything in it) belong to the caller, freed with compose_draft_free()
+ * and compose_mail_free().
  */
 #ifndef LABMAIL_COMPOSE_H
 #define LABMAIL_COMPOSE_H
@@ -49,11 +51,21 @@ struct compose_errors {
 };
 
 /*
- * Check every field; body_max is labmail's limit on the body in octets.
- * Returns TRUE when there is nothing to report.
+ * A form that compose_check() accepted, its addresses parsed: the only
+ * thing compose_build() takes, so no unchecked form can be built, and
+ * no address is parsed twice.  It borrows the form's strings: free the
+ * draft first.
  */
-gboolean	 compose_check(const struct compose_form *, gsize body_max,
-		    struct compose_errors *);
+struct compose_draft;
+
+/*
+ * Check every field; body_max is labmail's limit on the body in octets.
+ * Returns the draft when there is nothing to report, else NULL; errs
+ * is filled in either way.
+ */
+struct compose_draft *compose_check(const struct compose_form *,
+		    gsize body_max, struct compose_errors *);
+void		 compose_draft_free(struct compose_draft *);
 
 struct compose_options {
 	gboolean	 eightbit;	/* server offers 8BITMIME: send UTF-8
@@ -72,22 +84,13 @@ struct compose_mail {
 	GBytes		*message;	/* the message, CRLF line ends */
 };
 
-/* compose_build() fails in this domain when the form does not pass. */
-#define COMPOSE_ERROR		compose_error_quark()
-enum compose_error_code {
-	COMPOSE_ERROR_INVALID		/* compose_check() would refuse it */
-};
-GQuark		 compose_error_quark(void);
-
 /*
- * Build the message from a form that compose_check() accepted: Date,
- * Message-ID, From, To, Cc (if any), Subject, MIME-Version, a text/plain
- * UTF-8 body; RFC 2047 words for non-ASCII subject and names; no line
- * longer than 998 octets.  Returns NULL (and sets *err) only if the form
- * was not checked first.
+ * Build the message: Date, Message-ID, From, To, Cc (if any), Subject,
+ * MIME-Version, a text/plain UTF-8 body; RFC 2047 words for non-ASCII
+ * subject and names; no line longer than 998 octets.
  */
-struct compose_mail *compose_build(const struct compose_form *,
-		    const struct compose_options *, GError **err);
+struct compose_mail *compose_build(const struct compose_draft *,
+		    const struct compose_options *);
 void		 compose_mail_free(struct compose_mail *);
 
 /* Initialise GMime once per process, before any other call. */

@@ -361,7 +361,7 @@ set_result_vars(const struct app *app, struct tmpl_vars *vars,
 /* Build the message for what the server offers, then send it. */
 static void
 compose_and_send(const struct app *app, struct smtp_session *s,
-    const struct compose_form *f)
+    const struct compose_draft *draft)
 {
 	const struct smtp_caps	*caps = smtp_session_caps(s);
 	struct compose_options	 opts = {
@@ -369,11 +369,9 @@ compose_and_send(const struct app *app, struct smtp_session *s,
 		.id_domain = app->cfg->domain,
 		.date = g_get_real_time() / G_USEC_PER_SEC,
 	};
-	struct compose_mail	*mail = compose_build(f, &opts, NULL);
+	struct compose_mail	*mail = compose_build(draft, &opts);
 	struct smtp_envelope	 env;
 
-	/* compose_check() passed, so building cannot fail. */
-	g_assert(mail != NULL);
 	env.mail_from = mail->mail_from;
 	env.rcpt = (const char *const *)mail->rcpt->pdata;
 	env.n_rcpt = mail->rcpt->len;
@@ -398,10 +396,12 @@ smtp_tls_mode(enum config_smtp_tls t)
 	}
 }
 
-/* Run the whole dialogue; the page shows it, whatever the outcome. */
+/* Run the whole dialogue; the page shows it, whatever the outcome, with
+ * the form f that draft was checked from. */
 static void
 deliver(const struct app *app, const struct http_request *req,
-    struct http_response *resp, const struct compose_form *f)
+    struct http_response *resp, const struct compose_form *f,
+    const struct compose_draft *draft)
 {
 	const struct config	*c = app->cfg;
 	struct smtp_params	 params = {
@@ -420,7 +420,7 @@ deliver(const struct app *app, const struct http_request *req,
 	int			 status;
 
 	if (smtp_session_open(s) == SMTP_OK)
-		compose_and_send(app, s, f);
+		compose_and_send(app, s, draft);
 	smtp_session_quit(s);
 	status = set_result_vars(app, vars, smtp_session_outcome(s));
 	send_page(app, req, resp, status, f, NULL, vars);
@@ -434,6 +434,7 @@ route_send_post(const struct app *app, const struct http_request *req,
 {
 	struct compose_form	 f;
 	struct compose_errors	 errors;
+	struct compose_draft	*draft = NULL;
 	struct tmpl_vars	*vars;
 	char			*user;
 	int			 i;
@@ -448,8 +449,8 @@ route_send_post(const struct app *app, const struct http_request *req,
 		    "come from this page, so nothing was sent. Check it and "
 		    "send it again.");
 		send_page(app, req, resp, 403, &f, NULL, vars);
-	} else if (!compose_check(&f, app->cfg->max_body, &errors) ||
-	    req->bad_field != NULL) {
+	} else if ((draft = compose_check(&f, app->cfg->max_body,
+	    &errors)) == NULL || req->bad_field != NULL) {
 		for (i = 0; i < COMPOSE_N_FIELDS; i++)
 			if (g_strcmp0(req->bad_field, field_names[i]) == 0)
 				errors.field[i] = "contains a NUL byte";
@@ -458,6 +459,7 @@ route_send_post(const struct app *app, const struct http_request *req,
 		send_page(app, req, resp, errors.too_large ? 413 : 400, &f,
 		    &errors, vars);
 	} else
-		deliver(app, req, resp, &f);
+		deliver(app, req, resp, &f, draft);
+	compose_draft_free(draft);
 	tmpl_vars_free(vars);
 }

@@ -46,6 +46,17 @@ static const struct compose_form good_form = {
 	.body = "hello\n",
 };
 
+/* compose_check() as yes or no, the draft freed. */
+static gboolean
+check(const struct compose_form *form, gsize body_max,
+    struct compose_errors *errs)
+{
+	struct compose_draft	*draft = compose_check(form, body_max, errs);
+
+	compose_draft_free(draft);
+	return draft != NULL;
+}
+
 /* One field of good_form replaced, and what compose_check says. */
 struct field_case {
 	enum compose_field	 field;
@@ -226,7 +237,7 @@ test_check_fields(void **state)
 	for (i = 0; i < G_N_ELEMENTS(field_cases); i++) {
 		c = &field_cases[i];
 		form = form_with(c->field, c->value);
-		ok = compose_check(&form, BODY_MAX, &errs);
+		ok = check(&form, BODY_MAX, &errs);
 		assert_only_error(&errs, ok, c->field, c->want,
 		    c->value ? c->value : "(null)");
 	}
@@ -275,7 +286,7 @@ test_check_line_max(void **state)
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
 		value = repeat(cases[i].unit, cases[i].n, cases[i].tail);
 		form = form_with(cases[i].field, value);
-		ok = compose_check(&form, BODY_MAX, &errs);
+		ok = check(&form, BODY_MAX, &errs);
 		assert_only_error(&errs, ok, cases[i].field, cases[i].want,
 		    value);
 		g_free(value);
@@ -291,10 +302,10 @@ test_check_body_max(void **state)
 
 	(void)state;
 	form = form_with(COMPOSE_BODY, "éé\n");	/* 5 octets */
-	assert_true(compose_check(&form, 5, &errs));
+	assert_true(check(&form, 5, &errs));
 	assert_false(errs.too_large);
 
-	assert_false(compose_check(&form, 4, &errs));
+	assert_false(check(&form, 4, &errs));
 	assert_true(errs.too_large);
 	assert_string_equal(errs.field[COMPOSE_BODY], M_LARGE);
 	assert_null(errs.field[COMPOSE_FROM]);
@@ -339,7 +350,7 @@ test_check_rcpt_max(void **state)
 		cc = address_list(100, cases[i].n_cc);
 		form.to = to;
 		form.cc = cc;
-		assert_int_equal(compose_check(&form, BODY_MAX, &errs),
+		assert_int_equal(check(&form, BODY_MAX, &errs),
 		    cases[i].want_to == NULL && cases[i].want_cc == NULL);
 		assert_true(g_strcmp0(errs.field[COMPOSE_TO],
 		    cases[i].want_to) == 0);
@@ -365,14 +376,14 @@ test_check_all_fields(void **state)
 	struct compose_errors		 errs;
 
 	(void)state;
-	assert_false(compose_check(&form, BODY_MAX, &errs));
+	assert_false(check(&form, BODY_MAX, &errs));
 	assert_string_equal(errs.field[COMPOSE_FROM], M_FROM_BAD);
 	assert_string_equal(errs.field[COMPOSE_TO], M_LINE);
 	assert_string_equal(errs.field[COMPOSE_CC], M_LIST_BAD);
 	assert_string_equal(errs.field[COMPOSE_SUBJECT], M_UTF8);
 	assert_string_equal(errs.field[COMPOSE_BODY], M_UTF8);
 
-	assert_false(compose_check(&empty, BODY_MAX, &errs));
+	assert_false(check(&empty, BODY_MAX, &errs));
 	assert_string_equal(errs.field[COMPOSE_FROM], M_FROM_NONE);
 	assert_string_equal(errs.field[COMPOSE_TO], M_TO_NONE);
 	assert_null(errs.field[COMPOSE_CC]);
@@ -408,7 +419,26 @@ assert_wire_ok(GBytes *message)
 	assert_int_equal(line, 0);
 }
 
-/* Build with the test options; fail the test if it does not build. */
+/* Check, then build with options; fail the test if the form is
+ * refused. */
+static struct compose_mail *
+build_with(const struct compose_form *form,
+    const struct compose_options *options)
+{
+	struct compose_errors	 errs;
+	struct compose_draft	*draft = compose_check(form, BODY_MAX, &errs);
+	struct compose_mail	*mail;
+
+	if (draft == NULL)
+		fail_msg("compose_check refused the form");
+	mail = compose_build(draft, options);
+	compose_draft_free(draft);
+	assert_non_null(mail->message);
+	assert_wire_ok(mail->message);
+	return mail;
+}
+
+/* Build with the test options. */
 static struct compose_mail *
 build(const struct compose_form *form, gboolean eightbit)
 {
@@ -417,16 +447,8 @@ build(const struct compose_form *form, gboolean eightbit)
 		.id_domain = TEST_ID_DOMAIN,
 		.date = TEST_DATE,
 	};
-	struct compose_mail		*mail;
-	GError				*err = NULL;
 
-	mail = compose_build(form, &options, &err);
-	if (mail == NULL)
-		fail_msg("compose_build: %s", err ? err->message : "?");
-	assert_null(err);
-	assert_non_null(mail->message);
-	assert_wire_ok(mail->message);
-	return mail;
+	return build_with(form, &options);
 }
 
 /* Parse a built message back with GMime. */
@@ -848,38 +870,6 @@ test_build_smtputf8(void **state)
 	}
 }
 
-/* A form that was not checked is refused: nothing is smuggled in. */
-static void
-test_build_unchecked(void **state)
-{
-	const struct compose_options	 options = {
-		.id_domain = TEST_ID_DOMAIN,
-		.date = TEST_DATE,
-	};
-	struct compose_form		 form = good_form;
-	struct compose_mail		*mail;
-	GError				*err = NULL;
-
-	(void)state;
-	form.to = "luke@rebels.univ\r\nBcc: spy@evil.example";
-	mail = compose_build(&form, &options, &err);
-	assert_null(mail);
-	assert_non_null(err);
-	assert_true(g_error_matches(err, COMPOSE_ERROR,
-	    COMPOSE_ERROR_INVALID));
-	assert_non_null(strstr(err->message, "To"));
-	g_clear_error(&err);
-
-	form = good_form;
-	form.from = NULL;
-	assert_null(compose_build(&form, &options, &err));
-	assert_true(g_error_matches(err, COMPOSE_ERROR,
-	    COMPOSE_ERROR_INVALID));
-	g_clear_error(&err);
-
-	compose_mail_free(NULL);
-}
-
 /* A missing or unusable id_domain gives a valid Message-ID anyway. */
 static void
 test_build_message_id(void **state)
@@ -888,15 +878,12 @@ test_build_message_id(void **state)
 	struct compose_options	 options = { .date = TEST_DATE };
 	struct compose_mail	*mail;
 	GMimeMessage		*msg;
-	GError			*err = NULL;
 	gsize			 i;
 
 	(void)state;
 	for (i = 0; i < G_N_ELEMENTS(domains); i++) {
 		options.id_domain = domains[i];
-		mail = compose_build(&good_form, &options, &err);
-		assert_non_null(mail);
-		assert_wire_ok(mail->message);
+		mail = build_with(&good_form, &options);
 		msg = parse_back(mail->message);
 		assert_true(g_str_has_suffix(g_mime_message_get_message_id(msg),
 		    "@labmail.invalid"));
@@ -941,7 +928,6 @@ main(void)
 		cmocka_unit_test(test_build_long_body),
 		cmocka_unit_test(test_build_envelope),
 		cmocka_unit_test(test_build_smtputf8),
-		cmocka_unit_test(test_build_unchecked),
 		cmocka_unit_test(test_build_message_id),
 	};
 
