@@ -63,6 +63,25 @@ owner_ids(const char *owner, uid_t *uid, gid_t *gid)
 	return ok;
 }
 
+/*
+ * Bind fd to sun, the socket file made with mode at once (through the
+ * umask: start-up is single-threaded).  Not chmod(2) after bind(2): in
+ * between, whoever can write to the folder could put a symbolic link
+ * there, which chmod, run as root, would follow.  For the same reason
+ * the owner is set with lchown(2).
+ */
+static gboolean
+bind_with_mode(int fd, const struct sockaddr_un *sun, guint mode)
+{
+	mode_t	old = umask(~mode & 0777);
+	int	ret = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	int	saved = errno;
+
+	umask(old);
+	errno = saved;
+	return ret == 0;
+}
+
 int
 listen_unix(const char *path, guint mode, const char *owner, GError **err)
 {
@@ -89,9 +108,8 @@ listen_unix(const char *path, guint mode, const char *owner, GError **err)
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, mode) == -1 ||
-	    (owner != NULL && chown(path, uid, gid) == -1) ||
+	    !bind_with_mode(fd, &sun, mode) ||
+	    (owner != NULL && lchown(path, uid, gid) == -1) ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		    "cannot listen on %s: %s", path, g_strerror(errno));
