@@ -441,6 +441,18 @@ accept_retry_now(int err)
 	}
 }
 
+/* The number of connections still open. */
+static guint
+live_count(struct front_fcgi *f)
+{
+	guint	n;
+
+	g_mutex_lock(&f->live_lock);
+	n = g_hash_table_size(f->live);
+	g_mutex_unlock(&f->live_lock);
+	return n;
+}
+
 /* Note a failed accept(2), once in a row, and wait a little. */
 static void
 accept_failed(gboolean *warned, int err)
@@ -453,10 +465,27 @@ accept_failed(gboolean *warned, int err)
 }
 
 /*
+ * Past FRONT_FCGI_CONNS_MAX, close a new connection at once (the web
+ * server answers 502) rather than start one more thread; say so once
+ * each time the limit is reached.
+ */
+static void
+refuse_connection(int fd, gboolean *full)
+{
+	close(fd);
+	if (!*full)
+		log_warn("fastcgi: %d connections open, the most there may "
+		    "be: closing new ones until one ends",
+		    FRONT_FCGI_CONNS_MAX);
+	*full = TRUE;
+}
+
+/*
  * Acceptor thread: accept connections, nothing more, and hand each to a
  * connection thread: whatever a client sends, or does not, it cannot
  * keep the next one waiting.  Out of descriptors or memory, it waits a
- * little and tries again, rather than end.  The listening socket may be
+ * little and tries again, rather than end; at FRONT_FCGI_CONNS_MAX it
+ * closes new connections.  The listening socket may be
  * shared (systemd, spawn-fcgi siblings): it is never shut down nor its
  * options changed; poll(2) also watches the stop pipe, and a sibling
  * that takes a connection first leaves accept(2) blocked until
@@ -467,7 +496,7 @@ fcgi_accept_loop(void *data)
 {
 	struct front_fcgi	*f = data;
 	struct fcgi_conn	*conn;
-	gboolean		 warned = FALSE;
+	gboolean		 warned = FALSE, full = FALSE;
 	int			 fd;
 	struct pollfd		 pfd[2] = {
 		{ .fd = f->listen_fd, .events = POLLIN },
@@ -489,6 +518,11 @@ fcgi_accept_loop(void *data)
 				accept_failed(&warned, errno);
 			continue;
 		}
+		if (live_count(f) >= FRONT_FCGI_CONNS_MAX) {
+			refuse_connection(fd, &full);
+			continue;
+		}
+		full = FALSE;
 		if ((conn = fcgi_conn_new(fd)) == NULL) {
 			accept_failed(&warned, EMFILE);
 			continue;
@@ -555,18 +589,6 @@ front_fcgi_start(const struct app *app, int listen_fd, GError **err)
 	    f)) != 0)
 		log_fatal("fastcgi: no acceptor thread: %s", g_strerror(errno));
 	return f;
-}
-
-/* The number of connections still open. */
-static guint
-live_count(struct front_fcgi *f)
-{
-	guint	n;
-
-	g_mutex_lock(&f->live_lock);
-	n = g_hash_table_size(f->live);
-	g_mutex_unlock(&f->live_lock);
-	return n;
 }
 
 /* GHFunc: end a connection's reads and writes, whatever libfcgi does,

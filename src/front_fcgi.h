@@ -12,7 +12,8 @@
  * is slow to send.  A connection closes when its first request does not
  * come within FRONT_FCGI_FIRST_SECONDS, when a kept one stays idle
  * FRONT_FCGI_IDLE_SECONDS (longer than web servers keep them: nginx 60
- * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.  The
+ * s), and when one read or write waits FRONT_FCGI_READ_SECONDS.  Past
+ * FRONT_FCGI_CONNS_MAX connections at once, new ones are closed.  The
  * listening socket, maybe shared with systemd or spawn-fcgi siblings,
  * is never shut down nor its options changed; front_fcgi_stop() wakes
  * the acceptor with FRONT_FCGI_WAKE_SIGNAL, whose handler does nothing.
@@ -35,6 +36,8 @@
 #define FRONT_FCGI_FIRST_SECONDS	60
 #define FRONT_FCGI_IDLE_SECONDS		300
 #define FRONT_FCGI_READ_SECONDS		60
+/* Connections at once, a thread each (a web server keeps a few). */
+#define FRONT_FCGI_CONNS_MAX		512
 
 struct front_fcgi;
 

@@ -11,6 +11,7 @@ Everything listens on 127.0.0.1; every process is stopped by its pid.
 """
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -257,6 +258,52 @@ class OutOfDescriptors(unittest.TestCase):
         status, _, _ = lm.ask(params(), timeout=10)
         self.assertEqual(status, 200)
         self.assertIn("cannot accept a connection", lm.output())
+
+
+def c_define(header, name):
+    """The integer value of #define name in src/header."""
+    with open(os.path.join(labtest.TOP, "src", header)) as f:
+        m = re.search(r"^#define\s+%s\s+(\d+)\b" % name, f.read(), re.M)
+    if m is None:
+        raise AssertionError("no #define %s in src/%s" % (name, header))
+    return int(m.group(1))
+
+
+def answer_or_none(lm):
+    """One request on a new connection: its (status, headers, body), or
+    None if labmail closed the connection without an answer."""
+    try:
+        with lm.connect() as s:
+            s.sendall(request_bytes(params()))
+            return parse(read_reply(s))
+    except ConnectionError:         # closed, reset, broken pipe
+        return None
+
+
+class ConnectionLimit(unittest.TestCase):
+
+    def test_past_the_limit_new_connections_are_closed(self):
+        """A thread per connection, so at most FRONT_FCGI_CONNS_MAX at
+        once: past it, a new connection is closed unanswered; when one
+        ends, new ones are served again."""
+        limit = c_define("front_fcgi.h", "FRONT_FCGI_CONNS_MAX")
+        lm = LabmailFcgi()
+        self.addCleanup(lm.stop)
+        # Silent: each holds its thread, waiting for a first request.
+        conns = [lm.connect() for _ in range(limit)]
+        self.addCleanup(lambda: [s.close() for s in conns])
+        answer = answer_or_none(lm)
+        self.assertIsNone(answer and answer[0],     # the status, if any
+                          "connection %d was served" % (limit + 1))
+        self.assertIn("%d connections open" % limit, lm.output())
+        conns.pop().close()
+        for _ in range(50):         # until labmail has seen it close
+            answer = answer_or_none(lm)
+            if answer is not None:
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(answer)
+        self.assertEqual(answer[0], 200)
 
 
 class Stopping(unittest.TestCase):
