@@ -1,6 +1,8 @@
 /*
  * main - read the configuration, load the pages, serve until a signal.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
@@ -116,6 +118,34 @@ cgi_config(struct config *cfg, GError **err)
 	g_free(path);
 	g_free(argv0);
 	return ok;
+}
+
+/* Ceiling of the raised limit, when the hard one is unlimited. */
+#define FD_LIMIT_CEILING	65536
+
+/*
+ * Raise the soft limit on descriptors to the hard one, as systemd.exec(5)
+ * asks of programs that do not use select(2) (labmail does not;
+ * libmicrohttpd waits with epoll(7), libfcgi closes with poll(2)): a
+ * FastCGI connection takes two descriptors and a send one more, and the
+ * usual soft limit, 1024, would run out before FRONT_FCGI_CONNS_MAX or
+ * libmicrohttpd's connection limit.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit	rl;
+	rlim_t		want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	want = MIN(rl.rlim_max, FD_LIMIT_CEILING);
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the limit on open files: %s",
+		    g_strerror(errno));
 }
 
 /* The listening socket for --fastcgi, or for HTTP. */
@@ -264,6 +294,8 @@ main(int argc, char **argv)
 		log_fatal("%s", err->message);
 	if (!priv_drop(cfg.user, &err))
 		log_fatal("%s", err->message);
+	if (!cgi)
+		raise_fd_limit();
 	if (cgi)
 		front_cgi_run(app);
 	else

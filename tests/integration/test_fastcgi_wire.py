@@ -12,6 +12,7 @@ Everything listens on 127.0.0.1; every process is stopped by its pid.
 
 import os
 import re
+import resource
 import socket
 import struct
 import subprocess
@@ -157,6 +158,22 @@ class FastcgiWire(unittest.TestCase):
         self.assertEqual(int(headers["content-length"]), len(body))
         self.assertIn(b'href="/labmail/send"', body)
 
+    def test_http_and_https_pages_are_cached_apart(self):
+        """The guide is cached once for HTTP and once for HTTPS: HSTS
+        comes over HTTPS only, once, whichever was asked first."""
+        for https in (True, False, True, False):
+            p = params("/guide", SCRIPT_NAME="/hsts",
+                       REQUEST_URI="/hsts/guide")
+            if https:
+                p["HTTPS"] = "on"
+            with self.lm.connect() as s:
+                s.sendall(request_bytes(p))
+                reply = read_reply(s)
+            self.assertTrue(reply.startswith(b"Status: 200"), reply[:80])
+            head = reply.split(b"\r\n\r\n", 1)[0].lower()
+            self.assertEqual(head.count(b"\nstrict-transport-security:"),
+                             1 if https else 0, head)
+
     def test_body_cut_short_is_refused(self):
         """The peer said 400 bytes and sent 300: no page runs on it."""
         form = b"from=a%40b.c&to=root%40mail181.com&subject=x&body=" + \
@@ -280,14 +297,40 @@ def answer_or_none(lm):
         return None
 
 
+def soft_fd_limit(pid):
+    """The soft limit on open files of process pid."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no open-files limit for %d" % pid)
+
+
 class ConnectionLimit(unittest.TestCase):
+
+    def setUp(self):
+        """Room for the test's own connections, whatever the shell's
+        limit (limits are per process: labmail's are set apart)."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE,
+                            (soft, hard))
+
+    def test_soft_limit_is_raised(self):
+        """labmail raises its soft limit on open files to the hard one:
+        the usual 1024 would run out before its connection limits."""
+        lm = LabmailFcgi(wrapper=("prlimit", "--nofile=1024:4096"))
+        self.addCleanup(lm.stop)
+        self.assertEqual(soft_fd_limit(lm.proc.pid), 4096)
 
     def test_past_the_limit_new_connections_are_closed(self):
         """A thread per connection, so at most FRONT_FCGI_CONNS_MAX at
         once: past it, a new connection is closed unanswered; when one
         ends, new ones are served again."""
         limit = c_define("front_fcgi.h", "FRONT_FCGI_CONNS_MAX")
-        lm = LabmailFcgi()
+        lm = LabmailFcgi(wrapper=("prlimit", "--nofile=4096"))
         self.addCleanup(lm.stop)
         # Silent: each holds its thread, waiting for a first request.
         conns = [lm.connect() for _ in range(limit)]
