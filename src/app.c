@@ -302,11 +302,15 @@ void
 app_cache_put(const struct app *app, const struct http_request *req,
     const char *key, struct http_response *resp)
 {
-	char			*k = cache_key(req, key);
+	char			*k;
 	struct http_page	*page;
 
+	/* Shared by everyone: nothing of one user's may be in it. */
+	g_return_if_fail(resp->body_file < 0 &&
+	    http_response_header(resp, "Set-Cookie") == NULL);
 	add_security_headers(req, resp);
 	page = http_response_freeze(resp);
+	k = cache_key(req, key);
 	g_mutex_lock(&app->cache->lock);
 	/* Bounded: a FastCGI peer may send any number of prefixes. */
 	if (g_hash_table_size(app->cache->pages) >= APP_CACHE_PAGES &&

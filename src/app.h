@@ -70,7 +70,9 @@ void		 app_page(const struct app *, const struct http_request *,
  * one language) are rendered once, then served from memory, whole:
  * status, headers (the security headers included) and body.  Lookups
  * return a new reference, or NULL.  Put completes resp's headers and
- * freezes it into the cache (resp then answers with the cached page).
+ * freezes it into the cache (resp then answers with the cached page);
+ * resp must hold nothing of one user's (no Set-Cookie) and its body
+ * must be in memory.
  * A new page past APP_CACHE_PAGES empties the cache first (a FastCGI
  * peer chooses the prefix; CGI variables are at most HTTP_HEADER_MAX
  * bytes, so a page is at most a few hundred KB).  Thread-safe.

@@ -53,8 +53,8 @@ struct compose_errors {
 /*
  * A form that compose_check() accepted, its addresses parsed: the only
  * thing compose_build() takes, so no unchecked form can be built, and
- * no address is parsed twice.  It borrows the form's strings: free the
- * draft first.
+ * no address is parsed twice.  It borrows the form, the struct and its
+ * strings: free the draft first.
  */
 struct compose_draft;
 

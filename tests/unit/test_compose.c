@@ -52,9 +52,10 @@ check(const struct compose_form *form, gsize body_max,
     struct compose_errors *errs)
 {
 	struct compose_draft	*draft = compose_check(form, body_max, errs);
+	gboolean		 ok = draft != NULL;
 
 	compose_draft_free(draft);
-	return draft != NULL;
+	return ok;
 }
 
 /* One field of good_form replaced, and what compose_check says. */
