@@ -123,7 +123,7 @@ read_headers(struct gateway *gw, struct http_request *req)
 		for (p = h; *p != '\0'; p++)
 			if (*p == '_')
 				*p = '-';
-		http_table_add(req->headers, h, eq + 1);
+		http_table_add(&req->headers, h, eq + 1);
 		g_free(h);
 	}
 }

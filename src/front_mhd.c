@@ -51,8 +51,8 @@ static enum MHD_Result
 copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
-	GHashTable	*table = cls;
-	char		*name;
+	GHashTable	**table = cls;
+	char		 *name;
 
 	if (kind == MHD_HEADER_KIND) {
 		name = g_ascii_strdown(key, -1);
@@ -150,11 +150,11 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	c->req.https = f->https;
 	c->req.peer = peer_address(mhd);
 	MHD_get_connection_values(mhd, MHD_HEADER_KIND, copy_value,
-	    c->req.headers);
+	    &c->req.headers);
 	MHD_get_connection_values(mhd, MHD_COOKIE_KIND, copy_value,
-	    c->req.cookies);
+	    &c->req.cookies);
 	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
-	    c->req.query);
+	    &c->req.query);
 	length = http_header(&c->req, "content-length");
 	if (header_bytes(mhd) > HTTP_HEADER_MAX)
 		c->req.header_too_large = TRUE;

@@ -34,21 +34,10 @@ static const struct {
 	{ 504, "Gateway Timeout" },
 };
 
-/* A string table that owns its keys and values. */
-static GHashTable *
-table_new(void)
-{
-	return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-}
-
 void
 http_request_init(struct http_request *req)
 {
 	memset(req, 0, sizeof(*req));
-	req->query = table_new();
-	req->form = table_new();
-	req->headers = table_new();
-	req->cookies = table_new();
 }
 
 void
@@ -61,18 +50,48 @@ http_request_clear(struct http_request *req)
 	g_free(req->target);
 	g_free(req->protocol);
 	g_free(req->bad_field);
-	g_hash_table_unref(req->query);
-	g_hash_table_unref(req->form);
-	g_hash_table_unref(req->headers);
-	g_hash_table_unref(req->cookies);
+	g_clear_pointer(&req->query, g_hash_table_unref);
+	g_clear_pointer(&req->form, g_hash_table_unref);
+	g_clear_pointer(&req->headers, g_hash_table_unref);
+	g_clear_pointer(&req->cookies, g_hash_table_unref);
 	memset(req, 0, sizeof(*req));
 }
 
-void
-http_table_add(GHashTable *table, const char *name, const char *value)
+/* *table, made if it is not yet: most requests need two at most. */
+static GHashTable *
+table_of(GHashTable **table)
 {
-	if (!g_hash_table_contains(table, name))
-		g_hash_table_insert(table, g_strdup(name), g_strdup(value));
+	if (*table == NULL)
+		*table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+		    g_free);
+	return *table;
+}
+
+/* The value of name in table (NULL: none yet), or NULL. */
+static const char *
+table_lookup(GHashTable *table, const char *name)
+{
+	return table != NULL ? g_hash_table_lookup(table, name) : NULL;
+}
+
+static gboolean
+table_has(GHashTable *table, const char *name)
+{
+	return table != NULL && g_hash_table_contains(table, name);
+}
+
+void
+http_table_add(GHashTable **table, const char *name, const char *value)
+{
+	if (!table_has(*table, name))
+		g_hash_table_insert(table_of(table), g_strdup(name),
+		    g_strdup(value));
+}
+
+guint
+http_table_size(GHashTable *table)
+{
+	return table != NULL ? g_hash_table_size(table) : 0;
 }
 
 /*
@@ -113,13 +132,13 @@ http_request_add_field(struct http_request *req, const char *name,
 {
 	gboolean	 had_nul;
 
-	if (g_hash_table_contains(req->form, name))
+	if (table_has(req->form, name))
 		return;
 	if (len > HTTP_FIELD_MAX) {
 		req->body_too_large = TRUE;
 		return;
 	}
-	g_hash_table_insert(req->form, g_strdup(name),
+	g_hash_table_insert(table_of(&req->form), g_strdup(name),
 	    text_without_nul(data, len, &had_nul));
 	if (had_nul)
 		mark_bad_field(req, name);
@@ -163,9 +182,9 @@ add_decoded(struct http_request *req, gboolean form, GBytes *name,
 		http_request_add_field(req, key, data, len);
 	else {
 		v = text_without_nul(data, len, &bad_value);
-		if (bad_value && !g_hash_table_contains(req->query, key))
+		if (bad_value && !table_has(req->query, key))
 			mark_bad_field(req, key);
-		http_table_add(req->query, key, v);
+		http_table_add(&req->query, key, v);
 		g_free(v);
 	}
 	g_free(key);
@@ -371,25 +390,25 @@ http_parse_multipart(struct http_request *req, const char *content_type,
 const char *
 http_query(const struct http_request *req, const char *name)
 {
-	return g_hash_table_lookup(req->query, name);
+	return table_lookup(req->query, name);
 }
 
 const char *
 http_form(const struct http_request *req, const char *name)
 {
-	return g_hash_table_lookup(req->form, name);
+	return table_lookup(req->form, name);
 }
 
 const char *
 http_header(const struct http_request *req, const char *name)
 {
-	return g_hash_table_lookup(req->headers, name);
+	return table_lookup(req->headers, name);
 }
 
 const char *
 http_cookie(const struct http_request *req, const char *name)
 {
-	return g_hash_table_lookup(req->cookies, name);
+	return table_lookup(req->cookies, name);
 }
 
 #define HTTP_COOKIES_MAX	64
@@ -426,7 +445,7 @@ http_parse_cookies(struct http_request *req, const char *header)
 		if (eq == NULL || eq == pairs[i])
 			continue;
 		*eq = '\0';
-		http_table_add(req->cookies, pairs[i], eq + 1);
+		http_table_add(&req->cookies, pairs[i], eq + 1);
 	}
 	g_strfreev(pairs);
 }

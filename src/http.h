@@ -35,6 +35,8 @@ struct http_request {
 	char		*protocol;	/* "HTTP/1.1", for the access log;
 					 * NULL: unknown */
 	gboolean	 https;
+	/* The tables, made on the first entry (NULL: none yet): read
+	 * them with http_query() and the like. */
 	GHashTable	*query;		/* name -> value, first one wins */
 	GHashTable	*form;		/* POST fields, urlencoded/multipart */
 	GHashTable	*headers;	/* lower-case name -> value */
@@ -82,7 +84,7 @@ struct http_response {
  */
 struct http_page;
 
-/* Empty request with its tables made (the front end fills them). */
+/* Empty request (the front end fills it in). */
 void		 http_request_init(struct http_request *);
 void		 http_request_clear(struct http_request *);
 
@@ -91,9 +93,12 @@ const char	*http_form(const struct http_request *, const char *name);
 const char	*http_header(const struct http_request *, const char *name);
 const char	*http_cookie(const struct http_request *, const char *name);
 
-/* Add name=value to table unless name is there (first value wins). */
-void		 http_table_add(GHashTable *, const char *name,
+/* Add name=value to *table (made if NULL) unless name is there (first
+ * value wins). */
+void		 http_table_add(GHashTable **table, const char *name,
 		    const char *value);
+/* The number of entries of a request's table. */
+guint		 http_table_size(GHashTable *table);
 
 /*
  * Add a form field from raw bytes (first value of a name wins).  A NUL

@@ -59,12 +59,13 @@ static const struct {
 	    "labmail_csrf=AAAAAAAAAAAAAAAAAAAAAA;theme=dark;" },
 };
 
-/* A request table as "name=value;" pairs, in name order. */
+/* A request table as "name=value;" pairs, in name order ("" if there
+ * is no table). */
 static char *
 table_string(GHashTable *table)
 {
-	GList	*names = g_list_sort(g_hash_table_get_keys(table),
-		    (GCompareFunc)strcmp), *l;
+	GList	*names = table == NULL ? NULL : g_list_sort(
+		    g_hash_table_get_keys(table), (GCompareFunc)strcmp), *l;
 	GString	*out = g_string_new(NULL);
 
 	for (l = names; l != NULL; l = l->next)
@@ -108,7 +109,7 @@ test_parse_cookies_many(void **state)
 		g_string_append_printf(header, "c%d=v%d; ", i, i);
 	http_request_init(&req);
 	http_parse_cookies(&req, header->str);
-	assert_int_equal(g_hash_table_size(req.cookies), 64);
+	assert_int_equal(http_table_size(req.cookies), 64);
 	assert_string_equal(http_cookie(&req, "c0"), "v0");
 	assert_string_equal(http_cookie(&req, "c63"), "v63");
 	assert_null(http_cookie(&req, "c64"));
@@ -268,7 +269,7 @@ test_add_field_order(void **state)
 	assert_string_equal(req.bad_field, "subject");
 	assert_string_equal(http_form(&req, "body"), U_FFFD);
 	assert_null(http_form(&req, "cc"));
-	assert_int_equal(g_hash_table_size(req.form), 3);
+	assert_int_equal(http_table_size(req.form), 3);
 	http_request_clear(&req);
 	/* Cleared: all zero, tables gone. */
 	assert_null(req.form);
@@ -347,7 +348,7 @@ test_parse_multipart(void **state)
 	assert_string_equal(http_form(&req, "cc"), "bob@mail181.com");
 	assert_string_equal(http_form(&req, "notes"), "a file");
 	assert_string_equal(http_form(&req, "empty"), "");
-	assert_int_equal(g_hash_table_size(req.form), 6);
+	assert_int_equal(http_table_size(req.form), 6);
 	assert_null(req.bad_field);
 	assert_false(req.body_too_large);
 	http_request_clear(&req);
@@ -413,7 +414,7 @@ test_parse_multipart_parts_max(void **state)
 	http_request_init(&req);
 	assert_true(http_parse_multipart(&req, FORM_TYPE, body->str,
 	    body->len));
-	assert_int_equal(g_hash_table_size(req.form), HTTP_FIELDS_MAX - 1);
+	assert_int_equal(http_table_size(req.form), HTTP_FIELDS_MAX - 1);
 	assert_null(req.malformed);
 	http_request_clear(&req);
 	g_string_free(body, TRUE);
@@ -422,7 +423,7 @@ test_parse_multipart_parts_max(void **state)
 	http_request_init(&req);
 	assert_false(http_parse_multipart(&req, FORM_TYPE, body->str,
 	    body->len));
-	assert_int_equal(g_hash_table_size(req.form), 0);
+	assert_int_equal(http_table_size(req.form), 0);
 	assert_non_null(req.malformed);
 	http_request_clear(&req);
 	g_string_free(body, TRUE);
@@ -497,7 +498,7 @@ test_parse_multipart_compound(void **state)
 		if (http_parse_multipart(&req, FORM_TYPE, body->str,
 		    body->len) || req.malformed == NULL)
 			fail_msg("not refused: %s", refused[i]);
-		assert_int_equal(g_hash_table_size(req.form), 0);
+		assert_int_equal(http_table_size(req.form), 0);
 		http_request_clear(&req);
 		g_string_free(body, TRUE);
 	}
@@ -549,7 +550,7 @@ test_parse_multipart_refused(void **state)
 		http_request_init(&req);
 		http_parse_multipart(&req, cases[i].type, cases[i].body,
 		    strlen(cases[i].body));
-		assert_int_equal(g_hash_table_size(req.form), 0);
+		assert_int_equal(http_table_size(req.form), 0);
 		http_request_clear(&req);
 	}
 }
@@ -701,15 +702,20 @@ test_tables(void **state)
 	http_request_init(&req);
 	assert_null(req.method);
 	assert_false(req.https);
-	http_table_add(req.query, "lang", "en");
-	http_table_add(req.query, "lang", "fr");
-	http_table_add(req.headers, "accept-language", "fr");
+	http_table_add(&req.query, "lang", "en");
+	http_table_add(&req.query, "lang", "fr");
+	http_table_add(&req.headers, "accept-language", "fr");
 	assert_string_equal(http_query(&req, "lang"), "en");
 	assert_null(http_query(&req, "Lang"));
 	assert_string_equal(http_header(&req, "accept-language"), "fr");
 	assert_null(http_header(&req, "cookie"));
+	/* Tables with no entry were never made: lookups still answer. */
+	assert_null(req.cookies);
+	assert_null(req.form);
 	assert_null(http_cookie(&req, "x"));
 	assert_null(http_form(&req, "x"));
+	assert_int_equal(http_table_size(req.form), 0);
+	assert_int_equal(http_table_size(req.query), 1);
 	req.method = g_strdup("GET");
 	req.path = g_strdup("/");
 	req.prefix = g_strdup("");
@@ -811,8 +817,8 @@ test_error_page(void **state)
 		req.method = g_strdup("<script>m</script>");
 		req.path = g_strdup("/<script>alert(1)</script>");
 		req.prefix = g_strdup("");
-		http_table_add(req.query, "q", "<img src=x onerror=alert(1)>");
-		http_table_add(req.headers, "referer", "<b>ref</b>");
+		http_table_add(&req.query, "q", "<img src=x onerror=alert(1)>");
+		http_table_add(&req.headers, "referer", "<b>ref</b>");
 		http_response_init(&resp);
 		http_response_error(&resp, cases[i].status);
 		assert_int_equal(resp.status, cases[i].status);
@@ -1039,7 +1045,7 @@ test_csrf_reuse(void **state)
 		http_request_init(&req);
 		req.prefix = g_strdup("");
 		if (cases[i].cookie != NULL)
-			http_table_add(req.cookies, CSRF_COOKIE,
+			http_table_add(&req.cookies, CSRF_COOKIE,
 			    cases[i].cookie);
 		http_response_init(&resp);
 		token = csrf_token(&req, &resp);
@@ -1101,7 +1107,7 @@ test_csrf_check(void **state)
 
 		http_request_init(&req);
 		if (check_cases[i].cookie != NULL)
-			http_table_add(req.cookies, CSRF_COOKIE,
+			http_table_add(&req.cookies, CSRF_COOKIE,
 			    check_cases[i].cookie);
 		if (check_cases[i].field != NULL)
 			http_request_add_field(&req, CSRF_FIELD,
