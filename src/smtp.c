@@ -111,8 +111,12 @@ struct smtp_session {
 	struct smtp_trust *own_trust;	/* the system's, for this session */
 	gboolean	 insecure;
 	gnutls_certificate_credentials_t cred;	/* NULL until STARTTLS;
-						 * the trust's, or (insecure)
-						 * the session's own */
+						 * the trust's, or own_cred */
+	gboolean	 own_cred;	/* cred is the session's own, empty:
+					 * insecure, or no trust to load */
+	char		*no_trust;	/* AUTO: why the trust could not be
+					 * loaded; the certificate goes
+					 * unchecked */
 	gint64		 start_us;	/* monotonic */
 	gboolean	 in_txn;	/* MAIL accepted, no final reply yet */
 	struct smtp_caps caps;
@@ -965,27 +969,43 @@ tls_failed(struct smtp_session *s, const char *fmt, ...)
 	return SMTP_TLS_FAILED;
 }
 
-/* The credentials for this session's handshake: the trust's, shared;
- * insecure, an empty set of its own (nothing is checked). */
+/* An empty set of credentials of the session's own: nothing to check
+ * the server's certificate against. */
+static enum smtp_status
+own_credentials(struct smtp_session *s)
+{
+	int	rc;
+
+	if ((rc = gnutls_certificate_allocate_credentials(&s->cred)) < 0) {
+		s->cred = NULL;
+		return tls_failed(s, "%s", gnutls_strerror(rc));
+	}
+	s->own_cred = TRUE;
+	return SMTP_OK;
+}
+
+/*
+ * The credentials for this session's handshake: the trust's, shared;
+ * insecure, an empty set of its own.  When the trust cannot be loaded
+ * (a machine without the ca-certificates package), REQUIRED stops, and
+ * AUTO goes on encrypted with the certificate unchecked, as it would
+ * with one that does not check out (smtp.h).
+ */
 static enum smtp_status
 tls_credentials(struct smtp_session *s)
 {
 	const char	*why = NULL;
-	int		 rc;
 
 	if (s->cred != NULL)
 		return SMTP_OK;
-	if (s->insecure) {
-		if ((rc = gnutls_certificate_allocate_credentials(&s->cred))
-		    < 0) {
-			s->cred = NULL;
-			return tls_failed(s, "%s", gnutls_strerror(rc));
-		}
+	if (s->insecure)
+		return own_credentials(s);
+	if ((s->cred = trust_credentials(s->trust, &why)) != NULL)
 		return SMTP_OK;
-	}
-	if ((s->cred = trust_credentials(s->trust, &why)) == NULL)
+	if (s->tls_mode == SMTP_TLS_REQUIRED)
 		return tls_failed(s, "%s", why);
-	return SMTP_OK;
+	s->no_trust = g_strdup(why);
+	return own_credentials(s);
 }
 
 /* A GnuTLS client session on the connection; the certificate is
@@ -1051,6 +1071,9 @@ tls_untrusted(struct smtp_session *s)
 	char		*text;
 	int		 rc;
 
+	if (s->no_trust != NULL)
+		return g_strdup_printf("no trusted certificates to check it "
+		    "against (%s)", s->no_trust);
 	rc = gnutls_certificate_verify_peers3(s->conn.tls, s->host, &status);
 	if (rc < 0)
 		return g_strdup(gnutls_strerror(rc));
@@ -1219,9 +1242,9 @@ smtp_session_free(struct smtp_session *s)
 	g_free(s->port);
 	g_free(s->helo_name);
 	g_free(s->own_literal);
-	/* Only an insecure session's credentials are its own. */
-	if (s->insecure && s->cred != NULL)
+	if (s->own_cred)
 		gnutls_certificate_free_credentials(s->cred);
+	g_free(s->no_trust);
 	smtp_trust_free(s->own_trust);
 	g_ptr_array_unref(s->rlines);
 	g_free(s->outcome.reply);

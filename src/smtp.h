@@ -68,9 +68,10 @@ enum smtp_status {
  * AUTO is opportunistic (RFC 7435), as Postfix's own client at its
  * default "may" level: when the server does not offer STARTTLS or
  * refuses it (4xx/5xx), the mail goes in plain text; when its
- * certificate does not check out (a lab server's self-signed one), the
- * mail goes encrypted and the outcome says why the certificate is not
- * trusted.  Failing there would protect nothing, as whoever could
+ * certificate does not check out (a lab server's self-signed one), or
+ * there is nothing to check it against (no trust store on the machine),
+ * the mail goes encrypted and the outcome says why the certificate is
+ * not trusted.  Failing there would protect nothing, as whoever could
  * forge a certificate could as well strip STARTTLS from the EHLO reply.
  * REQUIRED stops before MAIL in all three cases.
  */

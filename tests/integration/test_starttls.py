@@ -106,6 +106,11 @@ class TlsPostfix:
 
 # How the note where TLS started ends, by what became of the certificate.
 VERIFIED = "certificate verified for 127\\.0\\.0\\.1"
+NO_TRUST = ("certificate NOT trusted for 127\\.0\\.0\\.1: no trusted "
+            "certificates to check it against \\(cannot load the system's "
+            "trusted certificates: .*\\); going on encrypted")
+# GnuTLS's system trust store on Debian (ca-certificates).
+TRUST_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 UNTRUSTED = ("certificate NOT trusted for 127\\.0\\.0\\.1: The certificate "
              "is NOT trusted\\. The certificate issuer is unknown; going on "
              "encrypted")
@@ -209,6 +214,52 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertIn("give it with --smtp-ca", text)
         self.assertNotIn("The server's certificate was verified", text)
         self.assert_received_with_tls(u.wait_mail())
+
+    def no_trust_store(self, *labmail_args, to):
+        """send(), with labmail seeing an empty system trust store, as
+        on a machine without the ca-certificates package (a mount
+        namespace of its own, where the bundle is /dev/null)."""
+        hide = ("unshare", "--mount", "--propagation", "private", "sh",
+                "-c", "mount --bind /dev/null %s && exec \"$0\" \"$@\""
+                % TRUST_BUNDLE)
+        lm = labtest.Labmail(*labmail_args, smtp_port=self.postfix.port,
+                             wrapper=hide)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        data = dict(FORM, to="%s@%s" % (to.name, labtest.DOMAIN),
+                    csrf_token=b.csrf())
+        r = b.post("/send", data)
+        return r, html.unescape(r.text), transcript(r.text)
+
+    def test_no_trust_store_goes_encrypted(self):
+        """auto with no trusted certificates to check against: the mail
+        still goes encrypted, and the page says the certificate could
+        not be checked, and why."""
+        if not os.path.exists(TRUST_BUNDLE):
+            self.skipTest("no %s to hide" % TRUST_BUNDLE)
+        u = self.user()
+        r, text, rows = self.no_trust_store(to=u)
+        self.assertEqual(r.status, 200, text)
+        self.assertIn("Mail queued", text)
+        self.assert_tls_dialogue(rows, NO_TRUST)
+        self.assertIn("did not check out: no trusted certificates to "
+                      "check it against (cannot load the system's "
+                      "trusted certificates", text)
+        self.assert_received_with_tls(u.wait_mail())
+
+    def test_no_trust_store_required_refuses(self):
+        """required with no trusted certificates: nothing is sent."""
+        if not os.path.exists(TRUST_BUNDLE):
+            self.skipTest("no %s to hide" % TRUST_BUNDLE)
+        u = self.user()
+        r, text, rows = self.no_trust_store("--smtp-tls=required", to=u)
+        self.assertEqual(r.status, 502, text)
+        self.assertIn("cannot load the system's trusted certificates",
+                      text)
+        # Found before STARTTLS was asked for: QUIT in clear.
+        self.assertEqual(commands(rows), ["EHLO [127.0.0.1]", "QUIT"])
+        time.sleep(1)
+        self.assertFalse(os.path.exists(u.spool), "a mail arrived")
 
     def test_required_refuses_an_untrusted_certificate(self):
         u = self.user()
