@@ -202,7 +202,7 @@ test_parse_urlencoded_fields_max(void **state)
 			http_request_init(&req);
 			http_parse_urlencoded(&req, form, data->str,
 			    data->len);
-			assert_int_equal(g_hash_table_size(form ? req.form :
+			assert_int_equal(http_table_size(form ? req.form :
 			    req.query), HTTP_FIELDS_MAX);
 			if (n == HTTP_FIELDS_MAX)
 				assert_null(req.malformed);
