@@ -6,9 +6,11 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,59 +65,88 @@ owner_ids(const char *owner, uid_t *uid, gid_t *gid)
 	return ok;
 }
 
-/*
- * Bind fd to sun, the socket file made with mode at once (through the
- * umask: start-up is single-threaded).  Not chmod(2) after bind(2): in
- * between, whoever can write to the folder could put a symbolic link
- * there, which chmod, run as root, would follow.  For the same reason
- * the owner is set with lchown(2).
- */
+/* sun for path; FALSE with *err set if path is too long for one. */
 static gboolean
-bind_with_mode(int fd, const struct sockaddr_un *sun, guint mode)
+socket_address(struct sockaddr_un *sun, const char *path, GError **err)
 {
-	mode_t	old = umask(~mode & 0777);
-	int	ret = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	int	saved = errno;
-
-	umask(old);
-	errno = saved;
-	return ret == 0;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (g_strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) <
+	    sizeof(sun->sun_path))
+		return TRUE;
+	g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+	    "%s: path too long for a socket", path);
+	return FALSE;
 }
 
+/* A new folder beside path that only we can enter (0700), or NULL. */
+static char *
+private_dir(const char *path, GError **err)
+{
+	char	*parent = g_path_get_dirname(path);
+	char	*dir = g_build_filename(parent, ".labmail-XXXXXX", NULL);
+
+	g_free(parent);
+	if (g_mkdtemp_full(dir, 0700) != NULL)
+		return dir;
+	g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
+	    "cannot listen on %s: cannot make %s: %s", path, dir,
+	    g_strerror(errno));
+	g_free(dir);
+	return NULL;
+}
+
+/*
+ * The socket is made in a folder of its own that only we can enter,
+ * given its mode and owner there, then renamed into place: no one can
+ * swap in a link for chmod(2) or chown(2) to follow, and the socket
+ * shows up at path whole.  A file that shows up at path meanwhile
+ * stays (RENAME_NOREPLACE).
+ */
 int
 listen_unix(const char *path, guint mode, const char *owner, GError **err)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
-	uid_t			 uid;
-	gid_t			 gid;
-	int			 fd;
+	uid_t			 uid = (uid_t)-1;	/* -1: unchanged */
+	gid_t			 gid = (gid_t)-1;
+	char			*dir, *made;
+	int			 fd = -1;
+	gboolean		 ok;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-		    "%s: path too long for a socket", path);
+	/* Clients connect by path: it must fit an address too. */
+	if (!socket_address(&sun, path, err))
 		return -1;
-	}
 	if (owner != NULL && !owner_ids(owner, &uid, &gid)) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		    "socket-owner %s: no such user or group", owner);
 		return -1;
 	}
-	/* A socket left by a previous run goes; any other file stays. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    !bind_with_mode(fd, &sun, mode) ||
-	    (owner != NULL && lchown(path, uid, gid) == -1) ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "cannot listen on %s: %s", path, g_strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((dir = private_dir(path, err)) == NULL)
 		return -1;
+	made = g_build_filename(dir, "s", NULL);
+	ok = socket_address(&sun, made, err);
+	if (ok) {
+		/* A socket left by a previous run goes; any other file
+		 * stays. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ok = fd != -1 &&
+		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+		    chmod(made, mode) == 0 && chown(made, uid, gid) == 0 &&
+		    renameat2(AT_FDCWD, made, AT_FDCWD, path,
+		    RENAME_NOREPLACE) == 0 &&
+		    listen(fd, LISTEN_BACKLOG) == 0;
+		if (!ok)
+			g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot listen on %s: %s", path, g_strerror(errno));
 	}
-	return fd;
+	unlink(made);		/* still there if the rename did not happen */
+	rmdir(dir);
+	g_free(made);
+	g_free(dir);
+	if (!ok && fd != -1)
+		close(fd);
+	return ok ? fd : -1;
 }

@@ -13,7 +13,9 @@ Everything listens on 127.0.0.1; every process is stopped by its pid.
 import os
 import re
 import resource
+import shutil
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -360,6 +362,63 @@ class ConnectionLimit(unittest.TestCase):
             time.sleep(0.1)
         self.assertIsNotNone(answer)
         self.assertEqual(answer[0], 200)
+
+
+class UnixSocket(unittest.TestCase):
+    """--fastcgi=PATH: the socket is made aside with its mode, then
+    moved into place; a stale socket is replaced, any other file is
+    not, and nothing is left behind."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="labmail-fcgi-sock-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.path = os.path.join(self.dir, "fcgi.sock")
+        self.state = tempfile.mkdtemp(prefix="labmail-fcgi-state-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+
+    def start(self):
+        proc = subprocess.Popen(
+            [labtest.LABMAIL, "--fastcgi=" + self.path, "--socket-mode=0600",
+             "--smtp", "%s:%d" % (labtest.LOOPBACK, labtest.free_port()),
+             "--state-dir", self.state],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(labtest.stop_process, proc)
+        return proc
+
+    def ask(self):
+        """A request over the socket, once labmail answers on it."""
+        for _ in range(100):
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(10)
+                    s.connect(self.path)
+                    s.sendall(request_bytes(params()))
+                    return parse(read_reply(s))
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.1)
+        raise AssertionError("labmail never answered on " + self.path)
+
+    def test_made_whole_and_stale_one_replaced(self):
+        for run in range(2):        # the second finds the first's socket
+            proc = self.start()
+            self.assertEqual(self.ask()[0], 200)
+            st = os.lstat(self.path)
+            self.assertTrue(stat.S_ISSOCK(st.st_mode))
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+            self.assertEqual(os.listdir(self.dir), ["fcgi.sock"], run)
+            self.assertEqual(labtest.stop_process(proc), 0)
+
+    def test_another_file_stays(self):
+        with open(self.path, "w") as f:
+            f.write("not a socket\n")
+        proc = self.start()
+        out, _ = proc.communicate(timeout=30)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("cannot listen on %s: File exists" % self.path, out)
+        with open(self.path) as f:
+            self.assertEqual(f.read(), "not a socket\n")
+        self.assertEqual(os.listdir(self.dir), ["fcgi.sock"])
 
 
 class Stopping(unittest.TestCase):
