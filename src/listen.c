@@ -79,74 +79,127 @@ socket_address(struct sockaddr_un *sun, const char *path, GError **err)
 	return FALSE;
 }
 
-/* A new folder beside path that only we can enter (0700), or NULL. */
-static char *
-private_dir(const char *path, GError **err)
+/*
+ * A new folder in the folder pfd, that only we can enter: its name in
+ * *name, an open descriptor returned (-1 on failure, errno set).  It
+ * is checked through the descriptor, so that a folder swapped in under
+ * the same name (pfd may be writable by others) is not taken for it.
+ */
+static int
+private_dir(int pfd, char **name)
 {
-	char	*parent = g_path_get_dirname(path);
-	char	*dir = g_build_filename(parent, ".labmail-XXXXXX", NULL);
+	struct stat	st;
+	int		dfd, tries;
 
-	g_free(parent);
-	if (g_mkdtemp_full(dir, 0700) != NULL)
-		return dir;
-	g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-	    "cannot listen on %s: cannot make %s: %s", path, dir,
-	    g_strerror(errno));
-	g_free(dir);
-	return NULL;
+	for (tries = 0; tries < 16; tries++) {
+		*name = g_strdup_printf(".labmail-%08x", g_random_int());
+		if (mkdirat(pfd, *name, 0700) == 0)
+			break;
+		g_clear_pointer(name, g_free);
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (*name == NULL)
+		return -1;
+	dfd = openat(pfd, *name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd != -1 && (fstat(dfd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != 0700)) {
+		close(dfd);
+		errno = EPERM;
+		dfd = -1;
+	}
+	return dfd;
+}
+
+/*
+ * Move the socket "s" of folder dfd to base in folder pfd, replacing
+ * only a stale socket.  RENAME_NOREPLACE keeps a file that shows up
+ * there meanwhile; where a file system lacks it, link(2) does the
+ * same, as it never replaces.
+ */
+static gboolean
+place_socket(int dfd, int pfd, const char *base)
+{
+	struct stat	st;
+
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode))
+		unlinkat(pfd, base, 0);		/* left by a previous run */
+	if (renameat2(dfd, "s", pfd, base, RENAME_NOREPLACE) == 0)
+		return TRUE;
+	if (errno != EINVAL)
+		return FALSE;
+	return linkat(dfd, "s", pfd, base, 0) == 0;
+}
+
+/*
+ * Bind and listen in folder dfd, as "s": bind(2) takes a path, so the
+ * folder is named through /proc/self/fd, whatever the name it has in
+ * its parent by now.
+ */
+static gboolean
+bind_in(int fd, int dfd)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+
+	g_snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/s",
+	    dfd);
+	return bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    listen(fd, LISTEN_BACKLOG) == 0;
 }
 
 /*
  * The socket is made in a folder of its own that only we can enter,
- * given its mode and owner there, then renamed into place: no one can
- * swap in a link for chmod(2) or chown(2) to follow, and the socket
- * shows up at path whole.  A file that shows up at path meanwhile
- * stays (RENAME_NOREPLACE).
+ * reached by descriptor, never by path: bound and listening there,
+ * given its mode and owner, then moved into place.  Whoever can write
+ * to path's folder can rename or swap names there, but no link they
+ * put in can redirect the chmod or the chown, and the socket shows up
+ * at path whole, already listening.
  */
 int
 listen_unix(const char *path, guint mode, const char *owner, GError **err)
 {
 	struct sockaddr_un	 sun;
-	struct stat		 st;
 	uid_t			 uid = (uid_t)-1;	/* -1: unchanged */
 	gid_t			 gid = (gid_t)-1;
-	char			*dir, *made;
-	int			 fd = -1;
-	gboolean		 ok;
+	char			*parent = g_path_get_dirname(path);
+	char			*base = g_path_get_basename(path);
+	char			*name = NULL;
+	int			 pfd = -1, dfd = -1, fd = -1;
+	gboolean		 ok = FALSE;
 
-	/* Clients connect by path: it must fit an address too. */
+	/* Clients connect by path: it must fit an address. */
 	if (!socket_address(&sun, path, err))
-		return -1;
+		goto out;
 	if (owner != NULL && !owner_ids(owner, &uid, &gid)) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		    "socket-owner %s: no such user or group", owner);
-		return -1;
+		goto out;
 	}
-	if ((dir = private_dir(path, err)) == NULL)
-		return -1;
-	made = g_build_filename(dir, "s", NULL);
-	ok = socket_address(&sun, made, err);
-	if (ok) {
-		/* A socket left by a previous run goes; any other file
-		 * stays. */
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ok = fd != -1 &&
-		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-		    chmod(made, mode) == 0 && chown(made, uid, gid) == 0 &&
-		    renameat2(AT_FDCWD, made, AT_FDCWD, path,
-		    RENAME_NOREPLACE) == 0 &&
-		    listen(fd, LISTEN_BACKLOG) == 0;
-		if (!ok)
-			g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "cannot listen on %s: %s", path, g_strerror(errno));
+	ok = (pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 &&
+	    (dfd = private_dir(pfd, &name)) != -1 &&
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1 &&
+	    bind_in(fd, dfd) &&
+	    fchmodat(dfd, "s", mode, 0) == 0 &&
+	    fchownat(dfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    place_socket(dfd, pfd, base);
+	if (!ok)
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "cannot listen on %s: %s", path, g_strerror(errno));
+out:
+	if (dfd != -1) {
+		unlinkat(dfd, "s", 0);	/* there unless it was moved */
+		close(dfd);
 	}
-	unlink(made);		/* still there if the rename did not happen */
-	rmdir(dir);
-	g_free(made);
-	g_free(dir);
+	if (name != NULL)
+		unlinkat(pfd, name, AT_REMOVEDIR);
+	if (pfd != -1)
+		close(pfd);
 	if (!ok && fd != -1)
 		close(fd);
+	g_free(name);
+	g_free(parent);
+	g_free(base);
 	return ok ? fd : -1;
 }

@@ -11,6 +11,7 @@ Everything listens on 127.0.0.1; every process is stopped by its pid.
 """
 
 import os
+import pwd
 import re
 import resource
 import shutil
@@ -365,60 +366,87 @@ class ConnectionLimit(unittest.TestCase):
 
 
 class UnixSocket(unittest.TestCase):
-    """--fastcgi=PATH: the socket is made aside with its mode, then
-    moved into place; a stale socket is replaced, any other file is
+    """--fastcgi=PATH: the socket is made aside with its mode and owner,
+    then moved into place; a stale socket is replaced, any other file is
     not, and nothing is left behind."""
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="labmail-fcgi-sock-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.path = os.path.join(self.dir, "fcgi.sock")
         self.state = tempfile.mkdtemp(prefix="labmail-fcgi-state-")
         self.addCleanup(shutil.rmtree, self.state, True)
+        self.log = os.path.join(self.state, "labmail.log")
 
-    def start(self):
-        proc = subprocess.Popen(
-            [labtest.LABMAIL, "--fastcgi=" + self.path, "--socket-mode=0600",
-             "--smtp", "%s:%d" % (labtest.LOOPBACK, labtest.free_port()),
-             "--state-dir", self.state],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+    def start(self, path, *args):
+        with open(self.log, "ab") as log:
+            proc = subprocess.Popen(
+                [labtest.LABMAIL, "--fastcgi=" + path, *args,
+                 "--smtp", "%s:%d" % (labtest.LOOPBACK, labtest.free_port()),
+                 "--state-dir", self.state],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.addCleanup(labtest.stop_process, proc)
         return proc
 
-    def ask(self):
-        """A request over the socket, once labmail answers on it."""
-        for _ in range(100):
-            try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.settimeout(10)
-                    s.connect(self.path)
-                    s.sendall(request_bytes(params()))
-                    return parse(read_reply(s))
-            except (FileNotFoundError, ConnectionRefusedError):
-                time.sleep(0.1)
-        raise AssertionError("labmail never answered on " + self.path)
+    def output(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def ask(self, path, proc):
+        """A request over the socket, once labmail listens on it."""
+        labtest.wait_unix(path, proc)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(path)
+            s.sendall(request_bytes(params()))
+            return parse(read_reply(s))
 
     def test_made_whole_and_stale_one_replaced(self):
+        path = os.path.join(self.dir, "fcgi.sock")
+        nobody = pwd.getpwnam("nobody")
         for run in range(2):        # the second finds the first's socket
-            proc = self.start()
-            self.assertEqual(self.ask()[0], 200)
-            st = os.lstat(self.path)
+            proc = self.start(path, "--socket-mode=0660",
+                              "--socket-owner=nobody")
+            self.assertEqual(self.ask(path, proc)[0], 200)
+            st = os.lstat(path)
             self.assertTrue(stat.S_ISSOCK(st.st_mode))
-            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+            self.assertEqual((st.st_uid, st.st_gid),
+                             (nobody.pw_uid, nobody.pw_gid))
             self.assertEqual(os.listdir(self.dir), ["fcgi.sock"], run)
-            self.assertEqual(labtest.stop_process(proc), 0)
+            self.assertEqual(labtest.stop_process(proc), 0, self.output())
+        for alarm in ("AddressSanitizer", "runtime error:"):
+            self.assertNotIn(alarm, self.output())
+
+    def test_longest_path(self):
+        """A path as long as a socket address takes (107 bytes) works:
+        the folder it is made in first is not named by path."""
+        sub = os.path.join(self.dir, "d" * (100 - len(self.dir)))
+        os.mkdir(sub)
+        path = os.path.join(sub, "s" * (107 - len(sub) - 1))
+        self.assertEqual(len(path), 107)
+        proc = self.start(path)
+        self.assertEqual(self.ask(path, proc)[0], 200)
+        self.assertEqual(os.listdir(sub), [os.path.basename(path)])
 
     def test_another_file_stays(self):
-        with open(self.path, "w") as f:
+        path = os.path.join(self.dir, "fcgi.sock")
+        with open(path, "w") as f:
             f.write("not a socket\n")
-        proc = self.start()
-        out, _ = proc.communicate(timeout=30)
-        self.assertNotEqual(proc.returncode, 0)
-        self.assertIn("cannot listen on %s: File exists" % self.path, out)
-        with open(self.path) as f:
+        proc = self.start(path)
+        self.assertNotEqual(proc.wait(timeout=30), 0)
+        self.assertIn("cannot listen on %s: File exists" % path,
+                      self.output())
+        with open(path) as f:
             self.assertEqual(f.read(), "not a socket\n")
         self.assertEqual(os.listdir(self.dir), ["fcgi.sock"])
+
+    def test_no_folder(self):
+        path = os.path.join(self.dir, "missing", "fcgi.sock")
+        proc = self.start(path)
+        self.assertNotEqual(proc.wait(timeout=30), 0)
+        self.assertIn("cannot listen on %s: No such file or directory"
+                      % path, self.output())
+        self.assertEqual(os.listdir(self.dir), [])
 
 
 class Stopping(unittest.TestCase):
