@@ -82,8 +82,10 @@ socket_address(struct sockaddr_un *sun, const char *path, GError **err)
 /*
  * A new folder in the folder pfd, that only we can enter: its name in
  * *name, an open descriptor returned (-1 on failure, errno set).  It
- * is checked through the descriptor, so that a folder swapped in under
- * the same name (pfd may be writable by others) is not taken for it.
+ * is checked and set to 0700 through the descriptor (a setgid parent
+ * or a umask may have given it other bits), so that a folder swapped
+ * in under the same name (pfd may be writable by others) is not taken
+ * for it.
  */
 static int
 private_dir(int pfd, char **name)
@@ -103,11 +105,13 @@ private_dir(int pfd, char **name)
 		return -1;
 	dfd = openat(pfd, *name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
-	if (dfd != -1 && (fstat(dfd, &st) == -1 || st.st_uid != geteuid() ||
-	    (st.st_mode & 07777) != 0700)) {
+	if (dfd == -1)
+		return -1;
+	if (fstat(dfd, &st) == -1 || st.st_uid != geteuid() ||
+	    fchmod(dfd, 0700) == -1) {
 		close(dfd);
 		errno = EPERM;
-		dfd = -1;
+		return -1;
 	}
 	return dfd;
 }
@@ -128,15 +132,15 @@ place_socket(int dfd, int pfd, const char *base)
 		unlinkat(pfd, base, 0);		/* left by a previous run */
 	if (renameat2(dfd, "s", pfd, base, RENAME_NOREPLACE) == 0)
 		return TRUE;
-	if (errno != EINVAL)
+	if (errno != EINVAL && errno != ENOSYS)
 		return FALSE;
 	return linkat(dfd, "s", pfd, base, 0) == 0;
 }
 
 /*
- * Bind and listen in folder dfd, as "s": bind(2) takes a path, so the
- * folder is named through /proc/self/fd, whatever the name it has in
- * its parent by now.
+ * Bind fd in folder dfd, as "s": bind(2) takes a path, so the folder
+ * is named through /proc/self/fd (hence /proc is needed), whatever the
+ * name it has in its parent by now.
  */
 static gboolean
 bind_in(int fd, int dfd)
@@ -145,8 +149,7 @@ bind_in(int fd, int dfd)
 
 	g_snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/s",
 	    dfd);
-	return bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-	    listen(fd, LISTEN_BACKLOG) == 0;
+	return bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 }
 
 /*
@@ -167,20 +170,27 @@ listen_unix(const char *path, guint mode, const char *owner, GError **err)
 	char			*base = g_path_get_basename(path);
 	char			*name = NULL;
 	int			 pfd = -1, dfd = -1, fd = -1;
-	gboolean		 ok = FALSE;
+	gboolean		 ok = FALSE, bound = FALSE;
 
 	/* Clients connect by path: it must fit an address. */
 	if (!socket_address(&sun, path, err))
 		goto out;
+	if (g_str_has_suffix(path, "/") || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+		    "%s: a socket path names a file, not a folder", path);
+		goto out;
+	}
 	if (owner != NULL && !owner_ids(owner, &uid, &gid)) {
 		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		    "socket-owner %s: no such user or group", owner);
 		goto out;
 	}
-	ok = (pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 &&
+	ok = (pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1 &&
 	    (dfd = private_dir(pfd, &name)) != -1 &&
 	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1 &&
-	    bind_in(fd, dfd) &&
+	    (bound = bind_in(fd, dfd)) &&
+	    listen(fd, LISTEN_BACKLOG) == 0 &&
 	    fchmodat(dfd, "s", mode, 0) == 0 &&
 	    fchownat(dfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    place_socket(dfd, pfd, base);
@@ -189,7 +199,8 @@ listen_unix(const char *path, guint mode, const char *owner, GError **err)
 		    "cannot listen on %s: %s", path, g_strerror(errno));
 out:
 	if (dfd != -1) {
-		unlinkat(dfd, "s", 0);	/* there unless it was moved */
+		if (bound)		/* there unless it was moved */
+			unlinkat(dfd, "s", 0);
 		close(dfd);
 	}
 	if (name != NULL)

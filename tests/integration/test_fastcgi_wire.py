@@ -105,6 +105,7 @@ class LabmailFcgi:
         systemd and spawn-fcgi do; else labmail makes its own."""
         self.tmp = tempfile.mkdtemp(prefix="labmail-fcgi-wire-")
         self.log = os.path.join(self.tmp, "labmail.log")
+        self.final_output = None
         if listener is not None:
             self.port = listener.getsockname()[1]
             where = "--fastcgi"
@@ -131,12 +132,17 @@ class LabmailFcgi:
             return parse(read_reply(s))
 
     def output(self):
+        if self.final_output is not None:
+            return self.final_output
         with open(self.log, errors="replace") as f:
             return f.read()
 
     def stop(self):
+        """Stop labmail, keep its log text, remove its folder."""
         status = labtest.stop_process(self.proc)
         out = self.output()
+        self.final_output = out
+        shutil.rmtree(self.tmp, True)
         for alarm in ("AddressSanitizer", "runtime error:"):
             if alarm in out:
                 raise AssertionError("labmail: %s\n%s" % (alarm, out[-3000:]))
@@ -402,16 +408,18 @@ class UnixSocket(unittest.TestCase):
 
     def test_made_whole_and_stale_one_replaced(self):
         path = os.path.join(self.dir, "fcgi.sock")
-        nobody = pwd.getpwnam("nobody")
+        # Giving a file away takes root; else the owner stays ours.
+        owner = pwd.getpwnam("nobody" if labtest.is_root() else
+                             pwd.getpwuid(os.geteuid()).pw_name)
         for run in range(2):        # the second finds the first's socket
             proc = self.start(path, "--socket-mode=0660",
-                              "--socket-owner=nobody")
+                              "--socket-owner=" + owner.pw_name)
             self.assertEqual(self.ask(path, proc)[0], 200)
             st = os.lstat(path)
             self.assertTrue(stat.S_ISSOCK(st.st_mode))
             self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
             self.assertEqual((st.st_uid, st.st_gid),
-                             (nobody.pw_uid, nobody.pw_gid))
+                             (owner.pw_uid, owner.pw_gid))
             self.assertEqual(os.listdir(self.dir), ["fcgi.sock"], run)
             self.assertEqual(labtest.stop_process(proc), 0, self.output())
         for alarm in ("AddressSanitizer", "runtime error:"):
@@ -447,6 +455,18 @@ class UnixSocket(unittest.TestCase):
         self.assertIn("cannot listen on %s: No such file or directory"
                       % path, self.output())
         self.assertEqual(os.listdir(self.dir), [])
+
+    def test_a_folder_is_no_socket_path(self):
+        """A path that names a folder is refused, not taken as the
+        folder's last component."""
+        os.mkdir(os.path.join(self.dir, "sub"))
+        for path in (self.dir + "/sub/", self.dir + "/sub/.."):
+            proc = self.start(path)
+            self.assertNotEqual(proc.wait(timeout=30), 0, path)
+            self.assertIn("%s: a socket path names a file, not a folder"
+                          % path, self.output())
+        self.assertEqual(os.listdir(self.dir), ["sub"])
+        self.assertEqual(os.listdir(self.dir + "/sub"), [])
 
 
 class Stopping(unittest.TestCase):
@@ -506,6 +526,7 @@ class CgiShortBody(unittest.TestCase):
     def test_body_cut_short_is_refused(self):
         """Standard input that ends before CONTENT_LENGTH: 400."""
         tmp = tempfile.mkdtemp(prefix="labmail-cgi-short-")
+        self.addCleanup(shutil.rmtree, tmp, True)
         conf = os.path.join(tmp, "labmail.conf")
         with open(conf, "w") as f:
             f.write("[labmail]\nsmtp = %s:%d\nstate-dir = %s\n" % (
