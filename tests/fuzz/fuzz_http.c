@@ -24,6 +24,8 @@
  *    with its value decoded ('+' is a space, then %XX), a NUL byte of a
  *    name or a value, form and query alike, kept as U+FFFD, and the
  *    first value of a name wins;
+ *  - at most HTTP_FIELDS_MAX fields are read: past them, the request
+ *    is malformed and the rest is dropped;
  *  - a table escaped by GLib parses back to itself, as form and query,
  *    later values of a name ignored;
  *  - cookies: each one is a "name=value" of the header, its name not
@@ -225,11 +227,14 @@ fuzz_urlencoded(const char *data, gsize len, gboolean form)
 	gsize			 raw_len;
 	gboolean		 exact = TRUE;
 	char			*key;
+	guint			 n = 0;
 
 	http_request_init(&req);
 	http_parse_urlencoded(&req, form, data, len);
 	table = form ? req.form : req.query;
 	for (p = data; p < end; p = amp + 1) {
+		if (++n > HTTP_FIELDS_MAX)
+			break;		/* the rest is not read */
 		amp = next_field(p, end, &name, &value, &raw_len);
 		if (name == NULL) {
 			/* Not decodable: named as sent. */
@@ -255,6 +260,8 @@ fuzz_urlencoded(const char *data, gsize len, gboolean form)
 		g_byte_array_unref(name);
 		g_byte_array_unref(value);
 	}
+	/* Past HTTP_FIELDS_MAX fields the request is malformed. */
+	g_assert((req.malformed != NULL) == (n > HTTP_FIELDS_MAX));
 	check_bad_field(&req, &bad);
 	if (exact) {
 		g_assert_cmpuint(http_table_size(table), ==,
@@ -412,10 +419,12 @@ fuzz_urlencoded_table(const uint8_t *data, size_t size)
 	GString			*enc;
 	gpointer		 k, v;
 	char			*name, *value, *en, *ev;
-	guint			 i;
+	/* Each name is sent twice: at most HTTP_FIELDS_MAX fields. */
+	guint			 i, pairs = MIN(pieces->len,
+				    HTTP_FIELDS_MAX) / 2 * 2;
 	int			 way;
 
-	for (i = 0; i + 1 < pieces->len; i += 2) {
+	for (i = 0; i + 1 < pairs; i += 2) {
 		name = piece_str(pieces, i);
 		value = piece_str(pieces, i + 1);
 		/* http_table_add()'s rule, the one the header gives. */
@@ -426,7 +435,7 @@ fuzz_urlencoded_table(const uint8_t *data, size_t size)
 	}
 	for (way = 0; way < 3; way++) {
 		enc = g_string_new(NULL);
-		for (i = 0; i + 1 < pieces->len; i += 2) {
+		for (i = 0; i + 1 < pairs; i += 2) {
 			name = piece_str(pieces, i);
 			value = piece_str(pieces, i + 1);
 			en = form_escape(name, way);
