@@ -470,6 +470,15 @@ header_clear(gpointer p)
 	g_free(h->value);
 }
 
+/* Append a copy of name: value to headers. */
+static void
+headers_append(GArray *headers, const char *name, const char *value)
+{
+	struct http_header	h = { g_strdup(name), g_strdup(value) };
+
+	g_array_append_val(headers, h);
+}
+
 static GArray *
 headers_new(void)
 {
@@ -504,10 +513,8 @@ own_copy(struct http_response *resp)
 	for (i = 0; i < resp->headers->len; i++) {
 		const struct http_header *h = &g_array_index(resp->headers,
 		    struct http_header, i);
-		struct http_header copy = { g_strdup(h->name),
-		    g_strdup(h->value) };
 
-		g_array_append_val(own, copy);
+		headers_append(own, h->name, h->value);
 	}
 	g_array_unref(resp->headers);
 	resp->headers = own;
@@ -537,10 +544,8 @@ void
 http_response_add_header(struct http_response *resp, const char *name,
     const char *value)
 {
-	struct http_header	h = { g_strdup(name), g_strdup(value) };
-
 	own_copy(resp);
-	g_array_append_val(resp->headers, h);
+	headers_append(resp->headers, name, value);
 }
 
 const char *

@@ -65,14 +65,13 @@ owner_ids(const char *owner, uid_t *uid, gid_t *gid)
 	return ok;
 }
 
-/* sun for path; FALSE with *err set if path is too long for one. */
+/* TRUE if path fits a socket address; else FALSE with *err set. */
 static gboolean
-socket_address(struct sockaddr_un *sun, const char *path, GError **err)
+path_fits(const char *path, GError **err)
 {
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (g_strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) <
-	    sizeof(sun->sun_path))
+	struct sockaddr_un	sun;
+
+	if (strlen(path) < sizeof(sun.sun_path))
 		return TRUE;
 	g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
 	    "%s: path too long for a socket", path);
@@ -163,7 +162,6 @@ bind_in(int fd, int dfd)
 int
 listen_unix(const char *path, guint mode, const char *owner, GError **err)
 {
-	struct sockaddr_un	 sun;
 	uid_t			 uid = (uid_t)-1;	/* -1: unchanged */
 	gid_t			 gid = (gid_t)-1;
 	char			*parent = g_path_get_dirname(path);
@@ -173,7 +171,7 @@ listen_unix(const char *path, guint mode, const char *owner, GError **err)
 	gboolean		 ok = FALSE, bound = FALSE;
 
 	/* Clients connect by path: it must fit an address. */
-	if (!socket_address(&sun, path, err))
+	if (!path_fits(path, err))
 		goto out;
 	if (g_str_has_suffix(path, "/") || strcmp(base, ".") == 0 ||
 	    strcmp(base, "..") == 0) {

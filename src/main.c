@@ -120,7 +120,7 @@ cgi_config(struct config *cfg, GError **err)
 	return ok;
 }
 
-/* Ceiling of the raised limit, when the hard one is unlimited. */
+/* The most the soft limit is raised to, whatever the hard one. */
 #define FD_LIMIT_CEILING	65536
 
 /*
@@ -202,6 +202,7 @@ serve(const struct config *cfg, const struct app *app, int listen_fd,
 	GError			*err = NULL;
 	int			 sig;
 
+	raise_fd_limit();
 	if (cfg->fastcgi != NULL)
 		fcgi = front_fcgi_start(app, listen_fd, &err);
 	else
@@ -294,8 +295,6 @@ main(int argc, char **argv)
 		log_fatal("%s", err->message);
 	if (!priv_drop(cfg.user, &err))
 		log_fatal("%s", err->message);
-	if (!cgi)
-		raise_fd_limit();
 	if (cgi)
 		front_cgi_run(app);
 	else
