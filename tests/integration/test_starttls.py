@@ -166,8 +166,9 @@ class StartTlsToPostfix(unittest.TestCase):
         self.users.append(u)
         return u
 
-    def send(self, *labmail_args, to):
-        lm = labtest.Labmail(*labmail_args, smtp_port=self.postfix.port)
+    def send(self, *labmail_args, to, wrapper=()):
+        lm = labtest.Labmail(*labmail_args, smtp_port=self.postfix.port,
+                             wrapper=wrapper)
         self.addCleanup(lm.cleanup)
         b = labtest.Browser(lm.base)
         data = dict(FORM, to="%s@%s" % (to.name, labtest.DOMAIN),
@@ -236,23 +237,12 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertNotIn("The server's certificate was verified", text)
         self.assert_received_with_tls(u.wait_mail())
 
-    def send_without_trust(self, *labmail_args, to, wrapper=()):
-        """send(), with labmail seeing no trusted certificates."""
-        lm = labtest.Labmail(*labmail_args, smtp_port=self.postfix.port,
-                             wrapper=without_trust_store(self) + wrapper)
-        self.addCleanup(lm.cleanup)
-        b = labtest.Browser(lm.base)
-        data = dict(FORM, to="%s@%s" % (to.name, labtest.DOMAIN),
-                    csrf_token=b.csrf())
-        r = b.post("/send", data)
-        return r, html.unescape(r.text), transcript(r.text)
-
     def test_no_trust_store_goes_encrypted(self):
         """auto with no trusted certificates to check against: the mail
         still goes encrypted, and the page says the certificate could
         not be checked, and why."""
         u = self.user()
-        r, text, rows = self.send_without_trust(to=u)
+        r, text, rows = self.send(to=u, wrapper=without_trust_store(self))
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
         self.assert_tls_dialogue(rows, NO_TRUST)
@@ -264,8 +254,8 @@ class StartTlsToPostfix(unittest.TestCase):
     def test_no_trust_store_required_refuses(self):
         """required with no trusted certificates: nothing is sent."""
         u = self.user()
-        r, text, rows = self.send_without_trust("--smtp-tls=required",
-                                                to=u)
+        r, text, rows = self.send("--smtp-tls=required", to=u,
+                                  wrapper=without_trust_store(self))
         self.assertEqual(r.status, 502, text)
         self.assertIn("cannot load the system's trusted certificates",
                       text)
