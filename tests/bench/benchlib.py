@@ -169,6 +169,23 @@ def cpu_seconds(pids, children=True):
     return total
 
 
+def context_switches(pid):
+    """Context switches (voluntary and not) of pid's live threads so far,
+    from /proc: a thread that waits on the network sleeps and is woken
+    once per reply."""
+    total = 0
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "status")) as f:
+                total += sum(int(n) for n in re.findall(
+                    r"^(?:non)?voluntary_ctxt_switches:\s*(\d+)",
+                    f.read(), re.M))
+        except OSError:
+            continue        # the thread ended meanwhile
+    return total
+
+
 def children_of(pid):
     """Pids whose parent is pid (labmail's privileged helper)."""
     return [p for p, ppid, _ in proc_stats() if ppid == pid]

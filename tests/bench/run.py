@@ -8,7 +8,8 @@
    servers measured alternately in the same run.
 2. Mail through the send form (POST /send, driven by wrk with send.lua)
    against Postfix's smtp-source, both sending to smtp-sink, one SMTP
-   session per message, 16 at a time, same message body size.
+   session per message, 16 at a time, same message body size; with the
+   CPU time and context switches per message of each client.
 3. GET /inbox over a spool of about 1 GiB and 100,000 messages (inbox.py):
    the first page with a cold index against grep -c '^From ', the warm
    index under wrk, the bytes read after one new delivery, the web
@@ -109,10 +110,11 @@ def start_nginx(tmp, port):
 
 # --------------------------------------------------------------------- cpu
 
-def children_cpu():
-    """CPU time of the children we have waited for (smtp-source)."""
+def children_usage():
+    """CPU time and context switches of the children we have waited for
+    (smtp-source)."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime + r.ru_stime, r.ru_nvcsw + r.ru_nivcsw
 
 
 # ----------------------------------------------------------------- figures
@@ -224,7 +226,7 @@ def run_smtp_source(port, count, sessions, length):
             "-l", str(length), "-M", "localhost",
             "-f", "bench@" + DOMAIN, "-t", "root@" + DOMAIN,
             "-S", "labmail bench", "%s:%d" % (LOOPBACK, port)]
-    cpu0 = children_cpu()
+    cpu0, switches0 = children_usage()
     t0 = time.monotonic()
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL,
@@ -234,11 +236,11 @@ def run_smtp_source(port, count, sessions, length):
     except subprocess.TimeoutExpired:
         raise BenchError("smtp-source did not finish: %s" % " ".join(argv))
     elapsed = time.monotonic() - t0
-    cpu = children_cpu() - cpu0
+    cpu, switches = children_usage()
     if proc.returncode != 0:
         raise BenchError("smtp-source failed (status %d): %s\n%s" % (
             proc.returncode, " ".join(argv), proc.stdout.strip()))
-    return elapsed, cpu, argv
+    return elapsed, cpu - cpu0, switches - switches0, argv
 
 
 def bench_send(binary, tmp, duration, sessions, length, min_messages,
@@ -251,19 +253,21 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
     # smtp-source: calibrate, then send enough for ~source_seconds.
     sink = start_sink(tmp, "source")
     warm = min_messages
-    t, _, _ = run_smtp_source(sink.port, warm, sessions, length)
+    t, _, _, _ = run_smtp_source(sink.port, warm, sessions, length)
     count = int(max(min_messages, min(100000, warm / t * source_seconds)))
     sink_cpu0 = cpu_seconds([sink.proc.pid])
-    elapsed, src_cpu, argv = run_smtp_source(sink.port, count, sessions,
-                                             length)
+    elapsed, src_cpu, src_switches, argv = run_smtp_source(
+        sink.port, count, sessions, length)
     sink_cpu = cpu_seconds([sink.proc.pid]) - sink_cpu0
     got = sink_messages(sink)
     src_rate = count / elapsed
     print("   smtp-source: %d messages in %.2f s = %.0f msg/s "
           "(sink counted %s of %d)" % (count, elapsed, src_rate, got,
                                        warm + count))
-    print("     CPU per message: smtp-source %.0f us, smtp-sink %.0f us"
-          % (us_per(src_cpu, count), us_per(sink_cpu, count)))
+    print("     CPU per message: smtp-source %.0f us, smtp-sink %.0f us; "
+          "smtp-source's context switches per message: %.1f"
+          % (us_per(src_cpu, count), us_per(sink_cpu, count),
+             src_switches / count))
     print("     %s" % " ".join(argv))
 
     # labmail: one check request, then wrk with send.lua.
@@ -289,11 +293,13 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
         raise BenchError("labmail's POST /send check got %d (expected 200 "
                          "and \"Mail queued\"); first bytes:\n%s" % (
                              status, page[:600].decode(errors="replace")))
+    lab_switches = benchlib.context_switches(lab.proc.pid)
     res = run_wrk(url, sessions, duration, script=SEND_LUA,
                   env={"LABMAIL_BENCH_FORM": form_path,
                        "LABMAIL_BENCH_TOKEN": token},
                   watch={"labmail": [lab.proc.pid],
                          "sink": [sink.proc.pid]})
+    lab_switches = benchlib.context_switches(lab.proc.pid) - lab_switches
     lab_rc = lab.stop()
     got = sink_messages(sink)
     ok = res["requests"] - res["non2xx"]
@@ -306,9 +312,11 @@ def bench_send(binary, tmp, duration, sessions, length, min_messages,
           "answered, + 1 check, + those in flight when wrk stopped)" % (
               ms(res["lat_avg"]), ms(res["lat_max"]), got, ok))
     print("     CPU per message: labmail %.0f us (%.2f cores), smtp-sink "
-          "%.0f us" % (us_per(res["cpu"]["labmail"], res["requests"]),
-                       res["cpu"]["labmail"] / res["seconds"],
-                       us_per(res["cpu"]["sink"], res["requests"])))
+          "%.0f us; labmail's context switches per message: %.1f" % (
+              us_per(res["cpu"]["labmail"], res["requests"]),
+              res["cpu"]["labmail"] / res["seconds"],
+              us_per(res["cpu"]["sink"], res["requests"]),
+              lab_switches / res["requests"] if res["requests"] else 0.0))
     print("     %s   (form %d bytes)" % (" ".join(res["argv"]), len(form)))
     if lab_rc not in (0, None):
         print("   note: labmail exited with status %d after the send "
