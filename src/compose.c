@@ -38,6 +38,14 @@
 #define MSG_RCPT_MANY	"has too many recipients (at most " \
 			    G_STRINGIFY(COMPOSE_RCPT_MAX) " in To and Cc)"
 #define MSG_BODY_LARGE	"is too large"
+#define MSG_ENCODED	"holds MIME encoding (=?...?=): type the text " \
+			    "itself, labmail encodes it"
+
+/* RFC 5321 4.5.3.1: the longest local part and path (256 octets with
+ * its angle brackets, so the domain is shorter than its own limit of
+ * 255) that a server must accept. */
+#define ADDR_LOCAL_MAX		64
+#define ADDR_PATH_MAX		254
 
 struct compose_draft {
 	const struct compose_form *form;	/* borrowed */
@@ -100,12 +108,26 @@ has_control(const char *s, gsize len)
 	return FALSE;
 }
 
+/* TRUE if s holds something shaped like an RFC 2047 encoded word: a
+ * "=?" with a "?=" after it. */
+static gboolean
+has_encoded_word(const char *s, gsize len)
+{
+	const char	*open = g_strstr_len(s, (gssize)len, "=?");
+
+	return open != NULL && g_strstr_len(open + 2,
+	    (gssize)(len - (gsize)(open + 2 - s)), "?=") != NULL;
+}
+
 /*
  * Octet-level checks of one field.  A CR or LF in a header field is
  * refused, never stripped: it would let the sender add headers of their
  * own (header injection) or, through the envelope, SMTP commands (SMTP
  * command injection).  Other control characters have no place in a
- * header either.
+ * header either.  Nor has an RFC 2047 word typed by hand: GMime passes
+ * it through and the reader decodes it, to a CR LF or, in Latin-1, a
+ * NUL that would cut any check of the decoded text short.  labmail
+ * writes the words itself, from the text as typed.
  */
 static const char *
 check_text(enum compose_field field, const char *s, gsize len)
@@ -120,27 +142,9 @@ check_text(enum compose_field field, const char *s, gsize len)
 		return MSG_CONTROL;
 	if (len > COMPOSE_LINE_FIELD_MAX)
 		return MSG_TOO_LONG;
+	if (has_encoded_word(s, len))
+		return MSG_ENCODED;
 	return NULL;
-}
-
-/*
- * A subject is sent as typed, but an RFC 2047 word typed by hand
- * ("=?utf-8?q?a=0D=0ABcc:...?=") is passed through by GMime and decoded
- * by the reader: refuse one that decodes to control characters, so that
- * no CR LF reaches a program that re-emits the subject as a header.
- */
-static const char *
-check_subject_words(const char *s, gsize len)
-{
-	char		*text, *decoded;
-	gboolean	 bad;
-
-	text = g_strndup(s, len);
-	decoded = g_mime_utils_header_decode_text(NULL, text);
-	bad = has_control(decoded, strlen(decoded));
-	g_free(decoded);
-	g_free(text);
-	return bad ? MSG_CONTROL : NULL;
 }
 
 /* RFC 5322 3.2.3 atext, plus UTF-8 octets (RFC 6532 3.2). */
@@ -207,13 +211,16 @@ domain_ok(const char *s)
 	return label_ok(s, strlen(s));
 }
 
-/* local@domain, checked again after GMime's lenient parser. */
+/* local@domain within RFC 5321's sizes, checked again after GMime's
+ * lenient parser. */
 static gboolean
 addr_spec_ok(const char *addr)
 {
 	const char	*at;
 
 	if (addr == NULL || (at = strchr(addr, '@')) == NULL)
+		return FALSE;
+	if (at - addr > ADDR_LOCAL_MAX || strlen(addr) > ADDR_PATH_MAX)
 		return FALSE;
 	return local_part_ok(addr, at - addr) && domain_ok(at + 1);
 }
@@ -320,15 +327,23 @@ static InternetAddress *
 only_mailbox(InternetAddressList *list)
 {
 	InternetAddress		*ia;
+	InternetAddressMailbox	*mailbox;
 	const char		*name;
 
 	if (list == NULL || internet_address_list_length(list) != 1)
 		return NULL;
 	ia = internet_address_list_get_address(list, 0);
-	if (!INTERNET_ADDRESS_IS_MAILBOX(ia) || !addr_spec_ok(
-	    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))))
+	if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
 		return NULL;
-	/* A name given as RFC 2047 words may decode to CR LF. */
+	mailbox = INTERNET_ADDRESS_MAILBOX(ia);
+	/* The IDNA form goes into the envelope and the headers: its
+	 * mapping turns full-width "＞", "＝" or an ideographic space in a
+	 * domain into ASCII ones, which would add parameters to MAIL FROM
+	 * or RCPT TO.  Check it as strictly as the address typed. */
+	if (!addr_spec_ok(internet_address_mailbox_get_addr(mailbox)) ||
+	    !addr_spec_ok(internet_address_mailbox_get_idn_addr(mailbox)))
+		return NULL;
+	/* GMime unquotes the name: nothing it yields may be a control. */
 	name = internet_address_get_name(ia);
 	if (name != NULL && has_control(name, strlen(name)))
 		return NULL;
@@ -481,10 +496,6 @@ compose_check(const struct compose_form *form, gsize body_max,
 			errs->field[f] = MSG_BODY_LARGE;
 		} else
 			errs->field[f] = check_text(f, s, len);
-	}
-	if (errs->field[COMPOSE_SUBJECT] == NULL) {
-		s = form_text(form, COMPOSE_SUBJECT, &len);
-		errs->field[COMPOSE_SUBJECT] = check_subject_words(s, len);
 	}
 	check_addresses(d, errs);
 

@@ -361,6 +361,54 @@ class BadInput(unittest.TestCase):
         self.assertEqual(r.status, 400, r.text)
         self.assertNotIn("evil", r.text)
 
+    def test_fullwidth_punctuation_in_a_domain(self):
+        # The IDNA mapping turns "\uff1e", "\uff1d" and an ideographic
+        # space into ">", "=" and " ": they must not reach MAIL FROM or
+        # RCPT TO as parameters of their own.
+        self.assert_refused("from", **{
+            "from": "a@b.c\uff1e\u3000RET\uff1dFULL\u3000ENVID\uff1dx"})
+        self.assert_refused("to", to="x@y.com\uff1e\u3000NOTIFY\uff1dNEVER")
+        self.assert_refused("cc", cc="x@y\uff20evil.example")
+
+    def test_address_over_smtp_limits(self):
+        self.assert_refused("to", to="a" * 65 + "@b.com")
+        path = "a@" + "b" * 60 + ".c" * 97          # 256 octets
+        self.assert_refused("from", **{"from": path})
+
+    def test_encoded_word_typed_by_hand(self):
+        # Decoded by the reader, it would give a NUL, then CR LF and Bcc.
+        subject = "=?iso-8859-1?q?a=00=0D=0ABcc:_victim@x.com?="
+        r = self.assert_refused("subject", subject=subject)
+        self.assertIn('value="%s"' % subject, r.text)
+        self.assert_refused("from", **{
+            "from": "=?iso-8859-1?q?Bob=00=0D=0AX?= <a@b.c>"})
+
+    def test_body_starting_with_blank_lines_comes_back_whole(self):
+        # HTML drops one line end right after <textarea>: the page
+        # gives one of its own, so that the user's are all kept.
+        r = self.assert_refused("to", to="", body="\n\nthird line")
+        self.assertIn('aria-describedby="body-error">\n\n\nthird line'
+                      '</textarea>', r.text)
+
+    def test_broken_escape_is_named(self):
+        data = ("from=darth%40starwars.univ&to=root%40mail181.com"
+                "&subject=%ZZ&body=x&csrf_token=" + self.token).encode()
+        r = self.b.post("/send", data, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400, r.text)
+        self.assertIn("broken %-escape", re.search(
+            r'id="subject-error">([^<]*)<', r.text).group(1))
+
+    def test_unreadable_field_outside_the_form_is_named(self):
+        data = ("from=darth%40starwars.univ&to=root%40mail181.com"
+                "&subject=s&body=x&junk=%00&csrf_token=" +
+                self.token).encode()
+        r = self.b.post("/send", data, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400, r.text)
+        self.assertRegex(r.text, r'class="notice"[^>]*>[^<]*'
+                         r'field &quot;junk&quot; holds a NUL byte')
+
     def test_invalid_utf8(self):
         data = ("from=darth%40starwars.univ&to=root%40mail181.com&subject=%FF%FE"
                 "&body=x&csrf_token=" + self.token).encode()

@@ -35,6 +35,21 @@
 #define M_LIST_BAD	"is not a list of e-mail addresses"
 #define M_RCPT_MANY	"has too many recipients (at most 50 in To and Cc)"
 #define M_LARGE		"is too large"
+#define M_ENCODED	"holds MIME encoding (=?...?=): type the text " \
+			    "itself, labmail encodes it"
+
+/* Parts of addresses at RFC 5321's size limits. */
+#define S16		"abcdefghijklmnop"
+#define LOCAL64		S16 S16 S16 S16
+#define LABEL60		S16 S16 S16 "abcdefghijkl"
+#define LABEL63		LABEL60 "xyz"
+#define DOMAIN252	LABEL63 "." LABEL63 "." LABEL63 "." LABEL60
+/* Full-width ">", "=", "@" and an ideographic space, which the IDNA
+ * mapping turns into ASCII ">", "=", "@" and a space. */
+#define FW_GT		"\xef\xbc\x9e"
+#define FW_EQ		"\xef\xbc\x9d"
+#define FW_AT		"\xef\xbc\xa0"
+#define IDEO_SP		"\xe3\x80\x80"
 
 #define SUBJECT_FR	"Été à Paris — ça marche ✓"
 
@@ -77,7 +92,8 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, "élodie@mail181.com", NULL },
 	{ COMPOSE_FROM, "darth@starwars.univ (Lord Vader)", NULL },
 	{ COMPOSE_FROM, "darth@starwars.univ.", M_FROM_BAD },
-	{ COMPOSE_FROM, "=?utf-8?q?=C3=89lodie?= <e@mail181.com>", NULL },
+	{ COMPOSE_FROM, LOCAL64 "@starwars.univ", NULL },
+	{ COMPOSE_FROM, "a@" DOMAIN252, NULL },		/* path: 254 */
 	/* From: what must be refused. */
 	{ COMPOSE_FROM, NULL, M_FROM_NONE },
 	{ COMPOSE_FROM, "", M_FROM_NONE },
@@ -109,11 +125,19 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, "sith: darth@starwars.univ;", M_FROM_BAD },
 	{ COMPOSE_FROM, "darth@starwars.univ; luke@rebels.univ",
 	    M_FROM_BAD },
-	{ COMPOSE_FROM, "=?utf-8?q?Evil=0D=0AX-Bad=3A_1?= <d@starwars.univ>", M_FROM_BAD },		/* the name decodes to CR LF */
+	{ COMPOSE_FROM, LOCAL64 "x@starwars.univ", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@x" DOMAIN252, M_FROM_BAD },	/* path: 255 */
+	{ COMPOSE_FROM, "a@b.c" FW_GT IDEO_SP "RET" FW_EQ "FULL", M_FROM_BAD },
+	{ COMPOSE_FROM, "=?utf-8?q?=C3=89lodie?= <e@mail181.com>",
+	    M_ENCODED },
+	{ COMPOSE_FROM, "=?utf-8?q?Evil=0D=0AX-Bad=3A_1?= <d@starwars.univ>",
+	    M_ENCODED },			/* the name decodes to CR LF */
+	{ COMPOSE_FROM, "=?iso-8859-1?q?Bob=00=0D=0AX?= <a@b.c>",
+	    M_ENCODED },			/* a NUL, then CR LF */
 	{ COMPOSE_FROM, ".\"Vader, Darth\" <darth@starwars.univ>",
 	    M_FROM_BAD },
 	{ COMPOSE_FROM, "=?ut f-8?q?x?= <darth@starwars.univ>",
-	    M_FROM_BAD },			/* only GMime's warning */
+	    M_ENCODED },
 	{ COMPOSE_FROM, "darth@starwars.univ, luke@rebels.univ",
 	    M_FROM_MANY },
 	{ COMPOSE_FROM, "darth@starwars.univ\r\nRCPT TO:<x@evil.example>",
@@ -151,6 +175,10 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_TO, "luke@rebels.univ <leia@rebels.univ>", M_LIST_BAD },
 	{ COMPOSE_TO, "a@[1.2.3.4", M_LIST_BAD },
 	{ COMPOSE_TO, "luke@rebels.univ\r\nDATA", M_LINE },
+	{ COMPOSE_TO, "x@y.com" FW_GT IDEO_SP "NOTIFY" FW_EQ "NEVER",
+	    M_LIST_BAD },
+	{ COMPOSE_TO, "x@y" FW_AT "evil.example", M_LIST_BAD },
+	{ COMPOSE_TO, "luke@r\xc3\xa9" "bels.univ", NULL },	/* IDN */
 	{ COMPOSE_CC, NULL, NULL },
 	{ COMPOSE_CC, "", NULL },
 	{ COMPOSE_CC, "leia@rebels.univ, Élodie <e@mail181.com>", NULL },
@@ -163,11 +191,17 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_SUBJECT, "", NULL },
 	{ COMPOSE_SUBJECT, SUBJECT_FR, NULL },
 	{ COMPOSE_SUBJECT, "a\tb", NULL },
-	{ COMPOSE_SUBJECT, "=?utf-8?q?typed_by_hand?=", NULL },
+	{ COMPOSE_SUBJECT, "=?utf-8?q?typed_by_hand?=", M_ENCODED },
+	{ COMPOSE_SUBJECT, "=? is not ?= an encoded word", M_ENCODED },
+	{ COMPOSE_SUBJECT, "a=?b, c?d, e?=", M_ENCODED },
+	{ COMPOSE_SUBJECT, "=?", NULL },
+	{ COMPOSE_SUBJECT, "?= =? x", NULL },
 	{ COMPOSE_SUBJECT, "hi\r\nBcc: x@evil.example", M_LINE },
 	{ COMPOSE_SUBJECT, "hi\n", M_LINE },
 	{ COMPOSE_SUBJECT, "=?utf-8?q?hi=0D=0ABcc:_x@evil.example?=",
-	    M_CNTRL },
+	    M_ENCODED },
+	{ COMPOSE_SUBJECT, "=?iso-8859-1?q?a=00=0D=0ABcc:_x@evil.example?=",
+	    M_ENCODED },
 	{ COMPOSE_SUBJECT, "hi\x1b[31m", M_CNTRL },
 	{ COMPOSE_SUBJECT, "\xc3\x28", M_UTF8 },
 	{ COMPOSE_SUBJECT, "\xed\xa0\x80", M_UTF8 },	/* surrogate */
@@ -272,8 +306,8 @@ test_check_line_max(void **state)
 		{ COMPOSE_SUBJECT, "x", 999, "", M_LONG },
 		{ COMPOSE_SUBJECT, "é", 499, "", NULL },	/* 998 */
 		{ COMPOSE_SUBJECT, "é", 499, "x", M_LONG },
-		{ COMPOSE_FROM, "d", 984, "@starwars.univ", NULL },
-		{ COMPOSE_FROM, "d", 985, "@starwars.univ", M_LONG },
+		{ COMPOSE_FROM, "d", 980, " <d@starwars.univ>", NULL },
+		{ COMPOSE_FROM, "d", 981, " <d@starwars.univ>", M_LONG },
 		{ COMPOSE_TO, "luke@rebels.univ, ", 56, "", M_LONG },
 		{ COMPOSE_CC, "x", 999, "", M_LONG },
 	};
@@ -677,6 +711,33 @@ test_build_long_headers(void **state)
 	g_free(name);
 }
 
+/* The longest addresses and names the checks let through still go out
+ * in lines of at most 998 octets, in the headers and the envelope. */
+static void
+test_build_longest_addresses(void **state)
+{
+	char			*long_name = repeat("d", 980,
+				    " <d@starwars.univ>");
+	const char		*froms[] = {
+		LOCAL64 "@starwars.univ",
+		"a@" DOMAIN252,
+		long_name,
+	};
+	struct compose_form	 form = good_form;
+	struct compose_mail	*mail;
+	gsize			 i;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(froms); i++) {
+		form.from = froms[i];
+		form.to = froms[i];
+		mail = build(&form, TRUE);	/* asserts the line length */
+		assert_true(strlen(mail->mail_from) <= 254);
+		compose_mail_free(mail);
+	}
+	g_free(long_name);
+}
+
 /* The Content-Transfer-Encoding chosen for each kind of body. */
 static void
 test_build_encoding(void **state)
@@ -924,6 +985,7 @@ main(void)
 		cmocka_unit_test(test_build_headers),
 		cmocka_unit_test(test_build_no_cc),
 		cmocka_unit_test(test_build_long_headers),
+		cmocka_unit_test(test_build_longest_addresses),
 		cmocka_unit_test(test_build_encoding),
 		cmocka_unit_test(test_build_body_roundtrip),
 		cmocka_unit_test(test_build_long_body),
