@@ -428,6 +428,29 @@ deliver(const struct app *app, const struct http_request *req,
 	smtp_session_free(s);
 }
 
+/* What http.c refuses to read a field for (see req->bad_field). */
+#define UNREADABLE	"holds a NUL byte or a broken %-escape"
+
+/*
+ * Mark the field that the front end could not read, if the form has
+ * one, among the user's fields.  FALSE when it is some other field: a
+ * client of our own making, as a browser sends no such thing.
+ */
+static gboolean
+mark_unreadable(const struct http_request *req, struct compose_errors *e)
+{
+	int	i;
+
+	if (req->bad_field == NULL)
+		return TRUE;
+	for (i = 0; i < COMPOSE_N_FIELDS; i++)
+		if (strcmp(req->bad_field, field_names[i]) == 0) {
+			e->field[i] = UNREADABLE;
+			return TRUE;
+		}
+	return FALSE;
+}
+
 void
 route_send_post(const struct app *app, const struct http_request *req,
     struct http_response *resp)
@@ -437,7 +460,6 @@ route_send_post(const struct app *app, const struct http_request *req,
 	struct compose_draft	*draft = NULL;
 	struct tmpl_vars	*vars;
 	char			*user;
-	int			 i;
 
 	if (!sender_allowed(app, req, resp, &user))
 		return;
@@ -451,11 +473,12 @@ route_send_post(const struct app *app, const struct http_request *req,
 		send_page(app, req, resp, 403, &f, NULL, vars);
 	} else if ((draft = compose_check(&f, app->cfg->max_body,
 	    &errors)) == NULL || req->bad_field != NULL) {
-		for (i = 0; i < COMPOSE_N_FIELDS; i++)
-			if (g_strcmp0(req->bad_field, field_names[i]) == 0)
-				errors.field[i] = "contains a NUL byte";
-		tmpl_set(vars, "notice", "Nothing was sent: please correct "
-		    "the fields marked below.");
+		if (!mark_unreadable(req, &errors))
+			tmpl_setf(vars, "notice", "Nothing was sent: the form's "
+			    "field \"%s\" %s.", req->bad_field, UNREADABLE);
+		else
+			tmpl_set(vars, "notice", "Nothing was sent: please "
+			    "correct the fields marked below.");
 		send_page(app, req, resp, errors.too_large ? 413 : 400, &f,
 		    &errors, vars);
 	} else
