@@ -123,6 +123,8 @@ struct smtp_session {
 	struct smtp_outcome outcome;
 	int		 rcode;		/* the reply just read */
 	GPtrArray	*rlines;	/* its lines, as received */
+	gsize		 server_shown;	/* octets of server lines in the
+					 * transcript so far */
 	struct conn	 conn;
 };
 
@@ -513,6 +515,18 @@ line_read(struct smtp_session *s, GString *line, gint64 deadline,
 	return SMTP_PROTOCOL;
 }
 
+/* Put a server line into the transcript while the session's budget
+ * for them lasts (SMTP_TRANSCRIPT_SERVER_MAX); FALSE once it is spent. */
+static gboolean
+server_line_add(struct smtp_session *s, const GString *line)
+{
+	if (line->len > SMTP_TRANSCRIPT_SERVER_MAX - s->server_shown)
+		return FALSE;
+	s->server_shown += line->len;
+	transcript_add(s, SMTP_LINE_SERVER, line->str, line->len);
+	return TRUE;
+}
+
 /*
  * Read one whole reply into s->rcode and s->rlines.  One deadline for all
  * its lines: a server that dribbles a byte now and then cannot hold the
@@ -527,7 +541,7 @@ reply_read(struct smtp_session *s, guint timeout_ms)
 	const char	*text;
 	gboolean	 last = FALSE;
 	int		 code = 0;
-	guint		 n;
+	guint		 n, hidden = 0;
 
 	s->rcode = 0;
 	g_ptr_array_set_size(s->rlines, 0);
@@ -540,7 +554,8 @@ reply_read(struct smtp_session *s, guint timeout_ms)
 		}
 		if ((st = line_read(s, line, deadline, timeout_ms)) != SMTP_OK)
 			break;
-		transcript_add(s, SMTP_LINE_SERVER, line->str, line->len);
+		if (!server_line_add(s, line))
+			hidden++;
 		/* A NUL would hide the rest of the line from the checks. */
 		if (memchr(line->str, '\0', line->len) != NULL ||
 		    !smtp_reply_parse_line(line->str, &code, &last, &text)) {
@@ -558,27 +573,41 @@ reply_read(struct smtp_session *s, guint timeout_ms)
 		g_ptr_array_add(s->rlines, g_strdup(line->str));
 	}
 	g_string_free(line, TRUE);
+	if (hidden > 0)
+		note(s, "(%u more line%s of this reply not shown: the server "
+		    "has said over %d KB)", hidden, hidden == 1 ? "" : "s",
+		    SMTP_TRANSCRIPT_SERVER_MAX / 1024);
 	if (st != SMTP_OK)
 		s->rcode = 0;
 	return st;
 }
 
-/* The reply just read, made printable, lines joined by '\n'. */
+/* The reply just read, made printable, lines joined by '\n', cut
+ * after SMTP_REPLY_TEXT_MAX octets (never inside a character). */
 static char *
 reply_join(const struct smtp_session *s)
 {
 	GString		*out = g_string_new(NULL);
-	const char	*line;
+	const char	*line, *cut;
 	char		*p;
 	guint		 i;
 
-	for (i = 0; i < s->rlines->len; i++) {
+	for (i = 0; i < s->rlines->len && out->len <= SMTP_REPLY_TEXT_MAX;
+	    i++) {
 		line = g_ptr_array_index(s->rlines, i);
 		p = printable_dup(line, strlen(line));
 		if (i > 0)
 			g_string_append_c(out, '\n');
 		g_string_append(out, p);
 		g_free(p);
+	}
+	if (out->len > SMTP_REPLY_TEXT_MAX) {
+		/* The start of the character that holds the last octet
+		 * allowed: the text is valid UTF-8 (printable_dup()). */
+		cut = g_utf8_find_prev_char(out->str,
+		    out->str + SMTP_REPLY_TEXT_MAX + 1);
+		g_string_truncate(out, (gsize)(cut - out->str));
+		g_string_append(out, " [...]");
 	}
 	return g_string_free(out, FALSE);
 }

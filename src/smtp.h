@@ -155,6 +155,15 @@ struct smtp_line {
 
 /* Only the first lines of a message body are kept in the transcript. */
 #define SMTP_TRANSCRIPT_DATA_LINES	200
+/*
+ * What a hostile server can make a session keep: the transcript shows
+ * the server's lines up to this many octets in all, then says how many
+ * lines of each reply it left out; a reply kept in the outcome or a
+ * refusal is cut after this many octets.  Without them, 50 refused
+ * recipients answered with 64 lines of 4 KB each made a 100 MB page.
+ */
+#define SMTP_TRANSCRIPT_SERVER_MAX	(64 * 1024)
+#define SMTP_REPLY_TEXT_MAX		2048
 
 struct smtp_refusal {
 	char		*rcpt;		/* the recipient refused */
@@ -171,7 +180,8 @@ struct smtp_outcome {
 					 * full lines as received, codes
 					 * included ("550 5.1.1 <x@y>: ..."),
 					 * made printable as the transcript,
-					 * joined by '\n' */
+					 * joined by '\n', cut after
+					 * SMTP_REPLY_TEXT_MAX octets */
 	char		*queue_id;	/* from "250 ... queued as ID", or NULL */
 	guint		 n_accepted;	/* recipients accepted (last send) */
 	GPtrArray	*refused;	/* struct smtp_refusal * */

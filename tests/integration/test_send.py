@@ -232,6 +232,22 @@ class FaultyServers(unittest.TestCase):
         self.assertNotIn("<code>DATA</code>", r.text)
         self.assertEqual(os.listdir(saved), [])
 
+    def test_longest_refusals_make_a_bounded_page(self):
+        """50 recipients, each refused with 64 lines of 4 KB: the page
+        shows the first of it and says what it left out, instead of
+        the 100 MB it once made."""
+        to = ", ".join("u%d@mail181.com" % i for i in range(50))
+        r, saved = self.send_to("rcpt550-long", to=to)
+        self.assertEqual(r.status, 502)
+        # Checked as booleans: a failure must not print the page.
+        self.assertLess(len(r.body), 1 << 20, "page of %d bytes"
+                        % len(r.body))
+        for shown in ("550-5.1.1 &lt;&lt;&lt;", "[...]",
+                      "lines of this reply not shown: the server has "
+                      "said over 64 KB"):
+            self.assertTrue(shown in r.text, "no %r on the page" % shown)
+        self.assertEqual(os.listdir(saved), [])
+
     def test_refused_after_data(self):
         r, _ = self.send_to("data552")
         self.assertEqual(r.status, 502)

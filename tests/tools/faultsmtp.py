@@ -13,6 +13,8 @@ Modes:
   greet421       says 421 instead of 220 and hangs up
   rcpt550        550 5.1.1 on every RCPT
   rcpt550-first  550 5.1.1 on the first RCPT of a transaction only
+  rcpt550-long   550 on every RCPT, in the longest reply a client takes:
+                 64 lines of 4,010 octets, mostly "<"
   data552        552 5.3.4 after the final "."
   close          hangs up after reading MAIL FROM, without a reply
   silent         accepts the connection and never says a word
@@ -27,8 +29,8 @@ import socketserver
 import sys
 import threading
 
-MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "data552", "close",
-         "silent", "size100", "noehlo")
+MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "rcpt550-long",
+         "data552", "close", "silent", "size100", "noehlo")
 LOOPBACK = "127.0.0.1"
 LINE_MAX = 65536        # bytes per line we read; more is a client bug
 QUEUE_ID = "ABC123"
@@ -98,6 +100,11 @@ class Handler(socketserver.StreamRequestHandler):
                                      self.rcpt_seen == 1):
                 self.reply(f"550 5.1.1 {arg[3:]}: Recipient address "
                            "rejected: User unknown in local recipient table")
+                return None
+            if mode == "rcpt550-long":
+                line = "5.1.1 " + "<" * 4000
+                self.reply("\r\n".join(["550-" + line] * 63 +
+                                        ["550 " + line]))
                 return None
             self.rcpts += 1
             self.reply("250 2.1.5 Ok")
