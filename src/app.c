@@ -22,23 +22,23 @@ struct route {
 	const char	*path;
 	gboolean	 is_prefix;	/* path is a prefix ("/static/") */
 	route_handler	*handler;
-	gboolean	 may_block;	/* talks to SMTP: run on a worker */
+	enum app_wait	 wait;		/* what it may wait on */
 };
 
 /* Pages that talk to the SMTP server or the helper, or wait on a spool
- * lock, may block: they run on workers. */
+ * lock, may wait: the front end runs them on workers (app_wait()). */
 static const struct route routes[] = {
-	{ "GET",  "/",			FALSE, route_home,	FALSE },
-	{ "GET",  "/guide",		FALSE, route_guide,	FALSE },
-	{ "GET",  "/guide/network.svg",	FALSE, route_diagram,	FALSE },
-	{ "GET",  "/send",		FALSE, route_send_form,	TRUE },
-	{ "POST", "/send",		FALSE, route_send_post,	TRUE },
-	{ "GET",  "/login",		FALSE, route_login_form, TRUE },
-	{ "POST", "/login",		FALSE, route_login_post, TRUE },
-	{ "POST", "/logout",		FALSE, route_logout,	TRUE },
-	{ "GET",  "/inbox",		FALSE, route_inbox,	TRUE },
-	{ "GET",  "/inbox/",		TRUE,  route_inbox_item, TRUE },
-	{ "GET",  "/static/",		TRUE,  route_static,	FALSE },
+	{ "GET",  "/",			FALSE, route_home,	APP_WAIT_NONE },
+	{ "GET",  "/guide",		FALSE, route_guide,	APP_WAIT_NONE },
+	{ "GET",  "/guide/network.svg",	FALSE, route_diagram,	APP_WAIT_NONE },
+	{ "GET",  "/send",		FALSE, route_send_form,	APP_WAIT_LOCAL },
+	{ "POST", "/send",		FALSE, route_send_post,	APP_WAIT_SMTP },
+	{ "GET",  "/login",		FALSE, route_login_form, APP_WAIT_LOCAL },
+	{ "POST", "/login",		FALSE, route_login_post, APP_WAIT_LOCAL },
+	{ "POST", "/logout",		FALSE, route_logout,	APP_WAIT_LOCAL },
+	{ "GET",  "/inbox",		FALSE, route_inbox,	APP_WAIT_LOCAL },
+	{ "GET",  "/inbox/",		TRUE,  route_inbox_item, APP_WAIT_LOCAL },
+	{ "GET",  "/static/",		TRUE,  route_static,	APP_WAIT_NONE },
 };
 
 /*
@@ -108,14 +108,14 @@ set_allow(const struct http_request *req, struct http_response *resp)
 	g_string_free(allow, TRUE);
 }
 
-gboolean
-app_may_block(const struct app *app, const struct http_request *req)
+enum app_wait
+app_wait(const struct app *app, const struct http_request *req)
 {
 	gboolean		 known;
 	const struct route	*r = find_route(req, &known);
 
 	(void)app;
-	return r != NULL && r->may_block;
+	return r != NULL ? r->wait : APP_WAIT_NONE;
 }
 
 /*

@@ -7,9 +7,11 @@
  * app_handle() may run on several threads at once.  Routing is a table
  * (app.c); each family of pages lives in its own route_*.c file.
  *
- * Some pages talk to the SMTP server and may wait for minutes:
- * app_may_block() tells the front end to run those on a worker thread,
- * so that the event loop never waits on SMTP.
+ * Some pages may wait: on the SMTP server, for minutes, or on the
+ * helper or a spool's lock.  app_wait() tells the front end which, so
+ * that it runs them on worker threads and its event loop never waits,
+ * and so that sends waiting on a dead mail server cannot keep the other
+ * pages that wait from running.
  */
 #ifndef LABMAIL_APP_H
 #define LABMAIL_APP_H
@@ -43,8 +45,13 @@ void		 app_free(struct app *);
 
 void		 app_handle(const struct app *, const struct http_request *,
 		    struct http_response *);
-gboolean	 app_may_block(const struct app *,
-		    const struct http_request *);
+enum app_wait {
+	APP_WAIT_NONE,		/* answers at once */
+	APP_WAIT_LOCAL,		/* may wait on the helper or a spool lock */
+	APP_WAIT_SMTP,		/* talks to the SMTP server */
+};
+
+enum app_wait	 app_wait(const struct app *, const struct http_request *);
 
 /*
  * The user logged in on req, or NULL (the caller frees it).  When the

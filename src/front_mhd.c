@@ -17,7 +17,8 @@
 struct front_mhd {
 	struct MHD_Daemon	*daemon;
 	const struct app	*app;
-	GThreadPool		*workers;
+	GThreadPool		*workers;	/* APP_WAIT_LOCAL pages */
+	GThreadPool		*senders;	/* APP_WAIT_SMTP pages */
 	GMutex			 workers_lock;	/* the two below, pushes */
 	GCond			 answered;	/* handed went down */
 	gboolean		 stopping;	/* no more work for workers */
@@ -356,11 +357,11 @@ work(gpointer data, gpointer user_data)
 }
 
 /*
- * Suspend c and give it to a worker; FALSE when stopping, with c's
+ * Suspend c and give it to a worker of pool; FALSE when stopping, with c's
  * request marked so that app_handle() answers 503 without blocking.
  */
 static gboolean
-to_worker(struct front_mhd *f, struct conn *c)
+to_worker(struct front_mhd *f, struct conn *c, GThreadPool *pool)
 {
 	gboolean	pushed = FALSE;
 
@@ -370,7 +371,7 @@ to_worker(struct front_mhd *f, struct conn *c)
 		c->handed = TRUE;
 		f->handed++;
 		MHD_suspend_connection(c->mhd);
-		g_thread_pool_push(f->workers, c, NULL);
+		g_thread_pool_push(pool, c, NULL);
 		pushed = TRUE;
 	} else
 		c->req.unavailable = TRUE;
@@ -387,6 +388,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 {
 	struct front_mhd	*f = cls;
 	struct conn		*c = *con_cls;
+	enum app_wait		 wait;
 
 	if (c == NULL || c->state == CONN_NEW) {
 		*con_cls = c = conn_new(c != NULL ? c : g_new0(struct conn, 1),
@@ -400,8 +402,10 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	}
 	if (c->state == CONN_READING) {
 		finish_body(c);
+		wait = app_wait(f->app, &c->req);
 		if (!c->req.body_too_large && !c->req.header_too_large &&
-		    app_may_block(f->app, &c->req) && to_worker(f, c))
+		    wait != APP_WAIT_NONE && to_worker(f, c,
+		    wait == APP_WAIT_SMTP ? f->senders : f->workers))
 			return MHD_YES;
 		app_handle(f->app, &c->req, &c->resp);
 		c->state = CONN_DONE;
@@ -435,6 +439,8 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 	g_cond_init(&f->answered);
 	f->workers = g_thread_pool_new(work, f, FRONT_MHD_WORKERS, FALSE,
 	    NULL);
+	f->senders = g_thread_pool_new(work, f, FRONT_MHD_SENDERS, FALSE,
+	    NULL);
 	/* The key options are read only with MHD_USE_TLS. */
 	f->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f,
 	    /* First, so that no message escapes to MHD's own logger. */
@@ -442,7 +448,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_get_num_processors(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FRONT_MHD_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FRONT_MHD_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
@@ -455,6 +461,7 @@ front_mhd_start(const struct app *app, int listen_fd, const char *cert_pem,
 		    "libmicrohttpd did not start%s", f->https ?
 		    " (is the certificate or the key bad?)" : "");
 		g_thread_pool_free(f->workers, TRUE, TRUE);
+		g_thread_pool_free(f->senders, TRUE, TRUE);
 		g_cond_clear(&f->answered);
 		g_mutex_clear(&f->workers_lock);
 		g_free(f);
@@ -479,6 +486,7 @@ front_mhd_stop(struct front_mhd *f)
 	f->stopping = TRUE;
 	g_mutex_unlock(&f->workers_lock);
 	g_thread_pool_free(f->workers, FALSE, TRUE);
+	g_thread_pool_free(f->senders, FALSE, TRUE);
 	/* A worker done has only resumed its connection: the event loop
 	 * still has to send the page.  Wait for that (the connection's
 	 * end), a little, rather than close it unanswered. */

@@ -3,17 +3,24 @@
  *
  * It translates each HTTP request into a struct http_request, calls
  * app_handle(), and sends the struct http_response back; nothing else.
- * Requests that may wait on SMTP (app_may_block()) are suspended and
- * handled on a pool of worker threads, so the event loop keeps serving
- * every other page meanwhile.
+ * Requests that may wait (app_wait()) are suspended and handled on
+ * worker threads, so the event loop keeps serving every other page
+ * meanwhile.  Sends have a pool of their own, with a thread for every
+ * connection libmicrohttpd takes: however many wait on a dead mail
+ * server, no send queues behind them, and logins and inboxes, on the
+ * other pool, are not held up either.
  */
 #ifndef LABMAIL_FRONT_MHD_H
 #define LABMAIL_FRONT_MHD_H
 
 #include "app.h"
 
-/* Workers for requests that may block: that many sends at once. */
+/* Connections served at once; more wait in the listen queue. */
+#define FRONT_MHD_CONNECTIONS	1000
+/* Workers for the pages that may wait on the helper or a spool. */
 #define FRONT_MHD_WORKERS	64
+/* Workers for sends: one for each connection, so none ever queues. */
+#define FRONT_MHD_SENDERS	FRONT_MHD_CONNECTIONS
 /* At a stop, how long a page that a worker made may take to go out. */
 #define FRONT_MHD_ANSWER_SECONDS	5
 

@@ -1,7 +1,7 @@
 /*
  * route_send - the send form, and the SMTP dialogue that a POST starts.
  *
- * POST /send runs on a worker thread (see app_may_block()): it checks
+ * POST /send runs on a worker thread (see app_wait()): it checks
  * the form, opens an SMTP session to the configured server, builds the
  * message for what the server offers, sends it, and shows the whole
  * dialogue.  Whatever happens, the form comes back with what was typed.

@@ -470,6 +470,17 @@ class Concurrency(unittest.TestCase):
         self.addCleanup(lm.cleanup)
         labtest.check_sends_do_not_block(self, lm.base, server, FORM, 20)
 
+    def test_more_sends_than_page_workers_neither_queue_nor_block(self):
+        """70 sends hang, more than the 64 workers of the pages that
+        wait on the helper: each has its SMTP connection open at once,
+        and the send form and the login page still answer."""
+        server = labtest.FaultSMTP("silent")
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail("--smtp-timeout", "30", smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        labtest.check_sends_do_not_block(self, lm.base, server, FORM, 70,
+                                         ("/guide", "/send", "/login"))
+
 
 if __name__ == "__main__":
     unittest.main()
