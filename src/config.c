@@ -161,15 +161,24 @@ fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static gboolean
 fail(GError **err, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*msg;
+	va_list		 ap;
+	GString		*msg = g_string_new(NULL);
+	char		*text, *p;
 
 	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
+	text = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* One line, whatever a value quoted in it holds. */
+	for (p = text; *p != '\0'; p++) {
+		if (g_ascii_iscntrl(*p))
+			g_string_append_printf(msg, "\\x%02x", (guchar)*p);
+		else
+			g_string_append_c(msg, *p);
+	}
 	g_set_error_literal(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-	    msg);
-	g_free(msg);
+	    msg->str);
+	g_string_free(msg, TRUE);
+	g_free(text);
 	return FALSE;
 }
 
@@ -182,6 +191,16 @@ parse_uint(const char *name, const char *s, guint64 min, guint64 max,
 		return fail(err, "%s: \"%s\" is not a number from %" G_GUINT64_FORMAT
 		    " to %" G_GUINT64_FORMAT, name, s, min, max);
 	return TRUE;
+}
+
+/* TRUE if s holds an ASCII control character. */
+static gboolean
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (g_ascii_iscntrl(*s))
+			return TRUE;
+	return FALSE;
 }
 
 /* Split "host:port", "[v6]:port" or (with a default port) "host". */
@@ -210,7 +229,8 @@ parse_host_port(const char *name, const char *s, const char *default_port,
 			    "goes in brackets ([ADDR]:PORT)", name, s);
 		*host = colon ? g_strndup(s, colon - s) : g_strdup(s);
 	}
-	if (**host == '\0' || strpbrk(*host, " \t/") != NULL) {
+	if (**host == '\0' || strpbrk(*host, " \t/") != NULL ||
+	    has_control(*host)) {
 		g_clear_pointer(host, g_free);
 		return fail(err, "%s: \"%s\" has no valid host", name, s);
 	}
@@ -256,6 +276,29 @@ is_dns_name(const char *s)
 			return FALSE;
 	}
 	return label > 0;
+}
+
+/*
+ * An EHLO argument (RFC 5321 4.1.1.1): a DNS name, or an address
+ * literal, "[192.0.2.1]" or "[IPv6:2001:db8::1]" (4.1.3).  Anything
+ * else would be refused by the server, or, with a CR LF, by our own
+ * client at every send.
+ */
+static gboolean
+is_helo_name(const char *s)
+{
+	gsize		 len = strlen(s);
+	char		*inner;
+	struct in6_addr	 a6;
+	gboolean	 ok;
+
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
+		return is_dns_name(s);
+	inner = g_strndup(s + 1, len - 2);
+	ok = g_str_has_prefix(inner, "IPv6:") ?
+	    inet_pton(AF_INET6, inner + 5, &a6) == 1 : is_ipv4(inner);
+	g_free(inner);
+	return ok;
 }
 
 /*
@@ -372,9 +415,9 @@ convert_serving(struct config *c, char **v, GError **err)
 		return FALSE;
 	c->fastcgi = g_strdup(v[OPT_FASTCGI]);
 	if (c->fastcgi != NULL && strcmp(c->fastcgi, "stdin") != 0 &&
-	    c->fastcgi[0] != '/' && strchr(c->fastcgi, ':') == NULL)
-		return fail(err, "fastcgi: \"%s\" is neither ADDR:PORT nor an "
-		    "absolute path", c->fastcgi);
+	    c->fastcgi[0] != '/' && !parse_host_port("fastcgi", c->fastcgi,
+	    NULL, &c->fastcgi_host, &c->fastcgi_port, err))
+		return FALSE;
 	if (v[OPT_SOCKET_MODE] != NULL &&
 	    !g_ascii_string_to_unsigned(v[OPT_SOCKET_MODE], 8, 0, 0777,
 	    &mode, NULL))
@@ -447,6 +490,10 @@ convert(struct config *c, char **v, GError **err)
 	    "/var/mail");
 	if (!convert_serving(c, v, err))
 		return FALSE;
+	if (v[OPT_HELO] != NULL && !is_helo_name(v[OPT_HELO]))
+		return fail(err, "helo: \"%s\" is neither a DNS name nor an "
+		    "address literal ([192.0.2.1], [IPv6:2001:db8::1])",
+		    v[OPT_HELO]);
 	c->helo = g_strdup(v[OPT_HELO]);
 	if (!timeout_value(&c->smtp_connect_timeout, v,
 	    OPT_SMTP_CONNECT_TIMEOUT, 30, err) ||
@@ -600,7 +647,8 @@ config_free(struct config *c)
 	    &c->data_dir, &c->smtp_host, &c->smtp_port, &c->helo, &c->domain,
 	    &c->smtp_alias, &c->smtp_hostname, &c->smtp_addr,
 	    &c->client_addr, &c->dhcp_addr, &c->dns_addr, &c->user,
-	    &c->state_dir, &c->spool_dir, &c->fastcgi, &c->socket_owner,
+	    &c->state_dir, &c->spool_dir, &c->fastcgi, &c->fastcgi_host,
+	    &c->fastcgi_port, &c->socket_owner,
 	    &c->tls_cert, &c->tls_key, &c->smtp_ca };
 	gsize	  i;
 

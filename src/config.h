@@ -44,7 +44,8 @@ struct config {
 	/* The lab server that the send form talks to. */
 	char	*smtp_host;
 	char	*smtp_port;
-	char	*helo;		/* EHLO argument; NULL: our address literal */
+	char	*helo;		/* EHLO argument: a DNS name or an address
+				 * literal; NULL: our own address literal */
 	guint	 smtp_connect_timeout;	/* seconds */
 	guint	 smtp_timeout;		/* seconds, each command's reply */
 	guint	 smtp_data_timeout;	/* seconds, reply to the final "." */
@@ -52,6 +53,8 @@ struct config {
 
 	/* Front end: FastCGI instead of HTTP, HTTPS. */
 	char	*fastcgi;	/* NULL: HTTP; "stdin", "/path", "addr:port" */
+	char	*fastcgi_host;	/* with "addr:port": addr (no brackets) */
+	char	*fastcgi_port;	/* and port; NULL otherwise */
 	guint	 socket_mode;	/* of a FastCGI Unix socket */
 	char	*socket_owner;	/* "user[:group]" or NULL */
 	char	*tls_cert;	/* PEM files for HTTPS, or NULL */

@@ -89,9 +89,10 @@ log_start(const struct config *cfg, const char *data_dir, gboolean root)
 
 /*
  * The configuration of a CGI run.  A web server passes no arguments; the
- * file is $LABMAIL_CONFIG or the system one.  Installed setuid root (to
- * read spools), the caller may be any local user: then neither the
- * arguments nor the environment may choose the configuration.
+ * file is $LABMAIL_CONFIG, which must exist, or else the system one, if
+ * there is one.  Installed setuid root (to read spools), the caller may
+ * be any local user: then neither the arguments nor the environment may
+ * choose the configuration.
  */
 static gboolean
 cgi_config(struct config *cfg, GError **err)
@@ -104,10 +105,12 @@ cgi_config(struct config *cfg, GError **err)
 	int		 argc = 1;
 	gboolean	 ok;
 
-	if (getuid() != geteuid() || file == NULL)
-		file = LABMAIL_CGI_CONFIG;
-	path = g_strdup(file);
-	if (g_file_test(file, G_FILE_TEST_EXISTS)) {
+	if (getuid() != geteuid())
+		file = NULL;
+	path = g_strdup(file != NULL ? file : LABMAIL_CGI_CONFIG);
+	/* A file named on purpose and missing is an error, as --config's;
+	 * without one, the defaults do. */
+	if (file != NULL || g_file_test(path, G_FILE_TEST_EXISTS)) {
 		args[1] = opt;
 		args[2] = path;
 		argc = 3;
@@ -159,16 +162,7 @@ open_listener(const struct config *cfg, GError **err)
 	if (cfg->fastcgi[0] == '/')
 		return listen_unix(cfg->fastcgi, cfg->socket_mode,
 		    cfg->socket_owner, err);
-	{
-		char	*host = g_strdup(cfg->fastcgi);
-		char	*colon = strrchr(host, ':');
-		int	 fd;
-
-		*colon = '\0';
-		fd = listen_tcp(*host == '[' ? host + 1 : host, colon + 1, err);
-		g_free(host);
-		return fd;
-	}
+	return listen_tcp(cfg->fastcgi_host, cfg->fastcgi_port, err);
 }
 
 /* The HTTPS certificate and key, as PEM text. */

@@ -545,5 +545,25 @@ class CgiShortBody(unittest.TestCase):
         self.assertTrue(p.stdout.startswith(b"Status: 400 "), p.stdout[:200])
 
 
+class CgiMissingConfig(unittest.TestCase):
+
+    def test_missing_config_named_by_the_environment_is_an_error(self):
+        """LABMAIL_CONFIG naming no file stops the run (status 2, the
+        file named), as a missing --config does: the lab's defaults
+        would send to 192.168.0.81 instead of the server meant."""
+        missing = os.path.join(tempfile.gettempdir(),
+                               "labmail-no-such-dir", "labmail.conf")
+        env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1",
+                   LABMAIL_CONFIG=missing, REQUEST_METHOD="GET",
+                   SCRIPT_NAME="/labmail", PATH_INFO="/guide",
+                   SERVER_PROTOCOL="HTTP/1.1", REMOTE_ADDR="127.0.0.1")
+        p = subprocess.run([labtest.LABMAIL], stdin=subprocess.DEVNULL,
+                           env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stdout[:200])
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(missing, p.stderr.decode())
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -66,14 +66,16 @@ dump(const struct config *c)
 	    "smtp_connect_timeout=%u\nsmtp_timeout=%u\n"
 	    "smtp_data_timeout=%u\nmax_body=%" G_GSIZE_FORMAT "\n"
 	    "group=%d\ndomain=%s\nsmtp_alias=%s\nsmtp_hostname=%s\n"
-	    "smtp_addr=%s\nclient_addr=%s\ndhcp_addr=%s\ndns_addr=%s\n",
+	    "smtp_addr=%s\nclient_addr=%s\ndhcp_addr=%s\ndns_addr=%s\n"
+	    "fastcgi_host=%s\nfastcgi_port=%s\n",
 	    c->listen_host, c->listen_port,
 	    c->data_dir ? c->data_dir : "(null)",
 	    c->smtp_host, c->smtp_port, c->helo ? c->helo : "(null)",
 	    c->smtp_connect_timeout, c->smtp_timeout, c->smtp_data_timeout,
 	    c->max_body, c->group, c->domain, c->smtp_alias,
 	    c->smtp_hostname, c->smtp_addr, c->client_addr, c->dhcp_addr,
-	    c->dns_addr);
+	    c->dns_addr, c->fastcgi_host ? c->fastcgi_host : "(null)",
+	    c->fastcgi_port ? c->fastcgi_port : "(null)");
 }
 
 /* Assert that every "name=value" line of want is in the dump of c. */
@@ -111,7 +113,7 @@ assert_fields(const struct config *c, const char *const *args,
 	"group=181\ndomain=mail181.com\nsmtp_alias=smtp181.mail181.com\n" \
 	"smtp_hostname=machine181.mail181.com\nsmtp_addr=192.168.0.81\n" \
 	"client_addr=172.20.181.1\ndhcp_addr=172.20.181.2\n" \
-	"dns_addr=192.168.0.254\n"
+	"dns_addr=192.168.0.254\nfastcgi_host=(null)\nfastcgi_port=(null)\n"
 
 static void
 test_defaults(void **state)
@@ -184,9 +186,20 @@ static const struct good_case good_cases[] = {
 	{ { "--listen", "[::]:8443", NULL }, "listen_host=::\nlisten_port=8443\n" },
 	{ { "--listen", "localhost:1", NULL },
 	    "listen_host=localhost\nlisten_port=1\n" },
-	/* Strings taken as they are. */
+	/* --fastcgi: a socket path, or an address as --listen takes it. */
+	{ { "--fastcgi", "127.0.0.1:9000", NULL },
+	    "fastcgi_host=127.0.0.1\nfastcgi_port=9000\n" },
+	{ { "--fastcgi", "[::1]:09000", NULL },
+	    "fastcgi_host=::1\nfastcgi_port=9000\n" },
+	{ { "--fastcgi", "/run/labmail/fcgi.sock", NULL },
+	    "fastcgi_host=(null)\nfastcgi_port=(null)\n" },
+	{ { "--fastcgi", NULL }, "fastcgi_host=(null)\n" },
+	/* --helo: a DNS name or an address literal. */
 	{ { "--helo", "client181.mail181.com", "--data-dir", "/srv/lab",
 	    NULL }, "helo=client181.mail181.com\ndata_dir=/srv/lab\n" },
+	{ { "--helo", "[172.20.181.1]", NULL }, "helo=[172.20.181.1]\n" },
+	{ { "--helo", "[IPv6:2001:db8::1]", NULL },
+	    "helo=[IPv6:2001:db8::1]\n" },
 	/* Timeouts and the body limit, at their bounds. */
 	{ { "--smtp-connect-timeout", "1", "--smtp-timeout", "86400",
 	    "--smtp-data-timeout", "45", NULL }, "smtp_connect_timeout=1\n"
@@ -263,6 +276,8 @@ static const struct bad_case bad_cases[] = {
 	{ { "--listen", "[::1]", NULL }, "needs a port" },
 	{ { "--listen", "a b:80", NULL }, "has no valid host" },
 	{ { "--listen", "a/b:80", NULL }, "has no valid host" },
+	{ { "--smtp", "a\nb:25", NULL },
+	    "smtp: \"a\\x0ab:25\" has no valid host" },
 	/* --smtp: a bad port; an IPv6 address without brackets is ambiguous. */
 	{ { "--smtp", "host:0", NULL }, "smtp: \"0\" is not a number" },
 	{ { "--smtp", "host:65536", NULL }, "smtp: \"65536\" is not a number" },
@@ -273,6 +288,22 @@ static const struct bad_case bad_cases[] = {
 	    "smtp: \"::1\": an IPv6 address goes in brackets" },
 	{ { "--smtp", "2001:db8::5", NULL }, "smtp: \"2001:db8::5\": an IPv6" },
 	{ { "--listen", "::1:8080", NULL }, "listen: \"::1:8080\": an IPv6" },
+	/* --fastcgi: a port in range, IPv6 in brackets, a port at all. */
+	{ { "--fastcgi", "127.0.0.1:70000", NULL },
+	    "fastcgi: \"70000\" is not a number from 1 to 65535" },
+	{ { "--fastcgi", "::1:9000", NULL },
+	    "fastcgi: \"::1:9000\": an IPv6 address goes in brackets" },
+	{ { "--fastcgi", "localhost", NULL },
+	    "fastcgi: \"localhost\" needs a port (ADDR:PORT)" },
+	{ { "--fastcgi", "fcgi.sock", NULL }, "fastcgi: \"fcgi.sock\" needs" },
+	/* --helo: what EHLO would not carry. */
+	{ { "--helo", "x\r\nRSET", NULL },
+	    "helo: \"x\\x0d\\x0aRSET\" is neither" },	/* one line */
+	{ { "--helo", "a b", NULL }, "helo: \"a b\" is neither" },
+	{ { "--helo", "[1.2.3]", NULL }, "helo: \"[1.2.3]\"" },
+	{ { "--helo", "[IPv6:zz]", NULL }, "helo: \"[IPv6:zz]\"" },
+	{ { "--helo", "[::1]", NULL }, "helo: \"[::1]\"" },
+	{ { "--helo", "", NULL }, "helo: \"\" is neither" },
 	/* Timeouts: 1 s to a day. */
 	{ { "--smtp-timeout", "0", NULL },
 	    "smtp-timeout: \"0\" is not a number from 1 to 86400" },
@@ -402,7 +433,8 @@ test_file(void **state)
 		    "smtp_alias=mx.lab.example\n"
 		    "smtp_hostname=box.lab.example\nsmtp_addr=10.0.0.5\n"
 		    "client_addr=10.0.1.1\ndhcp_addr=10.0.1.2\n"
-		    "dns_addr=10.0.0.53\n");
+		    "dns_addr=10.0.0.53\nfastcgi_host=(null)\n"
+		    "fastcgi_port=(null)\n");
 		g_free(got);
 		config_free(&c);
 	}
@@ -666,8 +698,8 @@ static const char *const round_trips[][MAX_ARGS + 1] = {
 	{ "--fastcgi", "--socket-mode", "0", "--log-level", "warning",
 	    "--syslog", "--smtp-tls", "off", "--max-body", "1", NULL },
 	/* Strings the key file must escape: spaces, \, newline, '#'. */
-	{ "--data-dir", "  /srv/odd\\dir #1 ", "--helo", "a\nb\tc",
-	    "--socket-owner", "#root", NULL },
+	{ "--data-dir", "  /srv/odd\\dir #1\n\tx ", "--helo",
+	    "[IPv6:2001:db8::1]", "--socket-owner", "#root", NULL },
 };
 
 static void
