@@ -71,14 +71,15 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "SMTP server for the send form (default: the group's "
 	    "SMTP address, port 25)" },
 	[OPT_HELO] = { "helo", "NAME",
-	    "EHLO argument (default: our own address literal, "
-	    "e.g. [172.20.181.1])" },
+	    "EHLO argument, a DNS name or an address literal (default: "
+	    "our own address literal, e.g. [172.20.181.1])" },
 	[OPT_SMTP_CONNECT_TIMEOUT] = { "smtp-connect-timeout", "SECONDS",
 	    "Time to connect to the SMTP server (default 30)" },
 	[OPT_SMTP_TIMEOUT] = { "smtp-timeout", "SECONDS",
 	    "Time for each SMTP reply (default 300, RFC 5321 4.5.3.2)" },
 	[OPT_SMTP_DATA_TIMEOUT] = { "smtp-data-timeout", "SECONDS",
-	    "Time for the reply to the end of data (default 600)" },
+	    "Time to write the message, then as much for the reply to "
+	    "its final dot (default 600)" },
 	[OPT_MAX_BODY] = { "max-body", "BYTES",
 	    "Largest mail body the send form takes (default 1048576)" },
 	[OPT_GROUP] = { "group", "X",
@@ -102,8 +103,9 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "Unprivileged user the web process runs as when started as "
 	    "root (default labmail if it exists, else nobody)" },
 	[OPT_STATE_DIR] = { "state-dir", "DIR",
-	    "Folder for the session key (default /var/lib/labmail as root, "
-	    "else ~/.local/state/labmail)" },
+	    "Folder for the session key, the logged-out sessions and the "
+	    "failed logins (default /var/lib/labmail as root, else "
+	    "~/.local/state/labmail)" },
 	[OPT_SPOOL_DIR] = { "spool-dir", "DIR",
 	    "Folder of the users' mailboxes (default /var/mail)" },
 	[OPT_ALLOW_ROOT] = { "allow-root", NULL,
@@ -605,7 +607,8 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	ctx = g_option_context_new("- webmail bridge for the SMTP lab");
 	g_option_context_set_summary(ctx, "Serves the lab guide, a send "
 	    "form that talks SMTP to the lab's server and shows the whole\n"
-	    "dialogue.  Every option is also a key of the config file.");
+	    "dialogue.  Every option but --config, --help and --version "
+	    "is also a key of\nthe config file.");
 	/* A main group of our own, so that callbacks get the values. */
 	group = g_option_group_new(NULL, NULL, NULL, v, NULL);
 	g_option_group_add_entries(group, entries);

@@ -1,9 +1,10 @@
 /*
  * config - labmail's settings, from the command line and a config file.
  *
- * Every option is also a key of the config file (GLib key-file format),
- * same name without the dashes, in a [labmail] group; the command line
- * wins over the file.  The lab's values (domain, addresses) default to
+ * Every option but config, help and version is also a key of the config
+ * file (GLib key-file format), same name without the dashes, in a
+ * [labmail] group; the command line wins over the file (but a flag set
+ * true in the file cannot be turned off there).  The lab's values (domain, addresses) default to
  * what the group number X gives: mailX.com, 192.168.0.(X-100),
  * 172.20.X.1, ...; each can be set on its own, and must be when the
  * group gives no valid address.
@@ -48,7 +49,8 @@ struct config {
 				 * literal; NULL: our own address literal */
 	guint	 smtp_connect_timeout;	/* seconds */
 	guint	 smtp_timeout;		/* seconds, each command's reply */
-	guint	 smtp_data_timeout;	/* seconds, reply to the final "." */
+	guint	 smtp_data_timeout;	/* seconds, to write the message,
+					 * then for the reply to its "." */
 	gsize	 max_body;		/* octets of the body of a mail */
 
 	/* Front end: FastCGI instead of HTTP, HTTPS. */
@@ -72,7 +74,8 @@ struct config {
 
 	/* Logins and spools. */
 	char	*user;		/* the web process's user, if root */
-	char	*state_dir;	/* the session key */
+	char	*state_dir;	/* the session key, revoked sessions,
+				 * failed logins */
 	char	*spool_dir;	/* /var/mail */
 	gboolean allow_root;
 	gboolean send_requires_login;

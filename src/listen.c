@@ -116,8 +116,9 @@ private_dir(int pfd, char **name)
 }
 
 /*
- * Move the socket "s" of folder dfd to base in folder pfd, replacing
- * only a stale socket.  RENAME_NOREPLACE keeps a file that shows up
+ * Move the socket "s" of folder dfd to base in folder pfd, replacing a
+ * socket there (stale or live), never another file.  RENAME_NOREPLACE
+ * keeps a file that shows up
  * there meanwhile; where a file system lacks it, link(2) does the
  * same, as it never replaces.
  */

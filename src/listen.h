@@ -12,8 +12,9 @@ int	listen_tcp(const char *host, const char *port, GError **err);
 
 /*
  * A Unix socket at path with the given mode and, if owner is not NULL,
- * owner "user[:group]"; a stale socket at path is replaced, any other
- * file is not.  -1 with *err set.
+ * owner "user[:group]".  Any socket already at path is replaced, even
+ * one that another process still listens on; any other kind of file is
+ * not.  -1 with *err set.
  */
 int	listen_unix(const char *path, guint mode, const char *owner,
 	    GError **err);

@@ -8,7 +8,8 @@
  *     applies "other"), with account checks, and throttles failures;
  *   - holds the key that signs sessions (a file in the state directory,
  *     created 0600 at first start) and the list of logged-out sessions;
- *   - for a valid session, opens /var/mail/USER *as that user*
+ *   - for a valid session, opens USER in the spool folder (spool_dir,
+ *     /var/mail by default) *as that user*
  *     (O_NOFOLLOW, then fstat: a regular file owned by the user with one
  *     link) and passes the descriptor back (SCM_RIGHTS).
  * The web side asks for a spool by session token, never by path or user
@@ -52,7 +53,7 @@ enum priv_status {
 	PRIV_THROTTLED,		/* too many failures of this user or
 				 * address, or the table of failures is
 				 * full of blocks: wait retry_after */
-	PRIV_NO_SPOOL,		/* no /var/mail/USER yet */
+	PRIV_NO_SPOOL,		/* no spool_dir/USER yet */
 	PRIV_BAD_SPOOL,		/* not a regular file owned by the user */
 	PRIV_UNAVAILABLE,	/* the failures cannot be counted (state
 				 * file unusable): no login until they can */

@@ -1,5 +1,6 @@
 /*
- * spool - an index of an mbox spool (/var/mail/USER), read, never written.
+ * spool - an index of an mbox spool (spool-dir/USER, /var/mail/USER by
+ * default), read, never written.
  *
  * The index holds where each message starts and ends; the summary of a
  * message (sender, subject, date...) is read from its headers only when
