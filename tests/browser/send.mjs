@@ -37,7 +37,9 @@ const BODY = BODY_LINES.join('\n');
 
 const XSS_SUBJECT = '<script>window.__pwned=1</script>';
 const XSS_FROM = '"><img src=x onerror="window.__pwned=2">@x';
-const XSS_BODY = '</textarea><img src=x onerror="window.__pwned=3">';
+// Leading blank lines too: HTML drops a line end right after <textarea>,
+// so the page must give one of its own for the typed ones to come back.
+const XSS_BODY = '\n\n</textarea><img src=x onerror="window.__pwned=3">';
 
 let step = 'start';
 
