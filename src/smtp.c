@@ -653,11 +653,13 @@ reply_expect(struct smtp_session *s, int lo, int hi)
 }
 
 /* Bytes left unread mean the server answered what we never asked: any
- * reply read from here on would be out of step.  TRUE, noted, if so. */
+ * reply read from here on would be out of step.  TRUE, noted, if so.
+ * Inside TLS they may still wait in GnuTLS, decrypted but not read. */
 static gboolean
 out_of_turn(struct smtp_session *s)
 {
-	if (s->conn.inlen == 0)
+	if (s->conn.inlen == 0 && (s->conn.tls == NULL ||
+	    gnutls_record_check_pending(s->conn.tls) == 0))
 		return FALSE;
 	note(s, "the server sent data out of turn");
 	return TRUE;
@@ -884,7 +886,6 @@ session_hello(struct smtp_session *s)
 	return SMTP_OK;
 }
 
-/* Give up on TLS: say why in the transcript and in the outcome. */
 /* See smtp.h. */
 struct smtp_trust {
 	GMutex				 lock;
@@ -985,6 +986,7 @@ smtp_trust_free(struct smtp_trust *t)
 	g_free(t);
 }
 
+/* Give up on TLS: say why in the transcript and in the outcome. */
 static enum smtp_status G_GNUC_PRINTF(2, 3)
 tls_failed(struct smtp_session *s, const char *fmt, ...)
 {

@@ -2270,6 +2270,52 @@ test_tls_injection(void **state)
 	fake_free(f);
 }
 
+/*
+ * Inside TLS, bytes out of turn may wait in GnuTLS rather than in our
+ * buffer: here the EHLO reply fills the buffer exactly (two lines of
+ * SMTP_LINE_MAX octets, CRLF included) and "250 early" comes in the
+ * same record.  MAIL must not go out, as its reply would be out of step.
+ */
+static void
+test_tls_out_of_turn_in_gnutls(void **state)
+{
+	struct fake_step		 script[] = {
+		GREET, EHLO_TLS, STARTTLS_220, { F_TLS, NULL, 0 },
+		{ F_RECV, NULL, 0 }, { F_SEND, NULL, 0 },
+		{ F_DRAIN, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	struct smtp_params		 p = { .tls = SMTP_TLS_REQUIRED };
+	GString				*reply = g_string_new("250-");
+	struct smtp_session		*s;
+	struct fake			*f;
+	enum smtp_status		 ost, sst;
+
+	(void)state;
+	/* smtp.c reads into a buffer of 2 * SMTP_LINE_MAX octets. */
+	while (reply->len < SMTP_LINE_MAX - 2)
+		g_string_append_c(reply, 'x');
+	g_string_append(reply, "\r\n250 ");
+	while (reply->len < 2 * SMTP_LINE_MAX - 2)
+		g_string_append_c(reply, 'y');
+	g_string_append(reply, "\r\n");
+	assert_int_equal(reply->len, 2 * SMTP_LINE_MAX);
+	g_string_append(reply, "250 early\r\n");
+	script[7].arg = reply->str;
+	assert_int_equal(script[7].op, F_SEND);
+	p.trust = pki.ca;
+	f = fake_start_cred(AF_INET, script, pki.good);
+	s = run_tls(f, &p, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_OK);
+	assert_int_equal(sst, SMTP_PROTOCOL);
+	assert_true(has_line(s, SMTP_LINE_NOTE,
+	    "the server sent data out of turn"));
+	assert_false(has_line(s, SMTP_LINE_CLIENT,
+	    "MAIL FROM:<darth@starwars.univ> SIZE=57"));
+	smtp_session_free(s);
+	fake_free(f);
+	g_string_free(reply, TRUE);
+}
+
 /* After the 220: garbage instead of TLS, or silence. */
 static void
 test_tls_handshake_fails(void **state)
@@ -2355,6 +2401,7 @@ main(void)
 		cmocka_unit_test(test_tls_insecure),
 		cmocka_unit_test(test_trust_bad_ca_file),
 		cmocka_unit_test(test_tls_injection),
+		cmocka_unit_test(test_tls_out_of_turn_in_gnutls),
 		cmocka_unit_test(test_tls_handshake_fails),
 	};
 
