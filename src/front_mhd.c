@@ -118,14 +118,15 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 /*
- * The bytes of the request's header fields as libmicrohttpd holds them
- * in the connection's memory (see HTTP_HEADER_MAX), repeated
- * fields included.
+ * The bytes of the request line and header fields as libmicrohttpd
+ * holds them in the connection's memory (see HTTP_HEADER_MAX), repeated
+ * fields included.  The request-target counts twice: as received, and
+ * decoded, with its query split into arguments.
  */
 static gsize
-header_bytes(struct MHD_Connection *mhd)
+header_bytes(struct MHD_Connection *mhd, const char *target)
 {
-	gsize	n = 0;
+	gsize	n = 2 * strlen(target);
 
 	MHD_get_connection_values(mhd, MHD_HEADER_KIND, count_header, &n);
 	return n;
@@ -136,7 +137,7 @@ static struct conn *
 conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
     const char *url, const char *method, const char *version)
 {
-	const char	*length;
+	const char	*length, *query;
 
 	c->front = f;
 	c->mhd = mhd;
@@ -154,10 +155,13 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	    &c->req.headers);
 	MHD_get_connection_values(mhd, MHD_COOKIE_KIND, copy_value,
 	    &c->req.cookies);
-	MHD_get_connection_values(mhd, MHD_GET_ARGUMENT_KIND, copy_value,
-	    &c->req.query);
+	/* The query with the same parser as FastCGI and CGI (libmicrohttpd
+	 * has its own), so that every mode reads it alike. */
+	if ((query = strchr(c->req.target, '?')) != NULL)
+		http_parse_urlencoded(&c->req, FALSE, query + 1,
+		    strlen(query + 1));
 	length = http_header(&c->req, "content-length");
-	if (header_bytes(mhd) > HTTP_HEADER_MAX)
+	if (header_bytes(mhd, c->req.target) > HTTP_HEADER_MAX)
 		c->req.header_too_large = TRUE;
 	else if (length != NULL && g_ascii_strtoull(length, NULL, 10) >
 	    HTTP_BODY_MAX)
@@ -197,12 +201,7 @@ conn_done(void *cls, struct MHD_Connection *mhd, void **con_cls,
 	*con_cls = NULL;
 }
 
-/*
- * Keep body bytes, within the limit.  Past the limit the rest is read
- * and dropped, so that the client, still sending, gets the 413 page
- * instead of a connection reset; MHD's connection timeout bounds how
- * long that can last.
- */
+/* Keep body bytes, within the limit; past it, mark the request. */
 static void
 read_body(struct conn *c, const char *data, size_t size)
 {
@@ -249,14 +248,17 @@ unescape(void *cls, struct MHD_Connection *mhd, char *s)
 	return len;
 }
 
-/* libmicrohttpd's own messages, through our log (levels, syslog). */
+/* libmicrohttpd's own messages, through our log (levels, syslog); some
+ * quote the decoded URL, so a %0D%0A in it must not start a line. */
 static void G_GNUC_PRINTF(2, 0)
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char	*msg = g_strdup_vprintf(fmt, ap);
+	char	*shown = log_printable(g_strchomp(msg));
 
 	(void)cls;
-	log_warn("%s", g_strchomp(msg));
+	log_warn("%s", shown);
+	g_free(shown);
 	g_free(msg);
 }
 
@@ -379,6 +381,15 @@ to_worker(struct front_mhd *f, struct conn *c, GThreadPool *pool)
 	return pushed;
 }
 
+/* Run the page here, on the event loop (it must not wait), and send it. */
+static enum MHD_Result
+answer_now(struct front_mhd *f, struct conn *c)
+{
+	app_handle(f->app, &c->req, &c->resp);
+	c->state = CONN_DONE;
+	return send_response(c);
+}
+
 /* MHD access handler: called once for the headers, for each body chunk,
  * at the end of the body, and again after a resume. */
 static enum MHD_Result
@@ -393,12 +404,21 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	if (c == NULL || c->state == CONN_NEW) {
 		*con_cls = c = conn_new(c != NULL ? c : g_new0(struct conn, 1),
 		    f, mhd, url, method, version);
+		/* Too large already: answer before any body is read (and
+		 * without "100 Continue"). */
+		if (c->req.header_too_large || c->req.body_too_large)
+			return answer_now(f, c);
 		return MHD_YES;
 	}
 	if (c->state == CONN_READING && *upload_data_size > 0) {
 		read_body(c, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return MHD_YES;
+		/* Past the limit in a chunked body (a declared length over
+		 * it was answered at once): a client that keeps sending
+		 * must not hold the connection, as libmicrohttpd's timeout
+		 * is an idle one, and libmicrohttpd 0.9.75 takes no answer
+		 * before the body's end.  Close it. */
+		return c->req.body_too_large ? MHD_NO : MHD_YES;
 	}
 	if (c->state == CONN_READING) {
 		finish_body(c);
@@ -407,8 +427,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 		    wait != APP_WAIT_NONE && to_worker(f, c,
 		    wait == APP_WAIT_SMTP ? f->senders : f->workers))
 			return MHD_YES;
-		app_handle(f->app, &c->req, &c->resp);
-		c->state = CONN_DONE;
+		return answer_now(f, c);
 	}
 	if (c->state != CONN_DONE)
 		return MHD_YES;

@@ -270,6 +270,61 @@ class Http(unittest.TestCase):
         self.assertIn('"POST /send HTTP/1.1" 431', out)
         self.assertNotIn("failed to create response header", out)
 
+    def raw(self, head, body=b""):
+        """Send bytes as they are; what came back until the server
+        closed, and how many body bytes it took before that."""
+        sent = 0
+        data = b""
+        with socket.create_connection((labtest.LOOPBACK, self.lm.port),
+                                      timeout=30) as s:
+            try:
+                s.sendall(head)
+                for chunk in body:
+                    s.sendall(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                while chunk := s.recv(65536):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+        return data, sent
+
+    def test_long_target_counts_toward_the_header_limit(self):
+        # The request line takes the connection's memory too: with a
+        # 16 KB query and 15 KB of headers, no page may run, as its
+        # answer could not be sent (the log said 200, nothing came).
+        target = "/guide?a=" + "q" * 16200
+        self.raw(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                 b"X-A: " + b"y" * 15700 + b"\r\nConnection: close\r\n\r\n")
+        time.sleep(0.2)
+        self.assertRegex(self.lm.output(), r'"GET /guide\?a=q+ HTTP/1\.1" 431 ')
+
+    def test_declared_body_over_limit_is_answered_at_once(self):
+        # No "100 Continue": the client is not invited to send 100 GB.
+        data, _ = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: 100000000000\r\n"
+                           b"Expect: 100-continue\r\n\r\n")
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:80])
+
+    def test_chunked_body_over_limit_is_cut_off(self):
+        # The connection closes soon after the limit, instead of reading
+        # whatever the client keeps sending (the timeout is an idle one).
+        chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+        limit = 2 * 1024 * 1024                       # HTTP_BODY_MAX
+        _, sent = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n",
+                           (chunk for _ in range(8 * limit // 0x10000)))
+        self.assertLess(sent, 4 * limit)
+
+    def test_query_read_as_in_every_mode(self):
+        # Parsed by labmail's own parser, as under FastCGI and CGI:
+        # past 256 fields the request cannot be read (400).
+        query = "&".join("a%d=1" % i for i in range(300))
+        self.assertEqual(self.b.get("/guide?" + query).status, 400)
+        self.assertEqual(self.b.get("/guide?lang=fr&x=%zz").status, 200)
+
     def test_access_log_has_no_form_content(self):
         token = self.b.csrf()
         self.b.post("/send", {"from": "secret-sender@x.y", "to": "",
