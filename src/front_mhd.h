@@ -31,8 +31,8 @@
  * leaves too little of it for the response's header, libmicrohttpd
  * drops the connection without an answer, after the page ran (a mail
  * could go out unanswered); so a request whose header fields, the
- * Cookie header counted twice, exceed HTTP_HEADER_MAX is answered
- * 431 and runs no page.  That still takes an 8 KB header line, as
+ * request-target and the Cookie header counted twice, exceed
+ * HTTP_HEADER_MAX is answered 431 and runs no page.  That still takes an 8 KB header line, as
  * nginx's and Apache's default limits do.  Beyond about 28 KB,
  * libmicrohttpd answers 431 itself.
  */
