@@ -21,6 +21,29 @@ parse_http_date(const char *s)
 	return timegm(&tm);
 }
 
+/*
+ * TRUE if an If-None-Match list names etag, or is "*": its members are
+ * separated by commas, and compared weakly (RFC 9110, 13.1.2), so that
+ * W/"x" matches "x".
+ */
+static gboolean
+etag_listed(const char *list, const char *etag)
+{
+	char		**tags = g_strsplit(list, ",", -1);
+	const char	 *tag;
+	gboolean	  found = FALSE;
+	gsize		  i;
+
+	for (i = 0; tags[i] != NULL && !found; i++) {
+		tag = g_strstrip(tags[i]);
+		if (g_str_has_prefix(tag, "W/"))
+			tag += 2;
+		found = strcmp(tag, "*") == 0 || strcmp(tag, etag) == 0;
+	}
+	g_strfreev(tags);
+	return found;
+}
+
 /* TRUE if the client's copy is current (RFC 9110, section 13.1). */
 static gboolean
 not_modified(const struct http_request *req, const struct asset *a)
@@ -31,7 +54,7 @@ not_modified(const struct http_request *req, const struct asset *a)
 
 	/* If-None-Match, when present, decides alone. */
 	if (inm != NULL)
-		return strcmp(inm, "*") == 0 || strstr(inm, a->etag) != NULL;
+		return etag_listed(inm, a->etag);
 	if (ims != NULL && (since = parse_http_date(ims)) >= 0)
 		return a->mtime <= since;
 	return FALSE;

@@ -209,6 +209,14 @@ class Http(unittest.TestCase):
                                     {"If-Modified-Since": lm}).status, 304)
         self.assertEqual(self.b.get("/static/style.css",
                                     {"If-None-Match": '"other"'}).status, 200)
+        # A list, compared weakly; a tag inside junk is no match.
+        for inm, status in (('"other", W/%s' % etag, 304),
+                            ('"a",%s ,"b"' % etag, 304), ("*", 304),
+                            ("junk%sjunk" % etag, 200),
+                            ('"x%s"' % etag.strip('"'), 200)):
+            self.assertEqual(self.b.get("/static/style.css",
+                                        {"If-None-Match": inm}).status,
+                             status, inm)
 
     def test_static_cannot_escape(self):
         for path in ("/static/../src/main.c", "/static/%2e%2e/Makefile",
