@@ -381,6 +381,27 @@ to_worker(struct front_mhd *f, struct conn *c, GThreadPool *pool)
 	return pushed;
 }
 
+/*
+ * TRUE when a body over the limit is to be answered before any of it is
+ * read: the client waits to be told to send it ("Expect: 100-continue",
+ * and gets no "100 Continue"), or it announces more than we would read
+ * and drop.  Any other is read and dropped, then answered 413: a client
+ * that sends before it reads (a browser) would get a reset, not the
+ * page, if the connection closed under it.
+ */
+static gboolean
+refuse_body_now(const struct conn *c)
+{
+	const char	*expect = http_header(&c->req, "expect");
+	const char	*length = http_header(&c->req, "content-length");
+
+	if (!c->req.body_too_large)
+		return FALSE;
+	return (expect != NULL && g_ascii_strcasecmp(expect,
+	    "100-continue") == 0) || (length != NULL &&
+	    g_ascii_strtoull(length, NULL, 10) > FRONT_MHD_DROP_MAX);
+}
+
 /* Run the page here, on the event loop (it must not wait), and send it. */
 static enum MHD_Result
 answer_now(struct front_mhd *f, struct conn *c)
@@ -404,21 +425,18 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	if (c == NULL || c->state == CONN_NEW) {
 		*con_cls = c = conn_new(c != NULL ? c : g_new0(struct conn, 1),
 		    f, mhd, url, method, version);
-		/* Too large already: answer before any body is read (and
-		 * without "100 Continue"). */
-		if (c->req.header_too_large || c->req.body_too_large)
+		if (refuse_body_now(c))
 			return answer_now(f, c);
 		return MHD_YES;
 	}
 	if (c->state == CONN_READING && *upload_data_size > 0) {
 		read_body(c, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		/* Past the limit in a chunked body (a declared length over
-		 * it was answered at once): a client that keeps sending
-		 * must not hold the connection, as libmicrohttpd's timeout
-		 * is an idle one, and libmicrohttpd 0.9.75 takes no answer
-		 * before the body's end.  Close it. */
-		return c->req.body_too_large ? MHD_NO : MHD_YES;
+		/* A chunked body past what we drop: a client that keeps
+		 * sending must not hold the connection, as libmicrohttpd's
+		 * timeout is an idle one, and libmicrohttpd 0.9.75 takes no
+		 * answer before the body's end.  Close it. */
+		return c->body_len > FRONT_MHD_DROP_MAX ? MHD_NO : MHD_YES;
 	}
 	if (c->state == CONN_READING) {
 		finish_body(c);

@@ -21,6 +21,9 @@
 #define FRONT_MHD_WORKERS	64
 /* Workers for sends: one for each connection, so none ever queues. */
 #define FRONT_MHD_SENDERS	FRONT_MHD_CONNECTIONS
+/* Most of a body over HTTP_BODY_MAX read and dropped before the 413;
+ * past it, the connection is closed (front_mhd.c says when). */
+#define FRONT_MHD_DROP_MAX	(16 * 1024 * 1024)
 /* At a stop, how long a page that a worker made may take to go out. */
 #define FRONT_MHD_ANSWER_SECONDS	5
 
@@ -32,8 +35,8 @@
  * drops the connection without an answer, after the page ran (a mail
  * could go out unanswered); so a request whose header fields, the
  * request-target and the Cookie header counted twice, exceed
- * HTTP_HEADER_MAX is answered 431 and runs no page.  That still takes an 8 KB header line, as
- * nginx's and Apache's default limits do.  Beyond about 28 KB,
+ * HTTP_HEADER_MAX is answered 431 and runs no page.  That still takes
+ * an 8 KB header line, as nginx's and Apache's default limits do.  Beyond about 28 KB,
  * libmicrohttpd answers 431 itself.
  */
 #define FRONT_MHD_CONN_MEMORY	(32 * 1024)

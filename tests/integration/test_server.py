@@ -309,22 +309,26 @@ class Http(unittest.TestCase):
         time.sleep(0.2)
         self.assertRegex(self.lm.output(), r'"GET /guide\?a=q+ HTTP/1\.1" 431 ')
 
-    def test_declared_body_over_limit_is_answered_at_once(self):
-        # No "100 Continue": the client is not invited to send 100 GB.
-        data, _ = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n"
-                           b"Content-Length: 100000000000\r\n"
-                           b"Expect: 100-continue\r\n\r\n")
-        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:80])
+    def test_body_over_limit_is_answered_at_once_when_announced(self):
+        # No "100 Continue": the client is not invited to send 3 MB;
+        # and 100 GB announced is refused before it comes.
+        for head in (b"Content-Length: 3145728\r\n"
+                     b"Expect: 100-continue\r\n",
+                     b"Content-Length: 100000000000\r\n"):
+            data, _ = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n" +
+                               head + b"\r\n")
+            self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:80])
 
     def test_chunked_body_over_limit_is_cut_off(self):
-        # The connection closes soon after the limit, instead of reading
-        # whatever the client keeps sending (the timeout is an idle one).
+        # The connection closes once 16 MB were dropped, instead of
+        # reading whatever the client keeps sending (the timeout is an
+        # idle one).
         chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
-        limit = 2 * 1024 * 1024                       # HTTP_BODY_MAX
+        drop_max = 16 * 1024 * 1024                   # FRONT_MHD_DROP_MAX
         _, sent = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n"
                            b"Transfer-Encoding: chunked\r\n\r\n",
-                           (chunk for _ in range(8 * limit // 0x10000)))
-        self.assertLess(sent, 4 * limit)
+                           (chunk for _ in range(4 * drop_max // 0x10000)))
+        self.assertLess(sent, 2 * drop_max)
 
     def test_query_read_as_in_every_mode(self):
         # Parsed by labmail's own parser, as under FastCGI and CGI:
