@@ -175,15 +175,14 @@ add_decoded(struct http_request *req, gboolean form, GBytes *name,
 
 	data = g_bytes_get_data(name, &len);
 	key = text_without_nul(data, len, &bad_name);
-	if (bad_name)
-		mark_bad_field(req, key);
 	data = g_bytes_get_data(value, &len);
-	if (form)
-		http_request_add_field(req, key, data, len);
-	else {
-		v = text_without_nul(data, len, &bad_value);
-		if (bad_value && !table_has(req->query, key))
+	if (form) {
+		if (bad_name)
 			mark_bad_field(req, key);
+		http_request_add_field(req, key, data, len);
+	} else {
+		/* A query's NUL stays a U+FFFD: no page takes it as it is. */
+		v = text_without_nul(data, len, &bad_value);
 		http_table_add(&req->query, key, v);
 		g_free(v);
 	}
@@ -209,12 +208,13 @@ http_parse_urlencoded(struct http_request *req, gboolean form,
 		name = form_decode(p, (eq ? eq : amp) - p);
 		value = eq ? form_decode(eq + 1, amp - eq - 1) :
 		    g_bytes_new_static("", 0);
-		if (name == NULL || value == NULL) {
+		if ((name == NULL || value == NULL) && form) {
 			char	*raw = g_strndup(p, (eq ? eq : amp) - p);
 
 			mark_bad_field(req, raw);	/* named as sent */
 			g_free(raw);
-		} else if (g_bytes_get_size(name) > 0)
+		} else if (name != NULL && value != NULL &&
+		    g_bytes_get_size(name) > 0)
 			add_decoded(req, form, name, value);
 		if (name != NULL)
 			g_bytes_unref(name);

@@ -44,10 +44,11 @@ struct http_request {
 	gboolean	 body_too_large;	/* body over HTTP_BODY_MAX: 413 */
 	gboolean	 header_too_large;	/* over the front end's limit:
 						 * 431, no page runs */
-	char		*bad_field;	/* the first form or query field
-					 * whose name or value held a NUL
-					 * byte (replaced by U+FFFD) or a
-					 * malformed %-escape, or NULL */
+	char		*bad_field;	/* the first form field (never a
+					 * query's) whose name or value
+					 * held a NUL byte (replaced by
+					 * U+FFFD) or a malformed
+					 * %-escape, or NULL */
 	const char	*malformed;	/* why the request cannot be served
 					 * (a static string): 400, no page
 					 * runs; NULL if it can */
@@ -111,9 +112,11 @@ void		 http_request_add_field(struct http_request *,
 
 /*
  * Parse application/x-www-form-urlencoded data ("a=1&b=%C3%A9+x") into
- * req->form (form TRUE) or req->query, decoding with GLib.  A malformed
- * %-escape or a NUL byte names the field in req->bad_field.  Past
- * HTTP_FIELDS_MAX fields, the rest is dropped and req->malformed set.
+ * req->form (form TRUE) or req->query, decoding with GLib.  In a form,
+ * a malformed %-escape or a NUL byte names the field in req->bad_field;
+ * in a query, which no form's check should hear of, such a field is
+ * dropped or its NUL made U+FFFD.  Past HTTP_FIELDS_MAX fields, the
+ * rest is dropped and req->malformed set.
  */
 void		 http_parse_urlencoded(struct http_request *, gboolean form,
 		    const char *data, gsize len);
