@@ -38,8 +38,10 @@
 #define MSG_RCPT_MANY	"has too many recipients (at most " \
 			    G_STRINGIFY(COMPOSE_RCPT_MAX) " in To and Cc)"
 #define MSG_BODY_LARGE	"is too large"
-#define MSG_ENCODED	"holds MIME encoding (=?...?=): type the text " \
-			    "itself, labmail encodes it"
+#define MSG_ENCODED	"holds \"=?\", which starts MIME encoding: type " \
+			    "the text itself, labmail encodes it"
+#define MSG_REENCODED	"has a name with an \"=\" that its MIME " \
+			    "encoding would change: leave the \"=\" out"
 
 /* RFC 5321 4.5.3.1: the longest local part and path (256 octets with
  * its angle brackets, so the domain is shorter than its own limit of
@@ -108,15 +110,11 @@ has_control(const char *s, gsize len)
 	return FALSE;
 }
 
-/* TRUE if s holds something shaped like an RFC 2047 encoded word: a
- * "=?" with a "?=" after it. */
+/* TRUE if s holds the "=?" that opens an RFC 2047 encoded word. */
 static gboolean
 has_encoded_word(const char *s, gsize len)
 {
-	const char	*open = g_strstr_len(s, (gssize)len, "=?");
-
-	return open != NULL && g_strstr_len(open + 2,
-	    (gssize)(len - (gsize)(open + 2 - s)), "?=") != NULL;
+	return g_strstr_len(s, (gssize)len, "=?") != NULL;
 }
 
 /*
@@ -126,7 +124,9 @@ has_encoded_word(const char *s, gsize len)
  * command injection).  Other control characters have no place in a
  * header either.  Nor has an RFC 2047 word typed by hand: GMime passes
  * it through and the reader decodes it, to a CR LF or, in Latin-1, a
- * NUL that would cut any check of the decoded text short.  labmail
+ * NUL that would cut any check of the decoded text short; and a "=?"
+ * alone can be closed by the "?=" of a word GMime adds after it, then
+ * read across the space by a lenient decoder (GMime's own).  labmail
  * writes the words itself, from the text as typed.
  */
 static const char *
@@ -463,6 +463,46 @@ check_addresses(struct compose_draft *d, struct compose_errors *errs)
 	}
 }
 
+/*
+ * TRUE if a name of list holds an '=' that GMime would put inside an
+ * RFC 2047 word of its own: its phrase encoder leaves a typed '=' as it
+ * is there, so "Élodie=0D=0ABcc: ..." would decode to a CR LF.
+ */
+static gboolean
+name_equals_in_words(InternetAddressList *list)
+{
+	const char	*name;
+	char		*written;
+	gboolean	 bad = FALSE;
+	int		 i, n = internet_address_list_length(list);
+
+	for (i = 0; i < n && !bad; i++) {
+		name = internet_address_get_name(
+		    internet_address_list_get_address(list, i));
+		bad = name != NULL && strchr(name, '=') != NULL;
+	}
+	if (!bad)
+		return FALSE;
+	written = internet_address_list_to_string(list, NULL, TRUE);
+	bad = strstr(written, "=?") != NULL;
+	g_free(written);
+	return bad;
+}
+
+/* What the text alone does not show: how GMime will write the names. */
+static void
+check_encoding(struct compose_draft *d, struct compose_errors *errs)
+{
+	const char	**msg = errs->field;
+
+	if (msg[COMPOSE_FROM] == NULL && name_equals_in_words(d->from))
+		msg[COMPOSE_FROM] = MSG_REENCODED;
+	if (msg[COMPOSE_TO] == NULL && name_equals_in_words(d->to))
+		msg[COMPOSE_TO] = MSG_REENCODED;
+	if (msg[COMPOSE_CC] == NULL && name_equals_in_words(d->cc))
+		msg[COMPOSE_CC] = MSG_REENCODED;
+}
+
 void
 compose_draft_free(struct compose_draft *d)
 {
@@ -498,6 +538,7 @@ compose_check(const struct compose_form *form, gsize body_max,
 			errs->field[f] = check_text(f, s, len);
 	}
 	check_addresses(d, errs);
+	check_encoding(d, errs);
 
 	for (f = 0; f < COMPOSE_N_FIELDS; f++)
 		if (errs->field[f] != NULL) {

@@ -398,6 +398,14 @@ class BadInput(unittest.TestCase):
         self.assertIn('value="%s"' % subject, r.text)
         self.assert_refused("from", **{
             "from": "=?iso-8859-1?q?Bob=00=0D=0AX?= <a@b.c>"})
+        # A "=?" alone, closed by the word GMime adds for the "é".
+        self.assert_refused(
+            "subject", subject="=?iso-8859-1?q?a=0D=0ABcc:_x@evil.com \u00e9")
+
+    def test_equals_in_a_name_that_gets_encoded(self):
+        # GMime would keep these "=" as they are inside its own word.
+        self.assert_refused("from", **{
+            "from": "\u00c9lodie=0D=0ABcc=3A_x=40evil.com <d@starwars.univ>"})
 
     def test_body_starting_with_blank_lines_comes_back_whole(self):
         # HTML drops one line end right after <textarea>: the page
