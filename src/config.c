@@ -297,7 +297,7 @@ is_helo_name(const char *s)
 	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
 		return is_dns_name(s);
 	inner = g_strndup(s + 1, len - 2);
-	ok = g_str_has_prefix(inner, "IPv6:") ?
+	ok = g_ascii_strncasecmp(inner, "IPv6:", 5) == 0 ?
 	    inet_pton(AF_INET6, inner + 5, &a6) == 1 : is_ipv4(inner);
 	g_free(inner);
 	return ok;

@@ -146,7 +146,9 @@ conn_new(struct conn *c, struct front_mhd *f, struct MHD_Connection *mhd,
 	http_response_init(&c->resp);
 	c->req.method = g_strdup(method);
 	c->req.path = g_strdup(url);
-	c->req.target = g_steal_pointer(&c->target);
+	/* MHD gives uri_log() every request; the url is a fallback. */
+	c->req.target = c->target != NULL ? g_steal_pointer(&c->target) :
+	    g_strdup(url);
 	c->req.protocol = g_strdup(version);
 	c->req.prefix = g_strdup("");
 	c->req.https = f->https;

@@ -105,7 +105,7 @@ cgi_config(struct config *cfg, GError **err)
 	int		 argc = 1;
 	gboolean	 ok;
 
-	if (getuid() != geteuid())
+	if (getuid() != geteuid() || (file != NULL && *file == '\0'))
 		file = NULL;
 	path = g_strdup(file != NULL ? file : LABMAIL_CGI_CONFIG);
 	/* A file named on purpose and missing is an error, as --config's;

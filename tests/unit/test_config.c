@@ -200,6 +200,7 @@ static const struct good_case good_cases[] = {
 	{ { "--helo", "[172.20.181.1]", NULL }, "helo=[172.20.181.1]\n" },
 	{ { "--helo", "[IPv6:2001:db8::1]", NULL },
 	    "helo=[IPv6:2001:db8::1]\n" },
+	{ { "--helo", "[ipv6:::1]", NULL }, "helo=[ipv6:::1]\n" },
 	/* Timeouts and the body limit, at their bounds. */
 	{ { "--smtp-connect-timeout", "1", "--smtp-timeout", "86400",
 	    "--smtp-data-timeout", "45", NULL }, "smtp_connect_timeout=1\n"
