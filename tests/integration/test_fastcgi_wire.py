@@ -563,6 +563,13 @@ class CgiMissingConfig(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stdout[:200])
         self.assertEqual(p.stdout, b"")
         self.assertIn(missing, p.stderr.decode())
+        # Empty, it is as if unset: the page is served.
+        env["LABMAIL_CONFIG"] = ""
+        p = subprocess.run([labtest.LABMAIL], stdin=subprocess.DEVNULL,
+                           env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr[-500:])
+        self.assertTrue(p.stdout.startswith(b"Status: 200 "), p.stdout[:80])
 
 
 if __name__ == "__main__":

@@ -1277,6 +1277,38 @@ test_session_greetings(void **state)
 	}
 }
 
+/* A reply kept in the outcome is cut after SMTP_REPLY_TEXT_MAX octets,
+ * never inside a character, wherever the characters fall. */
+static void
+test_session_reply_cut(void **state)
+{
+	const struct smtp_outcome	*o;
+	struct smtp_session		*s;
+	enum smtp_status		 ost;
+	GString				*g;
+	gsize				 lead, len;
+
+	(void)state;
+	for (lead = 0; lead < 3; lead++) {
+		g = g_string_new("554 ");
+		while (g->len < SMTP_REPLY_TEXT_MAX - 1 + lead)
+			g_string_append_c(g, 'a');
+		while (g->len < SMTP_LINE_MAX - 4)
+			g_string_append(g, "\xe2\x82\xac");	/* 3 octets */
+		g_string_append(g, "\r\n");
+		s = greet_run(g->str, 0, FALSE, &ost);
+		assert_int_equal(ost, SMTP_REFUSED);
+		o = smtp_session_outcome(s);
+		assert_true(g_utf8_validate(o->reply, -1, NULL));
+		assert_true(g_str_has_suffix(o->reply, " [...]"));
+		len = strlen(o->reply) - strlen(" [...]");
+		assert_true(len <= SMTP_REPLY_TEXT_MAX);
+		assert_true(len > SMTP_REPLY_TEXT_MAX - 3);
+		smtp_session_free(s);
+		g_string_free(g, TRUE);
+	}
+}
+
 /* A greeting whose one line is n bytes long, CRLF excluded. */
 static char *
 long_greeting(gsize n)
@@ -2401,6 +2433,7 @@ main(void)
 		cmocka_unit_test(test_tls_insecure),
 		cmocka_unit_test(test_trust_bad_ca_file),
 		cmocka_unit_test(test_tls_injection),
+		cmocka_unit_test(test_session_reply_cut),
 		cmocka_unit_test(test_tls_out_of_turn_in_gnutls),
 		cmocka_unit_test(test_tls_handshake_fails),
 	};
