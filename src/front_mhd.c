@@ -208,11 +208,14 @@ static void
 read_body(struct conn *c, const char *data, size_t size)
 {
 	c->body_len += size;
-	if (c->body_len > HTTP_BODY_MAX)
+	if (c->body_len > HTTP_BODY_MAX && !c->req.body_too_large) {
 		c->req.body_too_large = TRUE;
-	if (c->body == NULL || c->req.body_too_large)
-		return;
-	g_string_append_len(c->body, data, size);
+		if (c->body != NULL)
+			g_string_free(c->body, TRUE);
+		c->body = NULL;		/* the rest is dropped */
+	}
+	if (c->body != NULL)
+		g_string_append_len(c->body, data, size);
 }
 
 /*
@@ -384,20 +387,21 @@ to_worker(struct front_mhd *f, struct conn *c, GThreadPool *pool)
 }
 
 /*
- * TRUE when a body over the limit is to be answered before any of it is
- * read: the client waits to be told to send it ("Expect: 100-continue",
- * and gets no "100 Continue"), or it announces more than we would read
- * and drop.  Any other is read and dropped, then answered 413: a client
- * that sends before it reads (a browser) would get a reset, not the
- * page, if the connection closed under it.
+ * TRUE when a request already refused (a body over the limit: 413;
+ * header fields over theirs: 431) is to be answered before any of its
+ * body is read: the client waits to be told to send it ("Expect:
+ * 100-continue", and gets no "100 Continue"), or it announces more than
+ * we would read and drop.  Any other body is read and dropped, then
+ * answered: a client that sends before it reads (a browser) would get a
+ * reset, not the page, if the connection closed under it.
  */
 static gboolean
-refuse_body_now(const struct conn *c)
+refuse_now(const struct conn *c)
 {
 	const char	*expect = http_header(&c->req, "expect");
 	const char	*length = http_header(&c->req, "content-length");
 
-	if (!c->req.body_too_large)
+	if (!c->req.body_too_large && !c->req.header_too_large)
 		return FALSE;
 	return (expect != NULL && g_ascii_strcasecmp(expect,
 	    "100-continue") == 0) || (length != NULL &&
@@ -427,7 +431,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 	if (c == NULL || c->state == CONN_NEW) {
 		*con_cls = c = conn_new(c != NULL ? c : g_new0(struct conn, 1),
 		    f, mhd, url, method, version);
-		if (refuse_body_now(c))
+		if (refuse_now(c))
 			return answer_now(f, c);
 		return MHD_YES;
 	}

@@ -312,12 +312,17 @@ class Http(unittest.TestCase):
     def test_body_over_limit_is_answered_at_once_when_announced(self):
         # No "100 Continue": the client is not invited to send 3 MB;
         # and 100 GB announced is refused before it comes.
-        for head in (b"Content-Length: 3145728\r\n"
-                     b"Expect: 100-continue\r\n",
-                     b"Content-Length: 100000000000\r\n"):
-            data, _ = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n" +
-                               head + b"\r\n")
-            self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:80])
+        # Header fields over their limit too: 431 at once.
+        for filler, status in ((b"", b"413"),
+                               (b"X-Filler: " + b"f" * 17000 + b"\r\n",
+                                b"431")):
+            for head in (b"Content-Length: 3145728\r\n"
+                         b"Expect: 100-continue\r\n",
+                         b"Content-Length: 100000000000\r\n"):
+                data, _ = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n" +
+                                   filler + head + b"\r\n")
+                self.assertTrue(data.startswith(b"HTTP/1.1 " + status),
+                                data[:80])
 
     def test_chunked_body_over_limit_is_cut_off(self):
         # The connection closes once 16 MB were dropped, instead of
