@@ -560,7 +560,9 @@ mailview_parse(int fd, guint64 start, guint64 end, GError **err)
 	s = address_list(g_mime_message_get_to(msg));
 	mv->to = s != NULL ? s : g_strdup("");
 	mv->cc = address_list(g_mime_message_get_cc(msg));
-	mv->subject = clean_header(g_mime_message_get_subject(msg), "");
+	s = spool_header_text(obj, "Subject");
+	mv->subject = clean_header(s, "");
+	g_free(s);
 	s = clean_header_line(g_mime_object_get_header(obj, "Date"));
 	mv->date = s != NULL ? s : g_strdup("");
 	/* The message owns the GDateTime (transfer none). */

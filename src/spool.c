@@ -741,6 +741,77 @@ spool_copy_message(const struct spool_index *idx, int fd, guint number,
 	return ok;
 }
 
+/* Append text to out without its line breaks (a folded header). */
+static void
+append_unfolded(GString *out, const char *text, gsize len)
+{
+	gsize	i;
+
+	for (i = 0; i < len; i++)
+		if (text[i] != '\r' && text[i] != '\n')
+			g_string_append_c(out, text[i]);
+}
+
+/* TRUE if the len bytes of s are all white space. */
+static gboolean
+all_space(const char *s, gsize len)
+{
+	gsize	i;
+
+	for (i = 0; i < len; i++)
+		if (!g_ascii_isspace(s[i]))
+			return FALSE;
+	return TRUE;
+}
+
+/*
+ * See spool.h.  Not g_mime_message_get_subject(): GMime 3.2.13 joins
+ * adjacent base64 words of one charset before decoding them and stops
+ * at the first '=' padding (jstedfast/gmime#133), so a long subject it
+ * wrote itself, split in two words, read back cut short.  Each word is
+ * decoded by GMime on its own, as RFC 2047 6.3 makes them.
+ */
+char *
+spool_header_text(GMimeObject *obj, const char *name)
+{
+	static GRegex	*word;
+	GMimeHeader	*header;
+	GMatchInfo	*match;
+	GString		*out;
+	const char	*raw, *p;
+	char		*one, *decoded;
+	gboolean	 after_word = FALSE;
+	int		 start, end;
+
+	header = g_mime_header_list_get_header(
+	    g_mime_object_get_header_list(obj), name);
+	if (header == NULL || (raw = g_mime_header_get_raw_value(header))
+	    == NULL)
+		return NULL;
+	if (g_once_init_enter(&word))
+		g_once_init_leave(&word, g_regex_new(
+		    "=\\?[^?\\s]+\\?[bBqQ]\\?[^?\\s]*\\?=", G_REGEX_RAW,
+		    0, NULL));
+	out = g_string_new(NULL);
+	p = raw;
+	g_regex_match(word, raw, 0, &match);
+	for (; g_match_info_matches(match); g_match_info_next(match, NULL)) {
+		g_match_info_fetch_pos(match, 0, &start, &end);
+		if (!after_word || !all_space(p, (gsize)(raw + start - p)))
+			append_unfolded(out, p, (gsize)(raw + start - p));
+		one = g_strndup(raw + start, (gsize)(end - start));
+		decoded = g_mime_utils_header_decode_text(NULL, one);
+		g_string_append(out, decoded);
+		g_free(decoded);
+		g_free(one);
+		p = raw + end;
+		after_word = TRUE;
+	}
+	g_match_info_free(match);
+	append_unfolded(out, p, strlen(p));
+	return g_strstrip(g_string_free(out, FALSE));
+}
+
 /*
  * Text fit for a summary: valid UTF-8 (invalid bytes replaced), control
  * characters made spaces (a decoded word can carry CR LF, ESC or C1
@@ -869,6 +940,7 @@ summary_parse(const char *hdr, gsize len, gint64 from_date,
 	GMimeParser		*parser;
 	GMimeMessage		*msg;
 	GDateTime		*date;
+	char			*subject;
 
 	sum = g_new0(struct spool_summary, 1);
 	sum->from_name = g_strdup("");
@@ -890,7 +962,9 @@ summary_parse(const char *hdr, gsize len, gint64 from_date,
 		return sum;
 	}
 	summary_from(sum, g_mime_message_get_from(msg));
-	sum->subject = clean_text(g_mime_message_get_subject(msg));
+	subject = spool_header_text(GMIME_OBJECT(msg), "Subject");
+	sum->subject = clean_text(subject);
+	g_free(subject);
 	if ((date = g_mime_message_get_date(msg)) != NULL)
 		sum->date = g_date_time_to_unix(date);
 	sum->has_attachment = has_attachment(msg);

@@ -34,6 +34,7 @@
 #define LABMAIL_SPOOL_H
 
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #define SPOOL_CHUNK		(1024 * 1024)	/* bytes read at a time */
 #define SPOOL_HEADER_FIRST	(4 * 1024)	/* read first for a summary */
@@ -135,6 +136,14 @@ gboolean	 spool_copy_message(const struct spool_index *, int fd,
  */
 gboolean	 spool_lock(int fd, GError **err);
 void		 spool_unlock(int fd);
+
+/*
+ * The text of the header name of a GMime message or part, unfolded, its
+ * RFC 2047 words decoded one at a time (the white space between two of
+ * them dropped, RFC 2047 6.2); NULL when there is no such header.  Not
+ * yet cleaned for a page.  The caller frees it.
+ */
+char		*spool_header_text(GMimeObject *, const char *name);
 
 /* Pure helpers, for the unit tests. */
 

@@ -405,6 +405,12 @@ test_attacker(void **state)
 	g_free(msg);
 }
 
+#define SPLIT_SUBJECT	\
+	"=?UTF-8?B?5a6e6LCiOzrpgq7lj5E75Y+R6KaB5Y+R5ZCI5a6e5LitPOmCruWQiOimgeS7tjzm" \
+	"lofmlofosKLnmoTpgq7osKI66LCi5Y+R5ZCI5a6e5paH6YKu5Lit5ZCI5ZCIPOimgeWQiDs=?=" \
+	"\n =?UTF-8?B?55qE5Lu25Lu26LCi5Y+R?="
+#define SPLIT_SUBJECT_TEXT	"实谢;:邮发;发要发合实中<邮合要件<文文谢的邮谢:谢发合实文邮中合合<要合;的件件谢发"
+
 /*
  * Subjects as GMime decodes them, then neutralised: what is dangerous
  * inside an encoded word (ESC, bidi override, CR LF) is replaced, and
@@ -428,6 +434,10 @@ test_subjects(void **state)
 		{ "=?ISO-8859-1?Q?caf=E9?= =?ISO-8859-1?B?6XTp?=",
 		  "caf\xc3\xa9\xc3\xa9t\xc3\xa9" },
 		{ "tab\there", "tab\there" },
+		/* As GMime itself folds a long subject, in two base64
+		 * words, the first padded: its own decoder stopped at the
+		 * '=' (jstedfast/gmime#133). */
+		{ SPLIT_SUBJECT, SPLIT_SUBJECT_TEXT },
 		{ "", "" },
 		{ NULL, "" },
 	};

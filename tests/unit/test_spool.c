@@ -1298,6 +1298,12 @@ static const struct summary_case summary_cases[] = {
 	{ NULL, "Subject: inline\nContent-Type: text/plain\n"
 	    "Content-Disposition: inline\n",
 	    "", "darth@starwars.univ", "inline", T0, FALSE },
+	{ NULL, "Subject: "
+	    "=?UTF-8?B?5a6e6LCiOzrpgq7lj5E75Y+R6KaB5Y"
+	    "+R5ZCI5a6e5LitPOmCruWQiOimgeS7tjzmlofmlofosKLnmoTpgq7osKI66LCi5Y"
+	    "+R5ZCI5a6e5paH6YKu5Lit5ZCI5ZCIPOimgeWQiDs=?="
+	    "\n =?UTF-8?B?55qE5Lu25Lu26LCi5Y+R?=\n",
+	    "", "darth@starwars.univ", "实谢;:邮发;发要发合实中<邮合要件<文文谢的邮谢:谢发合实文邮中合合<要合;的件件谢发", T0, FALSE },
 	{ NULL, "Subject: =?UTF-8?Q?a=0D=0Ab=1B[31m?=\n",
 	    "", "darth@starwars.univ", "a  b [31m", T0, FALSE },
 	{ NULL, "From: team: luke@rebels.univ, leia@rebels.univ;\n",
