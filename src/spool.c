@@ -741,15 +741,16 @@ spool_copy_message(const struct spool_index *idx, int fd, guint number,
 	return ok;
 }
 
-/* Append text to out without its line breaks (a folded header). */
-static void
-append_unfolded(GString *out, const char *text, gsize len)
+/* A folded header value without its line breaks. */
+static char *
+unfolded(const char *raw)
 {
-	gsize	i;
+	GString	*out = g_string_sized_new(strlen(raw));
 
-	for (i = 0; i < len; i++)
-		if (text[i] != '\r' && text[i] != '\n')
-			g_string_append_c(out, text[i]);
+	for (; *raw != '\0'; raw++)
+		if (*raw != '\r' && *raw != '\n')
+			g_string_append_c(out, *raw);
+	return g_string_free(out, FALSE);
 }
 
 /* TRUE if the len bytes of s are all white space. */
@@ -778,37 +779,40 @@ spool_header_text(GMimeObject *obj, const char *name)
 	GMimeHeader	*header;
 	GMatchInfo	*match;
 	GString		*out;
-	const char	*raw, *p;
-	char		*one, *decoded;
+	const char	*p;
+	char		*text, *one, *decoded;
 	gboolean	 after_word = FALSE;
 	int		 start, end;
 
 	header = g_mime_header_list_get_header(
 	    g_mime_object_get_header_list(obj), name);
-	if (header == NULL || (raw = g_mime_header_get_raw_value(header))
-	    == NULL)
+	if (header == NULL || g_mime_header_get_raw_value(header) == NULL)
 		return NULL;
+	/* Words as GMime takes them: spaces inside the encoded text too,
+	 * which some mailers leave there. */
 	if (g_once_init_enter(&word))
 		g_once_init_leave(&word, g_regex_new(
-		    "=\\?[^?\\s]+\\?[bBqQ]\\?[^?\\s]*\\?=", G_REGEX_RAW,
-		    0, NULL));
+		    "=\\?[^?\\s]+\\?[bBqQ]\\?[^?]*\\?=", G_REGEX_RAW, 0,
+		    NULL));
+	text = unfolded(g_mime_header_get_raw_value(header));
 	out = g_string_new(NULL);
-	p = raw;
-	g_regex_match(word, raw, 0, &match);
+	p = text;
+	g_regex_match(word, text, 0, &match);
 	for (; g_match_info_matches(match); g_match_info_next(match, NULL)) {
 		g_match_info_fetch_pos(match, 0, &start, &end);
-		if (!after_word || !all_space(p, (gsize)(raw + start - p)))
-			append_unfolded(out, p, (gsize)(raw + start - p));
-		one = g_strndup(raw + start, (gsize)(end - start));
+		if (!after_word || !all_space(p, (gsize)(text + start - p)))
+			g_string_append_len(out, p, text + start - p);
+		one = g_strndup(text + start, (gsize)(end - start));
 		decoded = g_mime_utils_header_decode_text(NULL, one);
 		g_string_append(out, decoded);
 		g_free(decoded);
 		g_free(one);
-		p = raw + end;
+		p = text + end;
 		after_word = TRUE;
 	}
 	g_match_info_free(match);
-	append_unfolded(out, p, strlen(p));
+	g_string_append(out, p);
+	g_free(text);
 	return g_strstrip(g_string_free(out, FALSE));
 }
 

@@ -438,6 +438,12 @@ test_subjects(void **state)
 		 * words, the first padded: its own decoder stopped at the
 		 * '=' (jstedfast/gmime#133). */
 		{ SPLIT_SUBJECT, SPLIT_SUBJECT_TEXT },
+		{ "=?utf-8?b?w6k=?==?utf-8?b?w6k=?=", "\xc3\xa9\xc3\xa9" },
+		/* As GMime reads them: spaces left inside a word, a word
+		 * inside text, white space between words dropped. */
+		{ "=?UTF-8?Q?hello world?=", "hello world" },
+		{ "abc=?utf-8?q?x?=def", "abcxdef" },
+		{ "=?utf-8?q?a?=\n =?utf-8?q?b?= x =?utf-8?q?c?=", "ab x c" },
 		{ "", "" },
 		{ NULL, "" },
 	};
