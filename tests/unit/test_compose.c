@@ -18,6 +18,7 @@
 #include <gmime/gmime.h>
 
 #include "compose.h"
+#include "spool.h"
 
 #define TEST_DATE	1700000000	/* Tue, 14 Nov 2023 22:13:20 UTC */
 #define TEST_ID_DOMAIN	"lab181.example"
@@ -638,43 +639,6 @@ test_build_no_cc(void **state)
 	compose_mail_free(mail);
 }
 
-/*
- * The RFC 2047 words of a header, each decoded on its own, joined.
- * GMime 3.2.13 merges adjacent base64 words before decoding and stops
- * at the first "=" padding (jstedfast/gmime#133), so it reads back only
- * the start of a long name that it wrote correctly; RFC 2047 6.3 makes
- * every word self-contained, which this relies on.
- */
-static char *
-words_decoded(GMimeMessage *msg, const char *name)
-{
-	GMimeHeader	*header;
-	GRegex		*word;
-	GMatchInfo	*match;
-	GString		*out;
-	char		*one, *decoded;
-
-	header = g_mime_header_list_get_header(
-	    g_mime_object_get_header_list(GMIME_OBJECT(msg)), name);
-	assert_non_null(header);
-	word = g_regex_new("=\\?[^?]+\\?[bBqQ]\\?[^?]*\\?=", 0, 0, NULL);
-	assert_non_null(word);
-	out = g_string_new(NULL);
-	g_regex_match(word, g_mime_header_get_raw_value(header), 0, &match);
-	while (g_match_info_matches(match)) {
-		one = g_match_info_fetch(match, 0);
-		decoded = g_mime_utils_header_decode_text(NULL, one);
-		assert_true(g_utf8_validate(decoded, -1, NULL));
-		g_string_append(out, decoded);
-		g_free(decoded);
-		g_free(one);
-		g_match_info_next(match, NULL);
-	}
-	g_match_info_free(match);
-	g_regex_unref(word);
-	return g_string_free(out, FALSE);
-}
-
 /* Long subjects and names are folded by GMime: no line over 998. */
 static void
 test_build_long_headers(void **state)
@@ -694,7 +658,7 @@ test_build_long_headers(void **state)
 	struct compose_form	 form = good_form;
 	struct compose_mail	*mail;
 	GMimeMessage		*msg;
-	char			*subject, *name, *from, *phrase;
+	char			*subject, *name, *from, *text;
 	gsize			 i;
 
 	(void)state;
@@ -716,9 +680,13 @@ test_build_long_headers(void **state)
 	form.from = from;
 	mail = build(&form, TRUE);
 	msg = parse_back(mail->message);
-	phrase = words_decoded(msg, "From");
-	assert_string_equal(phrase, name);
-	g_free(phrase);
+	/* Word by word, as the inbox reads it: GMime's own decoder stops
+	 * short on long base64 names (spool_header_text() says why). */
+	text = spool_header_text(GMIME_OBJECT(msg), "From");
+	assert_true(g_str_has_prefix(text, name));
+	/* GMime folds before the address: a space or a tab is left. */
+	assert_string_equal(g_strchug(text + strlen(name)), "<u@mail181.com>");
+	g_free(text);
 	g_object_unref(msg);
 	compose_mail_free(mail);
 	g_free(from);
