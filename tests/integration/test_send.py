@@ -342,6 +342,15 @@ class BadInput(unittest.TestCase):
         self.assertNotEqual(err, "", "no error next to %s" % field)
         return r
 
+    def assert_refused_raw(self, data):
+        """POST urlencoded data as it is (a browser would not send it),
+        the CSRF token added: 400."""
+        r = self.b.post("/send", (data + "&csrf_token=" +
+                                  self.token).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400, r.text)
+        return r
+
     def test_header_injection_in_subject(self):
         r = self.assert_refused("subject", subject="hi\r\nBcc: x@evil.com")
         self.assertIn("hi\r\nBcc: x@evil.com", r.text.replace("&#13;", "\r"))
@@ -369,12 +378,9 @@ class BadInput(unittest.TestCase):
         # The same urlencoded parser in every mode: a %00 does not cut
         # "subject%00x" down to "subject" (which, first value winning,
         # would then be "evil"); the form is refused, nothing sent.
-        data = ("subject%00x=evil&subject=good&from=darth%40starwars.univ"
-                "&to=root%40mail181.com&body=x&csrf_token=" +
-                self.token).encode()
-        r = self.b.post("/send", data, {
-            "Content-Type": "application/x-www-form-urlencoded"})
-        self.assertEqual(r.status, 400, r.text)
+        r = self.assert_refused_raw(
+            "subject%00x=evil&subject=good&from=darth%40starwars.univ"
+            "&to=root%40mail181.com&body=x")
         self.assertNotIn("evil", r.text)
 
     def test_fullwidth_punctuation_in_a_domain(self):
@@ -415,30 +421,23 @@ class BadInput(unittest.TestCase):
                       '</textarea>', r.text)
 
     def test_broken_escape_is_named(self):
-        data = ("from=darth%40starwars.univ&to=root%40mail181.com"
-                "&subject=%ZZ&body=x&csrf_token=" + self.token).encode()
-        r = self.b.post("/send", data, {
-            "Content-Type": "application/x-www-form-urlencoded"})
-        self.assertEqual(r.status, 400, r.text)
+        r = self.assert_refused_raw("from=darth%40starwars.univ"
+                                    "&to=root%40mail181.com&subject=%ZZ"
+                                    "&body=x")
         self.assertIn("broken %-escape", re.search(
             r'id="subject-error">([^<]*)<', r.text).group(1))
 
     def test_unreadable_field_outside_the_form_is_named(self):
-        data = ("from=darth%40starwars.univ&to=root%40mail181.com"
-                "&subject=s&body=x&junk=%00&csrf_token=" +
-                self.token).encode()
-        r = self.b.post("/send", data, {
-            "Content-Type": "application/x-www-form-urlencoded"})
-        self.assertEqual(r.status, 400, r.text)
+        r = self.assert_refused_raw("from=darth%40starwars.univ"
+                                    "&to=root%40mail181.com&subject=s"
+                                    "&body=x&junk=%00")
         self.assertRegex(r.text, r'class="notice"[^>]*>[^<]*'
                          r'field &quot;junk&quot; holds a NUL byte')
 
     def test_invalid_utf8(self):
-        data = ("from=darth%40starwars.univ&to=root%40mail181.com&subject=%FF%FE"
-                "&body=x&csrf_token=" + self.token).encode()
-        r = self.b.post("/send", data, {
-            "Content-Type": "application/x-www-form-urlencoded"})
-        self.assertEqual(r.status, 400)
+        r = self.assert_refused_raw("from=darth%40starwars.univ"
+                                    "&to=root%40mail181.com"
+                                    "&subject=%FF%FE&body=x")
         self.assertNotEqual(re.search(r'id="subject-error">([^<]*)<',
                                       r.text).group(1), "")
 
