@@ -25,6 +25,7 @@ Modes:
 import argparse
 import itertools
 import os
+import socket
 import socketserver
 import sys
 import threading
@@ -150,6 +151,10 @@ class Server(socketserver.ThreadingTCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of connections (the
+    # concurrency tests open 70 at once) would overflow it, and the
+    # kernel then retries the handshakes for seconds.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, host, port, mode, save_dir):
         super().__init__((host, port), Handler)
