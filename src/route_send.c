@@ -185,9 +185,11 @@ set_line_html(struct tmpl_vars *vars, const struct smtp_line *line,
 	g_string_free(html, TRUE);
 }
 
-/* The transcript as table rows, client and server told apart. */
+/* The transcript as table rows, client and server told apart; lock is
+ * the HTML that marks a line inside TLS. */
 static char *
-render_transcript(const struct app *app, const struct smtp_outcome *o)
+render_transcript(const struct app *app, const struct smtp_outcome *o,
+    const char *lock)
 {
 	static const char *const kinds[] = {
 		[SMTP_LINE_CLIENT] = "client", [SMTP_LINE_DATA] = "data",
@@ -217,11 +219,10 @@ render_transcript(const struct app *app, const struct smtp_outcome *o)
 		tmpl_set(vars, "kind", kinds[line->kind]);
 		tmpl_set(vars, "dir", arrows[line->kind]);
 		/* Lines inside TLS: a class for the style, a lock for the
-		 * eye (and for a page read without the style sheet), after
-		 * "C:" and joined to it (U+2060 WORD JOINER) so that the
-		 * narrow column does not wrap between the two. */
+		 * eye (its alt text for a page read without images). */
 		tmpl_set(vars, "tls", line->tls ? " tls" : "");
-		tmpl_set(vars, "lock", line->tls ? "\u2060\U0001F512" : "");
+		/* SAFE: rendered from a template. */
+		tmpl_set_html(vars, "lock", line->tls ? lock : "");
 		tmpl_setf(vars, "time", "%02d:%02d:%02d.%03d", tm.tm_hour,
 		    tm.tm_min, tm.tm_sec,
 		    (int)(line->time_us % G_USEC_PER_SEC / 1000));
@@ -293,6 +294,8 @@ judge(enum smtp_status st)
 static void
 set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 {
+	/* The legend explains the lock only where the dialogue has one. */
+	tmpl_set(vars, "tls_key_hidden", o->tls ? "" : " hidden");
 	if (o->tls && o->tls_verified)
 		tmpl_setf(vars, "tls_summary", "After STARTTLS the dialogue "
 		    "was encrypted: %s. The server's certificate was "
@@ -320,14 +323,33 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		    "encrypted: no STARTTLS.");
 }
 
-/* Put the outcome of the session into vars; returns the HTTP status. */
+/*
+ * The lock that marks what went inside TLS, for a page under prefix: an
+ * SVG rather than an emoji, which a machine without an emoji font shows
+ * as an empty box.
+ */
+static char *
+render_lock(const struct app *app, const char *prefix)
+{
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	GString			*out = g_string_new(NULL);
+
+	tmpl_set(vars, "base", prefix);
+	tmpl_render(app_template(app, "tls-lock"), vars, out);
+	tmpl_vars_free(vars);
+	return g_string_free(out, FALSE);
+}
+
+/* Put the outcome of the session into vars, for the page that answers
+ * req; returns the HTTP status. */
 static int
-set_result_vars(const struct app *app, struct tmpl_vars *vars,
-    const struct smtp_outcome *o)
+set_result_vars(const struct app *app, const struct http_request *req,
+    struct tmpl_vars *vars, const struct smtp_outcome *o)
 {
 	struct verdict	 v = judge(o->status);
 	GString		*result = g_string_new(NULL);
-	char		*rows = render_transcript(app, o);
+	char		*lock = render_lock(app, req->prefix);
+	char		*rows = render_transcript(app, o, lock);
 	char		*refused = render_refused(o);
 
 	tmpl_set(vars, "verdict_class", v.css);
@@ -349,10 +371,13 @@ set_result_vars(const struct app *app, struct tmpl_vars *vars,
 	/* SAFE: built from templates and tmpl_escape(). */
 	tmpl_set_html(vars, "transcript", rows);
 	tmpl_set_html(vars, "refused", refused);
+	/* SAFE: rendered from a template. */
+	tmpl_set_html(vars, "lock", lock);
 	tmpl_render(app_template(app, "send-result"), vars, result);
 	/* SAFE: rendered from a template. */
 	tmpl_set_html(vars, "result", result->str);
 	g_string_free(result, TRUE);
+	g_free(lock);
 	g_free(rows);
 	g_free(refused);
 	return v.status;
@@ -422,7 +447,7 @@ deliver(const struct app *app, const struct http_request *req,
 	if (smtp_session_open(s) == SMTP_OK)
 		compose_and_send(app, s, draft);
 	smtp_session_quit(s);
-	status = set_result_vars(app, vars, smtp_session_outcome(s));
+	status = set_result_vars(app, req, vars, smtp_session_outcome(s));
 	send_page(app, req, resp, status, f, NULL, vars);
 	tmpl_vars_free(vars);
 	smtp_session_free(s);

@@ -195,6 +195,15 @@ async function sendForm(page) {
   }
   ok(`the transcript has the client lines EHLO, MAIL FROM, RCPT TO, DATA and QUIT`);
 
+  // This Postfix offers no STARTTLS: no lock, and no legend for one.
+  const key = page.locator('p.legend img.lock');
+  check(!(await key.isVisible()), 'the legend explains a lock in a dialogue without TLS');
+  check(await page.locator('table.transcript img.lock').count() === 0,
+    'a line of a dialogue without TLS has a lock');
+  check(await key.evaluate((img) => img.complete && img.naturalWidth > 0),
+    'the lock image did not load');
+  ok('no lock in a dialogue without TLS; the lock image loads');
+
   check(await page.getByLabel('Subject').inputValue() === SUBJECT,
     `the form came back with subject ${JSON.stringify(await page.getByLabel('Subject').inputValue())}`);
   ok('the form came back with the subject as typed');

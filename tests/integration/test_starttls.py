@@ -117,11 +117,28 @@ UNTRUSTED = ("certificate NOT trusted for 127\\.0\\.0\\.1: The certificate "
 INSECURE = "certificate NOT verified \\(--smtp-insecure\\)"
 
 
+LOCK = '<img class="lock" src="/static/lock.svg" alt="(TLS)">'
+
+
 def transcript(page):
-    """The transcript rows: (kind, inside TLS, text), text unescaped."""
-    rows = re.findall(r'<tr class="(client|server|data|note)( tls)?">.*?'
-                      r'<code>(.*?)</code>', page, re.S)
-    return [(k, bool(t), html.unescape(text)) for k, t, text in rows]
+    """The transcript rows: (kind, inside TLS, text), text unescaped.
+    A row is inside TLS by its class, and its lock must say the same."""
+    rows = re.findall(r'<tr class="(client|server|data|note)( tls)?">'
+                      r'(.*?)<code>(.*?)</code>', page, re.S)
+    for kind, tls, cells, text in rows:
+        if (LOCK in cells) != bool(tls):
+            raise AssertionError("lock and class disagree: %r" % cells)
+    return [(k, bool(t), html.unescape(text)) for k, t, _, text in rows]
+
+
+def tls_key_shown(page):
+    """Whether the legend explains the lock (shown only after STARTTLS)."""
+    m = re.search(r'what the server answered<span( hidden)?> \xb7\n'
+                  + re.escape(LOCK) + ' inside TLS, after STARTTLS</span>',
+                  page)
+    if m is None:
+        raise AssertionError("no legend in the page")
+    return m.group(1) is None
 
 
 def commands(rows):
@@ -176,9 +193,11 @@ class StartTlsToPostfix(unittest.TestCase):
         r = b.post("/send", data)
         return r, html.unescape(r.text), transcript(r.text)
 
-    def assert_tls_dialogue(self, rows, note_end):
+    def assert_tls_dialogue(self, page, note_end):
         """EHLO, STARTTLS, EHLO again; the note where TLS started ends
-        with note_end (a regular expression)."""
+        with note_end (a regular expression); the legend explains the
+        locks."""
+        rows = transcript(page)
         cmds = commands(rows)
         self.assertEqual(cmds[:2], ["EHLO [127.0.0.1]", "STARTTLS"], cmds)
         self.assertEqual(cmds[2], "EHLO [127.0.0.1]", cmds)
@@ -193,6 +212,7 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertTrue(all(tls for _, tls, _ in rows[notes[0] + 1:]))
         # The 220 to STARTTLS came in clear.
         self.assertTrue(rows[notes[0] - 1][2].startswith("220 "), rows)
+        self.assertTrue(tls_key_shown(page))
 
     def assert_received_with_tls(self, spool):
         self.assertRegex(spool, rb"\(using TLSv1\.[23] with cipher ")
@@ -202,7 +222,7 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send("--smtp-ca", self.postfix.ca, to=u)
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
-        self.assert_tls_dialogue(rows, VERIFIED)
+        self.assert_tls_dialogue(r.text, VERIFIED)
         self.assertIn("The server's certificate was verified.", text)
         self.assertNotIn("the server's certificate was not checked", text)
         self.assert_received_with_tls(u.wait_mail())
@@ -212,7 +232,7 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send("--smtp-tls=required", "--smtp-ca",
                                   self.postfix.ca, to=u)
         self.assertEqual(r.status, 200, text)
-        self.assert_tls_dialogue(rows, VERIFIED)
+        self.assert_tls_dialogue(r.text, VERIFIED)
         self.assert_received_with_tls(u.wait_mail())
 
     def test_untrusted_certificate_by_default(self):
@@ -227,7 +247,7 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send(to=u)
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
-        self.assert_tls_dialogue(rows, UNTRUSTED)
+        self.assert_tls_dialogue(r.text, UNTRUSTED)
         self.assertRegex(r.text, r'<p class="warning" id="tls-warning">'
                          r"Warning: the server&#39;s certificate did not "
                          r"check out: The certificate is NOT trusted\. The "
@@ -245,7 +265,7 @@ class StartTlsToPostfix(unittest.TestCase):
         r, text, rows = self.send(to=u, wrapper=without_trust_store(self))
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
-        self.assert_tls_dialogue(rows, NO_TRUST)
+        self.assert_tls_dialogue(r.text, NO_TRUST)
         self.assertIn("did not check out: no trusted certificates to "
                       "check it against (cannot load the system's "
                       "trusted certificates", text)
@@ -285,7 +305,7 @@ class StartTlsToPostfix(unittest.TestCase):
         u = self.user()
         r, text, rows = self.send("--smtp-insecure", to=u)
         self.assertEqual(r.status, 200, text)
-        self.assert_tls_dialogue(rows, INSECURE)
+        self.assert_tls_dialogue(r.text, INSECURE)
         self.assertRegex(r.text, r'<p class="warning" id="tls-warning">'
                          r"Warning: the server&#39;s certificate was not "
                          r"checked")
@@ -322,6 +342,7 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertIn("the server offers STARTTLS; not used, as TLS is off",
                       [t for k, _, t in rows if k == "note"])
         self.assertFalse(any(tls for _, tls, _ in rows))
+        self.assertFalse(tls_key_shown(r.text))
         self.assertIn("The dialogue was not encrypted", text)
         spool = u.wait_mail()
         self.assertNotIn(b"(using TLS", spool)
