@@ -21,7 +21,7 @@ SYSCONFDIR ?= /etc
 PYTHON	?= /usr/bin/python3
 
 VERSION	 = 0.1.0
-PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam gnutls
+PKGS	 = glib-2.0 gmime-3.0 libcmark libmicrohttpd pam gnutls libxcrypt
 
 CFLAGS	?= -O2 -g
 WARN	 = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -72,7 +72,7 @@ FUZZ_SECONDS ?= 60
 # Debian packages: to build, to run the tests, to benchmark.
 DEPS_BUILD = gcc make pkg-config libglib2.0-dev libgmime-3.0-dev \
 	     libcmark-dev libmicrohttpd-dev libpam0g-dev libfcgi-dev libgnutls28-dev \
-	     libcmocka-dev
+	     libcmocka-dev libcrypt-dev
 # Node.js may come from elsewhere than Debian (with its own npm): then
 # only Debian's chromium is needed for the browser test.
 DEPS_NODE  = $(if $(shell command -v node),,nodejs) \

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <crypt.h>
 #include <security/pam_appl.h>
 
 #include "log.h"
@@ -57,6 +58,9 @@ struct helper {
 	}		 revoked_seen;	/* the file as last read */
 	GHashTable	*throttle;	/* "u:name" / "a:addr" -> struct strikes */
 	uid_t		 self_uid;	/* not root: the only user served */
+	char		*dummy_setting;	/* crypt(3) setting of the system's
+					 * default hash, for names that are
+					 * no account; NULL if none */
 };
 
 struct strikes {
@@ -463,13 +467,15 @@ throttle_load(struct helper *hp)
 	return fd;
 }
 
-/* Write the counts still of use back, and unlock. */
-static void
-throttle_save(struct helper *hp, int fd, gint64 now)
+/* Write the counts still of use to the (locked) file; FALSE, errno
+ * set, if that failed. */
+static gboolean
+throttle_write(struct helper *hp, int fd, gint64 now)
 {
 	GString		*out = g_string_new(NULL);
 	GHashTableIter	 it;
 	gpointer	 k, v;
+	gboolean	 ok;
 
 	g_hash_table_iter_init(&it, hp->throttle);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
@@ -482,9 +488,17 @@ throttle_save(struct helper *hp, int fd, gint64 now)
 		    G_GINT64_FORMAT "\n", (const char *)k, st->failures,
 		    st->window_start, st->blocked_until);
 	}
-	if (!rewrite_from_start(fd, out))
-		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+	ok = rewrite_from_start(fd, out);
 	g_string_free(out, TRUE);
+	return ok;
+}
+
+/* Write the counts back, and unlock. */
+static void
+throttle_save(struct helper *hp, int fd, gint64 now)
+{
+	if (!throttle_write(hp, fd, now))
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
 	close(fd);
 }
 
@@ -674,6 +688,88 @@ login_allowed(struct helper *hp, struct passwd *pw)
 	return PRIV_OK;
 }
 
+/*
+ * pam_unix answers at once for a name that is no account, but hashes a
+ * wrong password twice for an account (Linux-PAM 1.5 on Debian 12:
+ * two 16 MB yescrypt areas per attempt, seen with strace).
+ */
+#define DUMMY_HASHES	2
+
+/*
+ * Take as long over a name that is no account as pam_unix takes over a
+ * wrong password, by hashing it as often with the system's default
+ * method: the time of an answer must not tell which names are accounts.
+ */
+static void
+dummy_check(const struct helper *hp, const char *password)
+{
+	struct crypt_data	*cd;
+	int			 i;
+
+	if (hp->dummy_setting == NULL)
+		return;
+	cd = g_new0(struct crypt_data, 1);	/* 32 KB: not on the stack */
+	for (i = 0; i < DUMMY_HASHES; i++)
+		crypt_r(password, hp->dummy_setting, cd);
+	explicit_bzero(cd, sizeof(*cd));
+	g_free(cd);
+}
+
+/* Whether password opens the account pw of user (NULL: no account). */
+static enum priv_status
+password_check(struct helper *hp, struct passwd *pw, const char *user,
+    const char *password, const char *peer)
+{
+	enum priv_status st = login_allowed(hp, pw);
+
+	if (pw == NULL) {
+		dummy_check(hp, password);
+		return PRIV_DENIED;
+	}
+	return st == PRIV_OK ? pam_check(user, password, peer) : st;
+}
+
+/*
+ * Count a login attempt as failed for its user (ukey, NULL for no
+ * account) and its address before the password is checked, and write
+ * the counts down: a helper that dies or stops during the check (the
+ * caller of a set-uid labmail sets its limits) then leaves no guess
+ * uncounted.  *addr_before gets the address's count as it was, for
+ * strike_undo().  FALSE if the counts could not be written.
+ */
+static gboolean
+strike_ahead(struct helper *hp, int tfd, const char *ukey, const char *akey,
+    gint64 now, struct strikes *addr_before)
+{
+	struct strikes	*as;
+
+	if (ukey != NULL)
+		strike(strikes_of(hp, ukey, now), PRIV_FAILURES_USER, now);
+	/* Last, as strikes_of() may drop other counts to make room. */
+	as = strikes_of(hp, akey, now);
+	*addr_before = as != NULL ? *as : (struct strikes){ 0 };
+	strike(as, PRIV_FAILURES_ADDR, now);
+	if (!throttle_write(hp, tfd, now)) {
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Take back what strike_ahead() counted, for a login that succeeded:
+ * the user's failures go, the address's are as they were. */
+static void
+strike_undo(struct helper *hp, const char *ukey, const char *akey,
+    const struct strikes *addr_before)
+{
+	struct strikes	*as = g_hash_table_lookup(hp->throttle, akey);
+
+	if (ukey != NULL)
+		g_hash_table_remove(hp->throttle, ukey);
+	if (as != NULL)
+		*as = *addr_before;
+}
+
 /* MSG_LOGIN: user, password, peer. */
 static void
 do_login(struct helper *hp, int sock, const char **f)
@@ -689,32 +785,23 @@ do_login(struct helper *hp, int sock, const char **f)
 	char		 wait[16] = "0";
 	char		*token = NULL;
 	struct session	 s;
+	struct strikes	 addr_before;
 	enum priv_status st;
 	guint		 retry;
 	int		 tfd = throttle_load(hp);
 
-	if (tfd == -1) {	/* no counts, so no password checks */
-		st = PRIV_UNAVAILABLE;
-		g_snprintf(wait, sizeof(wait), "%u", PRIV_BLOCK_FIRST);
-	} else if ((retry = throttled(hp, ukey, akey, now)) > 0) {
+	if (tfd != -1 && (retry = throttled(hp, ukey, akey, now)) > 0) {
 		st = PRIV_THROTTLED;
 		g_snprintf(wait, sizeof(wait), "%u", retry);
-	} else {
-		st = login_allowed(hp, pw);
-		if (st == PRIV_OK || st == PRIV_DENIED)
-			st = pw != NULL ? pam_check(user, f[1], peer) :
-			    PRIV_DENIED;
-		if (st == PRIV_OK) {
-			g_hash_table_remove(hp->throttle, ukey);
-			session_start(&s, user, now);
-			token = session_encode(hp->key, &s);
-		} else {
-			if (ukey != NULL)
-				strike(strikes_of(hp, ukey, now),
-				    PRIV_FAILURES_USER, now);
-			strike(strikes_of(hp, akey, now), PRIV_FAILURES_ADDR,
-			    now);
-		}
+	} else if (tfd == -1 || !strike_ahead(hp, tfd, ukey, akey, now,
+	    &addr_before)) {	/* no counts, so no password checks */
+		st = PRIV_UNAVAILABLE;
+		g_snprintf(wait, sizeof(wait), "%u", PRIV_BLOCK_FIRST);
+	} else if ((st = password_check(hp, pw, user, f[1], peer)) ==
+	    PRIV_OK) {
+		strike_undo(hp, ukey, akey, &addr_before);
+		session_start(&s, user, now);
+		token = session_encode(hp->key, &s);
 	}
 	if (tfd != -1)
 		throttle_save(hp, tfd, now);
@@ -828,37 +915,79 @@ do_spool(struct helper *hp, int sock, const char **f)
 		close(fd);
 }
 
+/* Read the key from path into key: 0, or an errno value (EINVAL: the
+ * file holds something else than one key). */
+static int
+key_read(const char *path, guchar *key)
+{
+	guchar	buf[SESSION_KEY_BYTES + 1];
+	ssize_t	n;
+	int	fd, err = 0;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		err = errno;
+	else if (n != SESSION_KEY_BYTES)
+		err = EINVAL;
+	else
+		memcpy(key, buf, SESSION_KEY_BYTES);
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return err;
+}
+
+/*
+ * Make a new key at path: written whole under a temporary name, then
+ * linked into place, so that no process reads half a key (CGI requests
+ * start side by side) and a write that fails (a full disk, a caller's
+ * file size limit) leaves no empty key behind.  Another process that
+ * made one first wins: its key is read.  0, or an errno value.
+ */
+static int
+key_create(const char *path, guchar *key)
+{
+	char	*tmp = g_strconcat(path, ".XXXXXX", NULL);
+	int	 fd, err = 0;
+
+	if ((fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600)) == -1) {
+		err = errno;
+		g_free(tmp);
+		return err;
+	}
+	session_random(key, SESSION_KEY_BYTES);
+	if (!write_at(fd, (const char *)key, SESSION_KEY_BYTES, 0) ||
+	    fsync(fd) == -1 || link(tmp, path) == -1)
+		err = errno;
+	close(fd);
+	unlink(tmp);
+	g_free(tmp);
+	return err == EEXIST ? key_read(path, key) : err;
+}
+
 /* Read the signing key, or make one (0600) at first start. */
 static gboolean
 load_key(struct helper *hp, GError **err)
 {
 	char	*path = g_build_filename(hp->cfg->state_dir, KEY_FILE, NULL);
-	int	 fd;
-	ssize_t	 n = -1;
+	int	 e = 0;
 
 	if (g_mkdir_with_parents(hp->cfg->state_dir, 0700) == -1)
-		goto fail;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		session_random(hp->key, sizeof(hp->key));
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd != -1)
-			n = write(fd, hp->key, sizeof(hp->key));
-	} else if (fd != -1)
-		n = read(fd, hp->key, sizeof(hp->key));
-	if (fd != -1)
-		close(fd);
-	if (n != sizeof(hp->key))
-		goto fail;
+		e = errno;
+	else if ((e = key_read(path, hp->key)) == ENOENT)
+		e = key_create(path, hp->key);
+	if (e == EINVAL)
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "session key %s: not a key of %d bytes (remove it to make "
+		    "a new one)", path, SESSION_KEY_BYTES);
+	else if (e != 0)
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "session key %s: %s", path, g_strerror(e));
 	g_free(path);
-	return TRUE;
-fail:
-	g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-	    "session key %s: %s", path, errno ? g_strerror(errno) :
-	    "short file");
-	g_free(path);
-	return FALSE;
+	return e == 0;
 }
 
 /* The helper's loop: one request, one reply, until the web side ends. */
@@ -912,10 +1041,23 @@ helper_start(const struct priv_config *cfg, int sock, GError *key_err)
 		log_fatal("priv: %s", key_err->message);
 	memset(&hp, 0, sizeof(hp));
 	hp.cfg = cfg;
-	/* Ctrl-C reaches the whole group: end when the web side closes. */
+	/*
+	 * Out of the caller's session and terminal: no Ctrl-C or Ctrl-Z
+	 * from there (a set-uid caller could stop us holding the lock on
+	 * the failure counts).  Nor SIGTERM, which systemd sends to every
+	 * process of the unit: we end when the web side closes.
+	 */
+	if (setsid() == -1)
+		log_fatal("priv: setsid: %s", g_strerror(errno));
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	/* A write over the file size limit (a set-uid caller's) fails
+	 * with EFBIG, handled as any failed write, rather than kill us
+	 * halfway through a state file. */
+	signal(SIGXFSZ, SIG_IGN);
 	hp.self_uid = getuid();
+	/* NULL (no dummy check) only if libcrypt knows no method at all. */
+	hp.dummy_setting = crypt_gensalt_ra(NULL, 0, NULL, 0);
 	if (!load_key(&hp, &key_err))
 		log_fatal("priv: %s", key_err->message);
 	hp.revoked_path = g_build_filename(cfg->state_dir, REVOKED_FILE, NULL);

@@ -1082,6 +1082,65 @@ class SetuidProgram(unittest.TestCase):
         if len(secret) > 2:
             self.assertNotIn(secret, p.stdout)
 
+    def test_no_uncounted_guess_under_a_file_size_limit(self):
+        """A local user may start the set-uid CGI with a file size limit
+        of 0, under which no failure count can be written: then no
+        password is checked, not even the right one.  A wrong guess that
+        is answered but not counted would make labmail a password oracle
+        for every local account."""
+        tmp = tempfile.mkdtemp(prefix="labmail-suid-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.chmod(tmp, 0o755)
+        why = overlay_works(tmp)
+        if why:
+            self.skipTest(why)
+        if os.statvfs(tmp).f_flag & os.ST_NOSUID:
+            self.skipTest("%s is on a nosuid file system" % tmp)
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        program = os.path.join(tmp, "labmail")
+        shutil.copy(labtest.LABMAIL, program)
+        os.chown(program, 0, 0)
+        os.chmod(program, 0o4755)
+        upper = mkdir(os.path.join(tmp, "etc-upper"), mode=0o755)
+        labmail_conf(os.path.join(mkdir(os.path.join(upper, "labmail")),
+                                  "labmail.conf"),
+                     labtest.free_port(),
+                     mkdir(os.path.join(tmp, "state"), mode=0o700))
+        work = mkdir(os.path.join(tmp, "etc-work"), mode=0o700)
+        token = "T" * 22
+        form = urllib.parse.urlencode({
+            "user": user.name, "password": user.password,
+            "csrf_token": token}).encode()
+        env = dict(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST",
+                   SCRIPT_NAME="/labmail", PATH_INFO="/login",
+                   SERVER_PROTOCOL="HTTP/1.1", REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE="application/x-www-form-urlencoded",
+                   CONTENT_LENGTH=str(len(form)),
+                   HTTP_COOKIE="labmail_csrf=" + token,
+                   PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+
+        def login(*limit):
+            """A login by the caller nobody, run."""
+            argv = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                    "--clear-groups", *limit, program]
+            return subprocess.run(in_etc_overlay(upper, work, argv),
+                                  input=form, env=env,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=60)
+
+        # At the first start the limit stops the making of the session
+        # key, and must leave no empty key behind to fail every start.
+        p = login("prlimit", "--fsize=0")
+        self.assertNotIn(b"labmail_session=", p.stdout)
+        self.assertIn(b"session key", p.stderr)
+        p = login()
+        self.assertIn(b"Set-Cookie: labmail_session=", p.stdout, p.stderr)
+        # With a key, the limit stops the counting of failures: 503.
+        p = login("prlimit", "--fsize=0")
+        self.assertTrue(p.stdout.startswith(b"Status: 503 "), p)
+        self.assertNotIn(b"labmail_session=", p.stdout)
+
 
 # ------------------------------------------------- multipart forms
 
