@@ -128,36 +128,76 @@ read_headers(struct gateway *gw, struct http_request *req)
 	}
 }
 
-/* Read the body (bounded) and parse it if it is a form. */
+/* Read and drop input until want bytes or its end; the bytes dropped. */
+static guint64
+input_drop(struct gateway *gw, guint64 want)
+{
+	char	 buf[16384];
+	guint64	 done = 0;
+	gsize	 n;
+
+	while (done < want && (n = gw->read(gw->ctx, buf,
+	    MIN(want - done, sizeof(buf)))) > 0)
+		done += n;
+	return done;
+}
+
+/* Read up to max bytes of input, to its end if it comes first. */
+static GString *
+input_read(struct gateway *gw, gsize max)
+{
+	GString	*buf = g_string_sized_new(MIN(max, 65536));
+	gsize	 n, room;
+
+	while (buf->len < max) {
+		room = MIN(max - buf->len, 65536);
+		g_string_set_size(buf, buf->len + room);
+		n = gw->read(gw->ctx, buf->str + buf->len - room, room);
+		g_string_set_size(buf, buf->len - room + n);
+		if (n == 0)
+			break;
+	}
+	return buf;
+}
+
+/*
+ * Read the body (bounded) and parse it if it is a form.  Without
+ * CONTENT_LENGTH, a body sent chunked (Apache passes it to a CGI
+ * program as it came) is read to the end of the input.  One over
+ * HTTP_BODY_MAX is read and dropped up to HTTP_BODY_DROP_MAX, not
+ * buffered: a web server still writing it would lose the 413 (Apache's
+ * mod_cgid drops the answer on a broken pipe).
+ */
 static void
 read_body(struct gateway *gw, struct http_request *req)
 {
 	const char	*len_s = env_get(gw->envp, "CONTENT_LENGTH");
 	const char	*type = env_get(gw->envp, "CONTENT_TYPE");
-	guint64		 len = 0;
-	char		*body;
-	gsize		 got = 0, n;
+	guint64		 len = G_MAXUINT64;	/* to the end of the input */
+	GString		*body;
 
-	if (len_s == NULL || *len_s == '\0' ||
-	    !g_ascii_string_to_unsigned(len_s, 10, 0, G_MAXUINT64, &len, NULL)
-	    || len == 0)
+	if (len_s != NULL && *len_s != '\0') {
+		if (!g_ascii_string_to_unsigned(len_s, 10, 0,
+		    G_MAXUINT64 - 1, &len, NULL) || len == 0)
+			return;
+	} else if (env_get(gw->envp, "HTTP_TRANSFER_ENCODING") == NULL)
 		return;
-	/* Past the limit nothing is buffered: the page answers 413. */
-	if (len > HTTP_BODY_MAX) {
+	if (len != G_MAXUINT64 && len > HTTP_BODY_MAX) {
 		req->body_too_large = TRUE;
+		input_drop(gw, MIN(len, HTTP_BODY_DROP_MAX));
 		return;
 	}
-	body = g_malloc(len + 1);
-	while (got < len && (n = gw->read(gw->ctx, body + got,
-	    len - got)) > 0)
-		got += n;
-	/* A client gone mid-body: what came is no form to act on (the end
-	 * of a mail would be lost, and the mail still sent). */
-	if (got < len)
+	body = input_read(gw, MIN(len, HTTP_BODY_MAX + 1));
+	if (body->len > HTTP_BODY_MAX) {
+		req->body_too_large = TRUE;
+		input_drop(gw, HTTP_BODY_DROP_MAX - body->len);
+	} else if (len != G_MAXUINT64 && body->len < len)
+		/* A client gone mid-body: what came is no form to act on
+		 * (the end of a mail would be lost, and the mail sent). */
 		req->malformed = "the body ended before its length";
 	else
-		http_parse_form(req, type, body, got);
-	g_free(body);
+		http_parse_form(req, type, body->str, body->len);
+	g_string_free(body, TRUE);
 }
 
 /* TRUE if s holds a control character (CR, LF, ...). */
@@ -297,6 +337,12 @@ fcgi_read(struct fcgi_conn *conn)
 			    conn->fcgx.in };
 
 	read_request(&gw, &conn->req);
+	/* libfcgi reads the next request of a kept connection from where
+	 * this one's input stopped: input left unread (a body dropped in
+	 * part, or longer than said) would be taken for it, and the
+	 * connection closed unanswered.  Close it after the answer. */
+	if (input_drop(&gw, 1) != 0)
+		conn->fcgx.keepConnection = FALSE;
 }
 
 /* Mark conn as answering, under the lock that front_fcgi_stop() shuts

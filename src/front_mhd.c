@@ -405,7 +405,7 @@ refuse_now(const struct conn *c)
 		return FALSE;
 	return (expect != NULL && g_ascii_strcasecmp(expect,
 	    "100-continue") == 0) || (length != NULL &&
-	    g_ascii_strtoull(length, NULL, 10) > FRONT_MHD_DROP_MAX);
+	    g_ascii_strtoull(length, NULL, 10) > HTTP_BODY_DROP_MAX);
 }
 
 /* Run the page here, on the event loop (it must not wait), and send it. */
@@ -442,7 +442,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url,
 		 * sending must not hold the connection, as libmicrohttpd's
 		 * timeout is an idle one, and libmicrohttpd 0.9.75 takes no
 		 * answer before the body's end.  Close it. */
-		return c->body_len > FRONT_MHD_DROP_MAX ? MHD_NO : MHD_YES;
+		return c->body_len > HTTP_BODY_DROP_MAX ? MHD_NO : MHD_YES;
 	}
 	if (c->state == CONN_READING) {
 		finish_body(c);

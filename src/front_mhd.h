@@ -21,9 +21,6 @@
 #define FRONT_MHD_WORKERS	64
 /* Workers for sends: one for each connection, so none ever queues. */
 #define FRONT_MHD_SENDERS	FRONT_MHD_CONNECTIONS
-/* Most of a body over HTTP_BODY_MAX read and dropped before the 413;
- * past it, the connection is closed (front_mhd.c says when). */
-#define FRONT_MHD_DROP_MAX	(16 * 1024 * 1024)
 /* At a stop, how long a page that a worker made may take to go out. */
 #define FRONT_MHD_ANSWER_SECONDS	5
 

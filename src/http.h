@@ -14,6 +14,10 @@
 
 /* Named limits, checked by the front ends before anything is buffered. */
 #define HTTP_BODY_MAX		(2 * 1024 * 1024)	/* POST body */
+/* Most of a body over HTTP_BODY_MAX read and dropped before the 413, so
+ * that the client, still writing it, reads the answer; past it, the
+ * connection is closed (front_mhd.c and front_fcgi.c say when). */
+#define HTTP_BODY_DROP_MAX	(16 * 1024 * 1024)
 #define HTTP_FIELD_MAX		(1536 * 1024)		/* one form field */
 /* Request header fields (standalone) or CGI variables (FastCGI, CGI),
  * all together: past it, 431 and no page (front_mhd.h says why). */

@@ -213,6 +213,25 @@ class FastcgiWire(unittest.TestCase):
                 s.sendall(request_bytes(params(path), keep=True))
                 self.assertEqual(parse(read_reply(s))[0], 200, path)
 
+    def test_kept_connection_input_ending_late(self):
+        """The end of a request's input (its empty STDIN record) may
+        come after the body: labmail reads it before the next request
+        of a kept connection, which is then answered (libfcgi would take
+        it for the next request's start, and drop the connection)."""
+        form = b"csrf_token=x"
+        whole = request_bytes(params(
+            "/send", "POST", CONTENT_LENGTH=str(len(form)),
+            CONTENT_TYPE="application/x-www-form-urlencoded"), form,
+            keep=True)
+        end = record(STDIN, b"")
+        with self.lm.connect() as s:
+            s.sendall(whole[:-len(end)])
+            time.sleep(0.3)     # the body alone, read and answered first
+            s.sendall(end)
+            self.assertEqual(parse(read_reply(s))[0], 403)
+            s.sendall(request_bytes(params("/guide"), keep=True))
+            self.assertEqual(parse(read_reply(s))[0], 200)
+
     def test_remote_addr_must_be_an_address(self):
         forged = '127.0.0.1 - - [x] "GET /forged HTTP/1.1" 200 1\nfake'
         self.lm.ask(params("/guide", REQUEST_URI="/labmail/guide?peer=1",

@@ -50,6 +50,7 @@ folders; every process started here is stopped by its pid.
 """
 
 import base64
+import http.client
 import os
 import pwd
 import re
@@ -921,6 +922,25 @@ def labmail_conf(path, smtp_port, state_dir, group=181):
     os.chmod(path, 0o644)
 
 
+def post_raw(base, path, chunks, token):
+    """POST the chunks to base + path, chunked (one chunk: with its
+    length), with the CSRF cookie of token: (status, page)."""
+    u = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "Cookie": "labmail_csrf=" + token}
+    try:
+        if len(chunks) == 1:
+            conn.request("POST", u.path + path, chunks[0], headers)
+        else:
+            conn.request("POST", u.path + path, iter(chunks), headers,
+                         encode_chunked=True)
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
 class CgiMode(Prefixed):
     """labmail as the web server's CGI program.
 
@@ -996,6 +1016,24 @@ class CgiMode(Prefixed):
             self.assertIn(r.status, (401, 403), r.text[:2000])
             self.assertIsNone(b.cookie("labmail_session"))
         self.compare(run, ref)
+
+    def test_chunked_and_too_large_bodies(self):
+        """A form sent chunked (Apache gives it to a CGI program without
+        CONTENT_LENGTH) is read; a body over labmail's 2 MiB gets its 413
+        page (labmail reads and drops it: Apache loses an answer given
+        while it still writes).  The mail goes to no account (550), so
+        that the user's spool stays as test_requests expects it."""
+        token = csrf_of(labtest.Browser(self.server.base).get("/send"))
+        form = urllib.parse.urlencode(dict(
+            FORM, to="nobody-here@" + labtest.DOMAIN,
+            csrf_token=token)).encode()
+        status, page = post_raw(self.server.base, "/send",
+                                [form[:40], form[40:]], token)
+        self.assertEqual(status, 502, page[:3000])
+        self.assertIn("RCPT TO:&lt;nobody-here@", page)
+        big = form + b"&pad=" + b"x" * (2 * 1024 * 1024)
+        status, page = post_raw(self.server.base, "/send", [big], token)
+        self.assertEqual(status, 413, page[:3000])
 
 
 @NEEDS_ROOT
