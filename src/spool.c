@@ -39,8 +39,12 @@
 
 #define COPY_CHUNK	(64 * 1024)	/* spool_copy_message() reads so */
 
-/* A longer "From " line is body text: bounds what is kept across chunks. */
-#define FROM_LINE_MAX	1024
+/*
+ * A longer "From " line is body text: bounds what is kept across chunks.
+ * Postfix takes a MAIL FROM of up to 2048 bytes (line_length_limit) and
+ * writes its sender into the From_ line, quoted, so perhaps twice as long.
+ */
+#define FROM_LINE_MAX	8192
 /* Bytes before a "\nFrom " that tell a blank line: "\n" or "\n\r". */
 #define LOOKBEHIND	2
 /* What the scan buffer holds besides a chunk: a cut From_ line, or the
@@ -1114,7 +1118,12 @@ take_zone(struct cursor *c, int *offset_s)
 	return TRUE;
 }
 
-/* Take the sender token: non-empty, no space, no control character. */
+/*
+ * Take the sender token: non-empty, no space outside quotes.  Any other
+ * byte may be in it: Postfix writes the envelope sender as the client
+ * gave it, control characters included, and a From_ line refused here
+ * would hide its message in the one before.
+ */
 static gboolean
 take_sender(struct cursor *c)
 {
@@ -1124,8 +1133,6 @@ take_sender(struct cursor *c)
 
 	while (c->p < c->e) {
 		ch = (guchar)*c->p;
-		if (ch < 0x20 || ch == 0x7f)
-			return FALSE;
 		if (ch == ' ' && !quoted)
 			break;
 		/* A quoted local part may hold spaces: "a b"@x. */

@@ -12,6 +12,7 @@ import hmac
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import unittest
@@ -536,6 +537,60 @@ class PostfixToInbox(unittest.TestCase):
         m = b.get("/inbox/1").text
         self.assertIn(qid, m)                  # in the Received chain
         self.assertIn("darth@starwars.univ", m)
+
+
+    def test_every_sender_postfix_takes_starts_a_message(self):
+        """Postfix writes the envelope sender into the From_ line as the
+        client gave it: a control character, or 1500 bytes of it, must
+        not turn that line into body text, which would hide the message
+        in the one before."""
+        postfix = labtest.Postfix()
+        self.addCleanup(postfix.stop)
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        rcpt = "%s@%s" % (user.name, labtest.DOMAIN)
+        senders = (b"teacher@mail181.com", b'"x\x01y"@evil.example',
+                   b"a" * 1500 + b"@evil.example")
+        for i, sender in enumerate(senders):
+            smtp_deliver(postfix.port, sender, rcpt.encode(),
+                         b"Subject: message %d\r\n\r\nbody %d\r\n"
+                         % (i, i))
+        user.wait_mail(3)
+        lm = labtest.Labmail(smtp_port=postfix.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        login(b, user.name, user.password)
+        # /inbox/N is the spool's Nth message.
+        for n in (1, 2, 3):
+            page = b.get("/inbox/%d" % n).text
+            self.assertIn("body %d" % (n - 1), page)
+            self.assertNotIn("body %d" % n, page)
+        self.assertEqual(b.get("/inbox/4").status, 404)
+
+
+def smtp_deliver(port, sender, rcpt, data):
+    """One mail by a bare SMTP dialogue (bytes as given, no quoting) to
+    the test Postfix on loopback."""
+    with socket.create_connection((labtest.LOOPBACK, port), 10) as s:
+        f = s.makefile("rwb")
+
+        def reply(expect):
+            while True:
+                line = f.readline()
+                if line[3:4] != b"-":
+                    break
+            if not line.startswith(expect):
+                raise AssertionError("%r after %r" % (line, last))
+        last = b"(connect)"
+        reply(b"220")
+        for last, expect in ((b"EHLO [127.0.0.1]", b"250"),
+                             (b"MAIL FROM:<" + sender + b">", b"250"),
+                             (b"RCPT TO:<" + rcpt + b">", b"250"),
+                             (b"DATA", b"354"),
+                             (data + b".", b"250"), (b"QUIT", b"221")):
+            f.write(last + b"\r\n")
+            f.flush()
+            reply(expect)
 
 
 @NEEDS_ROOT

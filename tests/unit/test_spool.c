@@ -287,6 +287,10 @@ static const struct layout_case layout_cases[] = {
 	{ "CR LF From_ line after a LF blank line",
 	    FROM_A "\nhello\n\n" FROM_B_CRLF "\r\nbye\r\n", 0, 2,
 	    { "\nhello\n\n", "\r\nbye\r\n" }, { 0 } },
+	{ "control characters in the sender, as Postfix writes them",
+	    FROM_A "\nhello\n\n"
+	    "From \"x\001y\"@evil.example  Sat Nov 28 04:36:22 2026\n"
+	    "\nhidden?\n", 0, 2, { "\nhello\n\n", "\nhidden?\n" }, { 0 } },
 	{ "words after the date: not a From_ line",
 	    FROM_A "\nhello\n\nFrom a@x  Sat Nov 28 04:36:21 2026 "
 	    "and then some words that make it long and not a From_ line\n", 0,
@@ -429,6 +433,35 @@ test_large_message(void **state)
 	spool_file_done(&t);
 	g_string_free(s, TRUE);
 	g_string_free(big, TRUE);
+}
+
+/*
+ * The longest sender Postfix takes (a MAIL FROM line of 2048 bytes),
+ * every byte of its local part quoted: still a From_ line, not the end
+ * of the message before.
+ */
+static void
+test_long_sender(void **state)
+{
+	struct spool_index	*idx;
+	struct tmpspool		 t;
+	GString			*s;
+	guint64			 n;
+	gsize			 i;
+
+	(void)state;
+	s = g_string_new(FROM_A "\nhello\n\nFrom \"");
+	for (i = 0; i < 2030; i++)
+		g_string_append(s, "\\\"");
+	g_string_append(s, "\"@x  Sat Nov 28 04:36:22 2026\n\nbye\n");
+	t = spool_file(s->str, s->len);
+	idx = index_file(t.fd, &n);
+	assert_int_equal(spool_count(idx), 2);
+	assert_body(idx, t.fd, 1, "\nhello\n\n", 8);
+	assert_body(idx, t.fd, 2, "\nbye\n", 5);
+	spool_index_free(idx);
+	spool_file_done(&t);
+	g_string_free(s, TRUE);
 }
 
 /* A spool of Postfix deliveries, the second of about 2 MB. */
@@ -1438,6 +1471,7 @@ main(void)
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_chunk_boundary),
 		cmocka_unit_test(test_large_message),
+		cmocka_unit_test(test_long_sender),
 		cmocka_unit_test(test_update_append),
 		cmocka_unit_test(test_update_grow_last),
 		cmocka_unit_test(test_update_grow_cut_headers),
