@@ -769,6 +769,20 @@ all_space(const char *s, gsize len)
 	return TRUE;
 }
 
+/* Append raw header text, in UTF-8 as GMime reads 8-bit text outside
+ * encoded words (UTF-8 if it is, else its fallback charsets: Latin-1). */
+static void
+append_8bit(GString *out, const char *p, gsize len)
+{
+	char	*utf8;
+
+	if (len == 0)
+		return;
+	utf8 = g_mime_utils_decode_8bit(NULL, p, len);
+	g_string_append(out, utf8);
+	g_free(utf8);
+}
+
 /*
  * See spool.h.  Not g_mime_message_get_subject(): GMime 3.2.13 joins
  * adjacent base64 words of one charset before decoding them and stops
@@ -805,7 +819,7 @@ spool_header_text(GMimeObject *obj, const char *name)
 	for (; g_match_info_matches(match); g_match_info_next(match, NULL)) {
 		g_match_info_fetch_pos(match, 0, &start, &end);
 		if (!after_word || !all_space(p, (gsize)(text + start - p)))
-			g_string_append_len(out, p, text + start - p);
+			append_8bit(out, p, (gsize)(text + start - p));
 		one = g_strndup(text + start, (gsize)(end - start));
 		decoded = g_mime_utils_header_decode_text(NULL, one);
 		g_string_append(out, decoded);
@@ -815,7 +829,7 @@ spool_header_text(GMimeObject *obj, const char *name)
 		after_word = TRUE;
 	}
 	g_match_info_free(match);
-	g_string_append(out, p);
+	append_8bit(out, p, strlen(p));
 	g_free(text);
 	return g_strstrip(g_string_free(out, FALSE));
 }

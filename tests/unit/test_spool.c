@@ -1429,7 +1429,8 @@ test_summary_hostile(void **state)
 	assert_non_null(sum);
 	assert_true(g_utf8_validate(sum->subject, -1, NULL));
 	assert_true(g_utf8_validate(sum->from_name, -1, NULL));
-	assert_true(g_str_has_prefix(sum->subject, "caf"));
+	/* Not UTF-8: read in GMime's fallback charset, Latin-1. */
+	assert_string_equal(sum->subject, "caf\xc3\xa9 \xc3\xbf\xc3\xbe");
 	assert_string_equal(sum->from_addr, "a@x");
 	sum = spool_summary(idx, t.fd, 2, &err);
 	assert_non_null(sum);
