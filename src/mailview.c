@@ -122,7 +122,7 @@ clean_header(const char *s, const char *dflt)
 }
 
 /*
- * Undo mboxrd/mboxo quoting on every line of s, in place, with the
+ * Undo the MDA's ">From " quoting on every line of s, in place, with the
  * spool's own rule (spool_unquote_from()).  Returns the new length.
  */
 static gsize

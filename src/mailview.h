@@ -7,7 +7,7 @@
  * (quoted-printable, base64, any charset GMime knows) into UTF-8, with
  * invalid sequences replaced; an HTML part is never turned into page
  * markup: it is listed, and served on its own (see mailview_part()) for
- * a sandboxed frame.  mboxo/mboxrd ">From " quoting is undone in text.
+ * a sandboxed frame.  The MDA's ">From " quoting is undone in text.
  *
  * The message is read from an open spool file between two offsets
  * through a bounded GMime stream, so a message of tens of MB is not

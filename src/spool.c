@@ -1230,11 +1230,7 @@ spool_is_from_line(const char *line, gsize len, gint64 *when)
 gsize
 spool_unquote_from(char *line, gsize len)
 {
-	gsize	 n = 0;
-
-	while (n < len && line[n] == '>')
-		n++;
-	if (n == 0 || len - n < 5 || memcmp(line + n, "From ", 5) != 0)
+	if (len < 6 || memcmp(line, ">From ", 6) != 0)
 		return len;
 	memmove(line, line + 1, len - 1);
 	return len - 1;

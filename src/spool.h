@@ -156,8 +156,9 @@ char		*spool_header_text(GMimeObject *, const char *name);
  */
 gboolean	 spool_is_from_line(const char *line, gsize len, gint64 *when);
 
-/* Undo mboxrd/mboxo quoting in place on one line: ">From " -> "From ",
- * ">>From " -> ">From ".  Returns the new length. */
+/* Undo the quoting of Postfix's local(8) in place on one line: ">From "
+ * -> "From ".  Only that: it quotes no other line (mboxo, not mboxrd),
+ * so ">>From " came as it is.  Returns the new length. */
 gsize		 spool_unquote_from(char *line, gsize len);
 
 #endif

@@ -336,7 +336,7 @@ check_growth(const uint8_t *data, size_t size)
 static void
 check_unquote(const uint8_t *data, size_t size)
 {
-	gsize	 off, e, len, q, got;
+	gsize	 off, e, len, got;
 	char	*line;
 
 	for (off = 0; off < size; off = e + 1) {
@@ -345,11 +345,8 @@ check_unquote(const uint8_t *data, size_t size)
 		/* Not g_strndup(): the line may hold NUL bytes. */
 		line = g_malloc(len + 1);
 		memcpy(line, data + off, len);
-		for (q = 0; q < len && line[q] == '>'; q++)
-			;
 		got = spool_unquote_from(line, len);
-		if (q > 0 && len - q >= 5 &&
-		    memcmp(data + off + q, "From ", 5) == 0) {
+		if (len >= 6 && memcmp(data + off, ">From ", 6) == 0) {
 			g_assert_cmpuint(got, ==, len - 1);
 			g_assert_true(memcmp(line, data + off + 1, len - 1) == 0);
 		} else {

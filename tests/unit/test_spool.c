@@ -1255,8 +1255,9 @@ struct unquote_case {
 static const struct unquote_case unquote_cases[] = {
 	{ ">From x", "From x" },
 	{ ">From ", "From " },
-	{ ">>From x", ">From x" },
-	{ ">>>From a@x  Sat Nov 28 04:36:21 2026", ">>From a@x  Sat Nov 28 "
+	/* Postfix quotes "From " alone (mboxo): these came as they are. */
+	{ ">>From x", ">>From x" },
+	{ ">>>From a@x  Sat Nov 28 04:36:21 2026", ">>>From a@x  Sat Nov 28 "
 	    "04:36:21 2026" },
 	{ "From x", "From x" },
 	{ "> From x", "> From x" },
