@@ -323,6 +323,49 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		    "encrypted: no STARTTLS.");
 }
 
+/* What the outcome means, in plain words, with what to check in the lab
+ * when the server could not be reached. */
+static void
+set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
+    const struct config *c)
+{
+	switch (o->status) {
+	case SMTP_OK:
+		tmpl_setf(vars, "explain", "Accepted for %u recipient%s and "
+		    "queued as %s.", o->n_accepted, o->n_accepted == 1 ?
+		    "" : "s", o->queue_id ? o->queue_id : "(no id given)");
+		break;
+	case SMTP_REFUSED:
+		if (o->code != 0)
+			tmpl_set(vars, "explain", reply_meaning(o->code));
+		break;
+	case SMTP_TLS_FAILED:
+		tmpl_setf(vars, "explain", "Nothing was sent: %s. TLS to the "
+		    "server is set with --smtp-tls, the certificates it must "
+		    "chain to with --smtp-ca.", o->tls_error != NULL ?
+		    o->tls_error : "TLS could not be set up");
+		break;
+	case SMTP_CONN_FAILED:
+		tmpl_setf(vars, "explain", "The connection to %s port %s "
+		    "failed or was cut (the dialogue's notes say which), so "
+		    "the mail was not confirmed. On the SMTP machine, is "
+		    "Postfix running (systemctl status postfix) and listening "
+		    "on that address (ss -tln; inet_interfaces in main.cf)? "
+		    "Is the address right (--smtp)?", c->smtp_host,
+		    c->smtp_port);
+		break;
+	case SMTP_TIMEOUT:
+		tmpl_setf(vars, "explain", "%s port %s did not answer within "
+		    "the time allowed (--smtp-connect-timeout, --smtp-timeout"
+		    "), so the mail was not confirmed. The machine may be "
+		    "down or busy, or a firewall may drop the packets on the "
+		    "way.", c->smtp_host, c->smtp_port);
+		break;
+	default:
+		break;
+	}
+}
+
 /*
  * The lock that marks what went inside TLS, for a page under prefix: an
  * SVG rather than an emoji, which a machine without an emoji font shows
@@ -354,17 +397,7 @@ set_result_vars(const struct app *app, const struct http_request *req,
 
 	tmpl_set(vars, "verdict_class", v.css);
 	tmpl_set(vars, "verdict", v.title);
-	if (o->status == SMTP_OK)
-		tmpl_setf(vars, "explain", "Accepted for %u recipient%s and "
-		    "queued as %s.", o->n_accepted, o->n_accepted == 1 ?
-		    "" : "s", o->queue_id ? o->queue_id : "(no id given)");
-	else if (o->status == SMTP_REFUSED && o->code != 0)
-		tmpl_set(vars, "explain", reply_meaning(o->code));
-	else if (o->status == SMTP_TLS_FAILED)
-		tmpl_setf(vars, "explain", "Nothing was sent: %s. TLS to the "
-		    "server is set with --smtp-tls, the certificates it must "
-		    "chain to with --smtp-ca.", o->tls_error != NULL ?
-		    o->tls_error : "TLS could not be set up");
+	set_explain(vars, o, app->cfg);
 	set_tls_vars(vars, o);
 	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);
 	tmpl_set(vars, "queue_id", o->queue_id);

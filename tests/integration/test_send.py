@@ -263,6 +263,21 @@ class FaultyServers(unittest.TestCase):
         r, _ = self.send_to("silent", "--smtp-timeout", "1")
         self.assertEqual(r.status, 504)
         self.assertIn("did not answer in time", r.text)
+        self.assertRegex(r.text, r"127\.0\.0\.1 port \d+ did not answer "
+                         r"within the time allowed")
+        self.assertIn('value="root@mail181.com"', r.text)
+
+    def test_nothing_listening(self):
+        """The commonest mistake in the lab: Postfix stopped, or not on
+        that address.  The page says what to check."""
+        lm = labtest.Labmail(smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        r = b.post("/send", form(b.csrf()))
+        self.assertEqual(r.status, 502)
+        self.assertIn("No dialogue with the SMTP server", r.text)
+        self.assertIn("Connection refused", r.text)
+        self.assertIn("systemctl status postfix", r.text)
         self.assertIn('value="root@mail181.com"', r.text)
 
     def test_size_limit_of_server(self):
