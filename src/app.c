@@ -248,6 +248,21 @@ app_template(const struct app *app, const char *name)
 	return t;
 }
 
+char *
+app_icon(const struct app *app, const struct http_request *req,
+    const char *name, const char *alt)
+{
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	GString			*out = g_string_new(NULL);
+
+	tmpl_set(vars, "base", req->prefix);
+	tmpl_set(vars, "name", name);
+	tmpl_set(vars, "alt", alt);
+	tmpl_render(app_template(app, "icon"), vars, out);
+	tmpl_vars_free(vars);
+	return g_string_free(out, FALSE);
+}
+
 void
 app_page(const struct app *app, const struct http_request *req,
     struct http_response *resp, int status, const char *title,

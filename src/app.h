@@ -64,6 +64,15 @@ char		*app_user(const struct app *, const struct http_request *,
 const struct tmpl *app_template(const struct app *, const char *name);
 
 /*
+ * static/NAME.svg as an image with alt text, in safe HTML for a page
+ * answering req (its links carry the prefix); the caller frees it.  An
+ * image, not an emoji: a machine without an emoji font shows those as
+ * empty boxes.
+ */
+char		*app_icon(const struct app *, const struct http_request *,
+		    const char *name, const char *alt);
+
+/*
  * Render the template name with vars into the shared layout and set it
  * as the response: status, title, HTML.  vars are borrowed; the layout's
  * own values (base, title, nav) are added to them.

@@ -246,10 +246,10 @@ set_date_vars(struct tmpl_vars *vars, gint64 when)
 	g_date_time_unref(dt);
 }
 
-/* One row of the list. */
+/* One row of the list; clip marks a message with attachments. */
 static void
 render_row(const struct app *app, struct mailbox *mb, guint n,
-    gint64 seen, struct tmpl_vars *vars, GString *out)
+    gint64 seen, const char *clip, struct tmpl_vars *vars, GString *out)
 {
 	const struct spool_message	*m = spool_message(mb->entry->index, n);
 	const struct spool_summary	*s;
@@ -264,7 +264,8 @@ render_row(const struct app *app, struct mailbox *mb, guint n,
 	tmpl_set(vars, "from_addr", s && *s->from_name ? s->from_addr : "");
 	tmpl_set(vars, "subject", s && *s->subject ? s->subject :
 	    "(no subject)");
-	tmpl_set(vars, "attachment", s && s->has_attachment ? "📎" : "");
+	/* SAFE: made by app_icon(). */
+	tmpl_set_html(vars, "attachment", s && s->has_attachment ? clip : "");
 	set_date_vars(vars, s ? s->date : 0);
 	size = g_format_size(m->length);
 	tmpl_set(vars, "size", size);
@@ -282,7 +283,7 @@ route_inbox(const struct app *app, const struct http_request *req,
 	const char		*page_arg = http_query(req, "page");
 	guint			 count, pages, page = 1, first, last, n;
 	gint64			 seen;
-	char			*cookie, *token;
+	char			*cookie, *token, *clip;
 
 	if (!mailbox_open(app, req, resp, &mb))
 		return;
@@ -298,11 +299,13 @@ route_inbox(const struct app *app, const struct http_request *req,
 	/* The rows' links need it before app_page() sets it. */
 	tmpl_set(vars, "base", req->prefix);
 	rows = g_string_new(NULL);
+	clip = app_icon(app, req, "attachment", "attachment");
 	/* Newest first: page 1 holds the highest numbers. */
 	first = count - (page - 1) * INBOX_PAGE_SIZE;
 	last = first > INBOX_PAGE_SIZE ? first - INBOX_PAGE_SIZE + 1 : 1;
 	for (n = first; count > 0 && n >= last; n--)
-		render_row(app, &mb, n, seen, vars, rows);
+		render_row(app, &mb, n, seen, clip, vars, rows);
+	g_free(clip);
 	tmpl_set(vars, "user", mb.user);
 	tmpl_setf(vars, "count", "%u message%s", count, count == 1 ? "" : "s");
 	tmpl_setf(vars, "page", "%u", page);

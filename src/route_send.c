@@ -366,23 +366,6 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 	}
 }
 
-/*
- * The lock that marks what went inside TLS, for a page under prefix: an
- * SVG rather than an emoji, which a machine without an emoji font shows
- * as an empty box.
- */
-static char *
-render_lock(const struct app *app, const char *prefix)
-{
-	struct tmpl_vars	*vars = tmpl_vars_new();
-	GString			*out = g_string_new(NULL);
-
-	tmpl_set(vars, "base", prefix);
-	tmpl_render(app_template(app, "tls-lock"), vars, out);
-	tmpl_vars_free(vars);
-	return g_string_free(out, FALSE);
-}
-
 /* Put the outcome of the session into vars, for the page that answers
  * req; returns the HTTP status. */
 static int
@@ -391,7 +374,7 @@ set_result_vars(const struct app *app, const struct http_request *req,
 {
 	struct verdict	 v = judge(o->status);
 	GString		*result = g_string_new(NULL);
-	char		*lock = render_lock(app, req->prefix);
+	char		*lock = app_icon(app, req, "lock", "(TLS)");
 	char		*rows = render_transcript(app, o, lock);
 	char		*refused = render_refused(o);
 

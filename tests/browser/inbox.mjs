@@ -148,6 +148,17 @@ async function login(page) {
   ok('the senders are shown, the hostile name as literal text');
   await pageIsInert(page, 'the inbox');
 
+  // Each row's "source" link on one line, at this width as on a phone.
+  const sourceLines = await page.locator('table.inbox td.raw a')
+    .evaluateAll((as) => as.map((a) => a.getClientRects().length));
+  check(sourceLines.every((n) => n === 1), `the "source" links take ${JSON.stringify(sourceLines)} lines`);
+  // The icon loaded, and drawn at the size of the text, not squeezed.
+  const clips = await page.locator('table.inbox td.att img.icon')
+    .evaluateAll((imgs) => imgs.map((i) => i.complete && i.naturalWidth > 0 &&
+      i.getBoundingClientRect().width >= 8));
+  check(clips.length === 1 && clips[0], `attachment icons (shown): ${JSON.stringify(clips)}`);
+  ok('each "source" link on one line; the hostile message\'s attachment icon shows');
+
   await shot(page, 'inbox.png');
   watcher.noProblems('inbox');
   watcher.expectedReport();

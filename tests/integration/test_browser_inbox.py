@@ -44,6 +44,7 @@ HOSTILE_HTML = (
     "<button>Log out</button></form>\n"
     "<script>document.getElementById('f').submit()</script>\n"
     "</body></html>\n")
+HOSTILE_FILE = "<img src=x onerror=window.__pwned=7>.txt"
 ORDINARY_SUBJECT = "Lab meeting on Thursday"
 ORDINARY_FROM = "Leia Organa <leia@rebels.univ>"
 ORDINARY_TEXT = ("Hi,\n\nThe lab meeting moves to Thursday, 14:00, room B12.\n"
@@ -51,13 +52,23 @@ ORDINARY_TEXT = ("Hi,\n\nThe lab meeting moves to Thursday, 14:00, room B12.\n"
 
 
 def hostile():
+    """Text and HTML as alternatives, then an attachment whose name is
+    markup too (the inbox marks the message as having one)."""
     headers = ("MIME-Version: 1.0\n"
-               "Content-Type: multipart/alternative; boundary=\"=-b0und\"\n")
-    body = ("--=-b0und\n"
+               "Content-Type: multipart/mixed; boundary=\"=-m1xed\"\n")
+    body = ("--=-m1xed\n"
+            "Content-Type: multipart/alternative; boundary=\"=-b0und\"\n\n"
+            "--=-b0und\n"
             "Content-Type: text/plain; charset=utf-8\n\n%s\n"
             "--=-b0und\n"
             "Content-Type: text/html; charset=utf-8\n\n%s\n"
-            "--=-b0und--" % (HOSTILE_TEXT, HOSTILE_HTML))
+            "--=-b0und--\n"
+            "--=-m1xed\n"
+            "Content-Type: text/plain; name=\"%s\"\n"
+            "Content-Disposition: attachment; filename=\"%s\"\n\n"
+            "notes\n"
+            "--=-m1xed--" % (HOSTILE_TEXT, HOSTILE_HTML, HOSTILE_FILE,
+                             HOSTILE_FILE))
     return message("mallory@darkside.univ", HOSTILE_SUBJECT, body,
                    date="Sat Nov 28 04:36:21 2026", headers=headers,
                    from_header=HOSTILE_FROM)

@@ -487,7 +487,9 @@ class Spools(unittest.TestCase):
         write_spool(self.user, message("a@x.y", "with attachment", body,
                                        headers=headers))
         r = self.b.get("/inbox")
-        self.assertIn("📎", r.text)
+        self.assertIn('<td class="att" title="attachment"><img class="icon '
+                      'attachment" src="/static/attachment.svg" '
+                      'alt="attachment"></td>', r.text)
         r = self.b.get("/inbox/1")
         self.assertIn("café", r.text)
         self.assertIn("x.bin", r.text)

@@ -117,7 +117,7 @@ UNTRUSTED = ("certificate NOT trusted for 127\\.0\\.0\\.1: The certificate "
 INSECURE = "certificate NOT verified \\(--smtp-insecure\\)"
 
 
-LOCK = '<img class="lock" src="/static/lock.svg" alt="(TLS)">'
+LOCK = '<img class="icon lock" src="/static/lock.svg" alt="(TLS)">'
 
 
 def transcript(page):
