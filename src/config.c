@@ -688,8 +688,8 @@ print_value(const struct config *c, int opt, const char **unset)
 	case OPT_SMTP:
 		return host_port(c->smtp_host, c->smtp_port);
 	case OPT_HELO:
-		*unset = "EHLO with our own address literal, e.g. "
-		    "[172.20.181.1]";
+		*unset = "EHLO with the address literal of our end of "
+		    "the connection";
 		return g_strdup(c->helo);
 	case OPT_SMTP_CONNECT_TIMEOUT:
 		return g_strdup_printf("%u", c->smtp_connect_timeout);

@@ -540,8 +540,8 @@ print(const struct config *c)
 	"# default (unset): web/ and static/ beside build/ in a checkout, " \
 	"else in " LABMAIL_DATADIR "\n#data-dir =\n" \
 	"# derived from group 181\nsmtp = 192.168.0.81:25\n" \
-	"# default (unset): EHLO with our own address literal, e.g. " \
-	"[172.20.181.1]\n#helo =\n" \
+	"# default (unset): EHLO with the address literal of our end of " \
+	"the connection\n#helo =\n" \
 	"# default\nsmtp-connect-timeout = 30\n" \
 	"# default\nsmtp-timeout = 300\n" \
 	"# default\nsmtp-data-timeout = 600\n" \
