@@ -10,12 +10,17 @@ route_home(const struct app *app, const struct http_request *req,
 {
 	const struct config	*c = app->cfg;
 	struct tmpl_vars	*vars = tmpl_vars_new();
+	char			*title;
 
 	tmpl_setf(vars, "group", "%d", c->group);
 	tmpl_set(vars, "domain", c->domain);
 	tmpl_set(vars, "smtp_addr", c->smtp_addr);
 	tmpl_setf(vars, "smtp_server", "%s:%s", c->smtp_host, c->smtp_port);
-	app_page(app, req, resp, 200, "labmail", "home", vars);
+	tmpl_set(vars, "spool_dir", c->spool_dir);
+	/* The layout adds " · labmail". */
+	title = g_strdup_printf("The SMTP lab of group %d", c->group);
+	app_page(app, req, resp, 200, title, "home", vars);
+	g_free(title);
 	tmpl_vars_free(vars);
 }
 

@@ -185,8 +185,11 @@ class Http(unittest.TestCase):
     def test_home_links(self):
         r = self.b.get("/")
         self.assertEqual(r.status, 200)
-        for link in ('href="/guide"', 'href="/send"'):
-            self.assertIn(link, r.text)
+        self.assertIn("<title>The SMTP lab of group 181 · labmail</title>",
+                      r.text)
+        # The layout's links, then the page's cards: each page twice.
+        for link in ('href="/guide"', 'href="/send"', 'href="/inbox"'):
+            self.assertEqual(r.text.count(link), 2, link)
 
     def test_unknown_path_and_method(self):
         self.assertEqual(self.b.get("/nope").status, 404)
