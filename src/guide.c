@@ -198,7 +198,8 @@ add_heading_ids(const char *html, GArray *headings)
 	return out;
 }
 
-/* The table of contents: level-2 headings, each with its level-3 ones. */
+/* The table of contents: level-2 headings, each with its level-3 ones.
+ * Not numbered: the headings carry the lab's own numbers ("Step 0"). */
 static void
 append_toc(GString *out, GArray *headings)
 {
@@ -206,7 +207,7 @@ append_toc(GString *out, GArray *headings)
 	guint		i;
 
 	g_string_append(out, "<nav class=\"toc\" aria-label=\"Contents\">"
-	    "\n<ol>\n");
+	    "\n<ul>\n");
 	for (i = 0; i < headings->len; i++) {
 		struct heading	*h = &g_array_index(headings, struct heading, i);
 
@@ -214,13 +215,13 @@ append_toc(GString *out, GArray *headings)
 			continue;
 		if (h->level == 2) {
 			if (in_sublist)
-				g_string_append(out, "</ol>");
+				g_string_append(out, "</ul>");
 			if (in_item)
 				g_string_append(out, "</li>\n");
 			in_item = TRUE;
 			in_sublist = FALSE;
 		} else if (!in_sublist) {
-			g_string_append(out, "\n<ol>\n");
+			g_string_append(out, "\n<ul>\n");
 			in_sublist = TRUE;
 		}
 		g_string_append(out, "<li><a href=\"#");
@@ -230,10 +231,10 @@ append_toc(GString *out, GArray *headings)
 		g_string_append(out, h->level == 3 ? "</a></li>\n" : "</a>");
 	}
 	if (in_sublist)
-		g_string_append(out, "</ol>");
+		g_string_append(out, "</ul>");
 	if (in_item)
 		g_string_append(out, "</li>\n");
-	g_string_append(out, "</ol>\n</nav>\n");
+	g_string_append(out, "</ul>\n</nav>\n");
 }
 
 char *

@@ -1,6 +1,8 @@
 /*
  * route_guide - the home page, the lab guide and its network diagram.
  */
+#include <string.h>
+
 #include "guide.h"
 #include "routes.h"
 
@@ -32,6 +34,10 @@ render_guide(const struct app *app, const struct http_request *req,
 	struct tmpl_vars	*vars = tmpl_vars_new();
 
 	tmpl_set(vars, "lang", lang);
+	/* The language shown is marked as the current one. */
+	/* SAFE: constants. */
+	tmpl_set_html(vars, strcmp(lang, "fr") == 0 ? "fr_current" :
+	    "en_current", " aria-current=\"page\"");
 	/* SAFE: rendered by cmark in safe mode, ids and TOC escaped. */
 	tmpl_set_html(vars, "article", guide_html(app->guide, lang));
 	app_page(app, req, resp, 200, guide_title(app->guide, lang), "guide",

@@ -141,6 +141,11 @@ class Guide(unittest.TestCase):
         q = self.page(path="/guide?lang=en",
                       headers={"Accept-Language": "fr"})
         self.assertEqual(q.headers["Content-Language"], "en")
+        # The switch marks the language shown, and only it.
+        for page, shown in ((fr, "fr"), (en, "en"), (q, "en")):
+            marked = re.findall(r'<a href="\?lang=(\w+)"[^>]*'
+                                r'aria-current="page"', page.text)
+            self.assertEqual(marked, [shown])
 
     def test_toc_links_reach_headings(self):
         r = self.page(path="/guide?lang=en")

@@ -297,12 +297,12 @@ test_render_ids_toc(void **state)
 	toc = toc_of(html);
 	assert_non_null(toc);
 	assert_string_equal(toc,
-	    "<nav class=\"toc\" aria-label=\"Contents\">\n<ol>\n"
-	    "<li><a href=\"#etape-1-le-dns\">Étape 1 : le DNS</a>\n<ol>\n"
+	    "<nav class=\"toc\" aria-label=\"Contents\">\n<ul>\n"
+	    "<li><a href=\"#etape-1-le-dns\">Étape 1 : le DNS</a>\n<ul>\n"
 	    "<li><a href=\"#regler-le-resolveur\">Régler le résolveur</a></li>\n"
 	    "<li><a href=\"#verifier\">Vérifier</a></li>\n"
 	    "<li><a href=\"#verifier-2\">Vérifier</a></li>\n"
-	    "</ol></li>\n"
+	    "</ul></li>\n"
 	    "<li><a href=\"#etape-1-le-dns-2\">Étape 1 : le DNS</a></li>\n"
 	    "<li><a href=\"#x-2\">x-2</a></li>\n"
 	    "<li><a href=\"#x\">x</a></li>\n"
@@ -312,10 +312,10 @@ test_render_ids_toc(void **state)
 	    "&#39;me&#39;</a></li>\n"
 	    "<li><a href=\"#section\">✓</a></li>\n"
 	    "<li><a href=\"#section-2\">✓</a></li>\n"
-	    "<li><a href=\"#last\">Last</a>\n<ol>\n"
+	    "<li><a href=\"#last\">Last</a>\n<ul>\n"
 	    "<li><a href=\"#sub\">Sub</a></li>\n"
-	    "</ol></li>\n"
-	    "</ol>\n</nav>");
+	    "</ul></li>\n"
+	    "</ul>\n</nav>");
 	assert_int_equal(check_structure(html), 14);
 	g_free(toc);
 	g_free(title);
@@ -367,10 +367,10 @@ test_render_toc_orphan(void **state)
 	html = guide_render("# T\n\n### Orphan\n\n## A\n\n### A1\n", &title);
 	toc = toc_of(html);
 	assert_string_equal(toc,
-	    "<nav class=\"toc\" aria-label=\"Contents\">\n<ol>\n"
-	    "<li><a href=\"#a\">A</a>\n<ol>\n"
-	    "<li><a href=\"#a1\">A1</a></li>\n</ol></li>\n"
-	    "</ol>\n</nav>");
+	    "<nav class=\"toc\" aria-label=\"Contents\">\n<ul>\n"
+	    "<li><a href=\"#a\">A</a>\n<ul>\n"
+	    "<li><a href=\"#a1\">A1</a></li>\n</ul></li>\n"
+	    "</ul>\n</nav>");
 	assert_non_null(strstr(html, "<h3 id=\"orphan\">Orphan</h3>"));
 	check_structure(html);
 	g_free(toc);
