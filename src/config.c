@@ -60,6 +60,9 @@ struct option_def {
 	const char	*bare;		/* value when given without one */
 };
 
+/* The --max-body ceiling that the help, README and man pages give. */
+G_STATIC_ASSERT(HTTP_FIELD_MAX == 1572864);
+
 /* One row per option; the key in the file has the same name. */
 static const struct option_def option_defs[N_OPTIONS] = {
 	[OPT_LISTEN] = { "listen", "ADDR:PORT",
@@ -81,7 +84,8 @@ static const struct option_def option_defs[N_OPTIONS] = {
 	    "Time to write the message, then as much for the reply to "
 	    "its final dot (default 600)" },
 	[OPT_MAX_BODY] = { "max-body", "BYTES",
-	    "Largest mail body the send form takes (default 1048576)" },
+	    "Largest mail body the send form takes, at most 1572864 "
+	    "(default 1048576)" },
 	[OPT_GROUP] = { "group", "X",
 	    "Lab group number; the defaults below derive from it "
 	    "(default 181)" },
