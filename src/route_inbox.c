@@ -490,14 +490,29 @@ show_raw(struct http_response *resp, struct mailbox *mb, guint n)
 		http_response_error(resp, 500);
 }
 
+/*
+ * A name for a part that has none, so that a download is not saved as
+ * "2": message-N-part-K, with the extension of its type when it is text
+ * a browser opens.
+ */
+static char *
+part_name(guint n, guint k, const char *type)
+{
+	const char	*ext = "";
+
+	if (g_str_has_prefix(type, "text/html"))
+		ext = ".html";
+	else if (g_str_has_prefix(type, "text/plain"))
+		ext = ".txt";
+	return g_strdup_printf("message-%u-part-%u%s", n, k, ext);
+}
+
 /* A filename for Content-Disposition (RFC 6266 and 8187). */
 static char *
 disposition(const char *how, const char *filename)
 {
 	char	*escaped, *d;
 
-	if (filename == NULL)
-		return g_strdup(how);
 	escaped = g_uri_escape_string(filename, NULL, FALSE);
 	d = g_strdup_printf("%s; filename*=UTF-8''%s", how, escaped);
 	g_free(escaped);
@@ -544,6 +559,8 @@ show_part(struct http_response *resp, struct mailbox *mb, guint n,
 		http_response_add_header(resp, "X-Frame-Options",
 		    "SAMEORIGIN");
 	}
+	if (filename == NULL)
+		filename = part_name(n, k, type);
 	disp = disposition(view ? "inline" : "attachment", filename);
 	http_response_add_header(resp, "Content-Disposition", disp);
 	http_response_add_header(resp, "Cache-Control", "no-store");

@@ -453,6 +453,11 @@ class Spools(unittest.TestCase):
         self.assertIn("sandbox", csp)
         self.assertIn("default-src 'none'", csp)
         self.assertEqual(v.headers["X-Content-Type-Options"], "nosniff")
+        # The part has no name: the download gets one, not "2".
+        d = self.b.get("/inbox/1/part/2")
+        self.assertEqual(d.headers["Content-Type"], "application/octet-stream")
+        self.assertEqual(d.headers["Content-Disposition"],
+                         "attachment; filename*=UTF-8''message-1-part-2.html")
 
     def test_empty_part_and_bidi_subject(self):
         # Found by the fuzz targets: an empty text part killed the web
