@@ -560,9 +560,10 @@ revoked_unchanged(struct helper *hp)
  * that have expired anyway, so that the table does not grow for ever.
  * Between reads the file only grows or is compacted in place, so its
  * size tells a change that happened within the clock tick of the last
- * read.  Read under a shared lock: never half a compaction.
+ * read.  Read under a shared lock: never half a compaction.  FALSE if
+ * the file is there but cannot be read: then no session is valid.
  */
-static void
+static gboolean
 revoked_load(struct helper *hp)
 {
 	struct stat	 st;
@@ -572,18 +573,18 @@ revoked_load(struct helper *hp)
 
 	g_hash_table_foreach_remove(hp->revoked, revoked_expired, &now);
 	if (revoked_unchanged(hp))
-		return;
+		return TRUE;
 	fd = open(hp->revoked_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || flock(fd, LOCK_SH) == -1 || fstat(fd, &st) == -1) {
 		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return;
+		return FALSE;
 	}
 	if ((text = read_from_start(fd)) == NULL) {
 		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
 		close(fd);
-		return;
+		return FALSE;
 	}
 	/* As read, under the lock: a change since is seen next time. */
 	hp->revoked_seen = revoked_file_of(&st);
@@ -595,6 +596,7 @@ revoked_load(struct helper *hp)
 			    g_memdup2(&until, sizeof(until)));
 	g_strfreev(lines);
 	g_free(text);
+	return TRUE;
 }
 
 /* The live lines of a revoked file's text, for its compaction. */
@@ -621,7 +623,7 @@ revoked_live_lines(const char *text, gint64 now)
  * rename would lose what another process appends meanwhile to the old
  * file.
  */
-static void
+static gboolean
 revoke_session(struct helper *hp, const struct session *s)
 {
 	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -641,7 +643,7 @@ revoke_session(struct helper *hp, const struct session *s)
 		log_warn("priv: %s: %s", hp->revoked_path, g_strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return;
+		return FALSE;
 	}
 	line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", s->id, until);
 	if (st.st_size >= REVOKED_COMPACT &&
@@ -660,6 +662,7 @@ revoke_session(struct helper *hp, const struct session *s)
 		g_string_free(live, TRUE);
 	g_free(line);
 	close(fd);
+	return ok;
 }
 
 /* Decode a token and check it was not logged out. */
@@ -668,9 +671,8 @@ valid_session(struct helper *hp, const char *token, struct session *s)
 {
 	gint64	now = g_get_real_time() / G_USEC_PER_SEC;
 
-	if (!session_decode(hp->key, token, now, s))
+	if (!session_decode(hp->key, token, now, s) || !revoked_load(hp))
 		return FALSE;
-	revoked_load(hp);
 	return !g_hash_table_contains(hp->revoked, s->id);
 }
 
@@ -855,10 +857,13 @@ static void
 do_logout(struct helper *hp, int sock, const char **f)
 {
 	struct session	s;
+	enum priv_status st = PRIV_OK;
 
-	if (valid_session(hp, f[0], &s))
-		revoke_session(hp, &s);
-	reply(sock, PRIV_OK, NULL, 0, -1);
+	/* Not written down, the logout would not hold for other processes
+	 * (CGI) or after a restart: say so. */
+	if (valid_session(hp, f[0], &s) && !revoke_session(hp, &s))
+		st = PRIV_UNAVAILABLE;
+	reply(sock, st, NULL, 0, -1);
 }
 
 /*

@@ -130,9 +130,16 @@ route_logout(const struct app *app, const struct http_request *req,
 		http_response_error(resp, 403);
 		return;
 	}
-	/* Revoked in the helper: a copy of the cookie is worthless now. */
-	if (token != NULL)
-		priv_logout(app->priv, token);
 	http_response_set_cookie(resp, req, APP_SESSION_COOKIE, "", 0);
+	/* Revoked in the helper: a copy of the cookie is worthless now,
+	 * unless the helper could not write that down. */
+	if (token != NULL && priv_logout(app->priv, token) != PRIV_OK) {
+		login_form(app, req, resp, 503, NULL, "You are logged out "
+		    "in this browser, but labmail could not record it: a copy "
+		    "of your session would still work until it expires. Tell "
+		    "whoever runs labmail (its state folder cannot be "
+		    "written).");
+		return;
+	}
 	http_response_redirect(resp, req, "/login");
 }

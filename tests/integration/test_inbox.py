@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -517,6 +518,48 @@ class Spools(unittest.TestCase):
         r = self.b.get("/inbox")
         self.assertEqual(r.status, 500)
         self.assertNotIn("other&#39;s mail", r.text)
+
+
+@NEEDS_ROOT
+class StateFolderTrouble(unittest.TestCase):
+    """The logouts written in the state folder keep a logged-out cookie
+    worthless: when they cannot be read, no session holds; when a logout
+    cannot be written, the page says so."""
+
+    def setUp(self):
+        self.user = labtest.TestUser()
+        self.addCleanup(self.user.remove)
+        write_spool(self.user, message("a@x.y", "hello", "hi"))
+        self.state = tempfile.mkdtemp(prefix="labmail-state-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+        lm = labtest.Labmail(state_dir=self.state)
+        self.b = labtest.Browser(lm.base)
+        login(self.b, self.user.name, self.user.password)
+        self.assertEqual(self.b.get("/inbox").status, 200)
+        lm.cleanup()
+
+    def restart(self, wrapper=()):
+        """labmail again on the same state folder; the session goes on."""
+        lm = labtest.Labmail(state_dir=self.state, wrapper=wrapper)
+        self.addCleanup(lm.cleanup)
+        self.b.base = lm.base
+
+    def test_unreadable_logouts_hold_no_session(self):
+        os.mkdir(os.path.join(self.state, "revoked"))   # read() fails
+        self.restart()
+        self.assertEqual(self.b.get("/inbox").status, 401)
+
+    def test_logout_not_written_is_told(self):
+        read_only = ("unshare", "--mount", "--propagation", "private",
+                     "sh", "-c", 'mount --bind "$0" "$0" && '
+                     'mount -o remount,bind,ro "$0" && exec "$@"',
+                     self.state)
+        self.restart(read_only)
+        self.assertEqual(self.b.get("/inbox").status, 200)
+        r = self.b.post("/logout", {"csrf_token": self.b.csrf("/inbox")})
+        self.assertEqual(r.status, 503)
+        self.assertIn("could not record it", r.text)
+        self.assertFalse(self.b.cookie("labmail_session"))
 
 
 @NEEDS_ROOT
