@@ -33,7 +33,7 @@
 #define MSG_FROM_NONE	"is required"
 #define MSG_FROM_BAD	"is not an e-mail address"
 #define MSG_FROM_MANY	"must be a single address"
-#define MSG_TO_NONE	"at least one recipient is needed"
+#define MSG_TO_NONE	"needs at least one recipient"
 #define MSG_LIST_BAD	"is not a list of e-mail addresses"
 #define MSG_RCPT_MANY	"has too many recipients (at most " \
 			    G_STRINGIFY(COMPOSE_RCPT_MAX) " in To and Cc)"

@@ -45,7 +45,8 @@ struct compose_form {
 };
 
 struct compose_errors {
-	/* NULL, or a message for the user, in English, static storage. */
+	/* NULL, or a message for the user, in English, static storage:
+	 * a predicate that follows the field's name ("is required"). */
 	const char	*field[COMPOSE_N_FIELDS];
 	gboolean	 too_large;	/* body over the limit: answer 413 */
 };

@@ -19,6 +19,11 @@ static const char *const field_names[COMPOSE_N_FIELDS] = {
 	"from", "to", "cc", "subject", "body"
 };
 
+/* How an error next to each field names it: "To is not a list...". */
+static const char *const field_subjects[COMPOSE_N_FIELDS] = {
+	"From", "To", "Cc", "The subject", "The message"
+};
+
 /* What the user sees for each way a dialogue can end. */
 struct verdict {
 	int		 status;	/* HTTP status of the page */
@@ -82,10 +87,12 @@ read_form(const struct http_request *req, struct compose_form *f)
 /* Put the typed values and their errors into vars. */
 static void
 set_form_vars(struct tmpl_vars *vars, const struct compose_form *f,
-    const struct compose_errors *errors)
+    const struct compose_errors *errors, gsize body_max)
 {
 	const char	*values[COMPOSE_N_FIELDS] = { f->from, f->to, f->cc,
 			    f->subject, f->body };
+	char		*limit = g_strdup_printf(" (at most %" G_GSIZE_FORMAT
+			    " bytes)", body_max);
 	int		 i;
 
 	for (i = 0; i < COMPOSE_N_FIELDS; i++) {
@@ -95,10 +102,14 @@ set_form_vars(struct tmpl_vars *vars, const struct compose_form *f,
 
 		tmpl_set(vars, field_names[i], shown);
 		if (errors != NULL && errors->field[i] != NULL)
-			tmpl_set(vars, err_name, errors->field[i]);
+			tmpl_setf(vars, err_name, "%s %s%s.",
+			    field_subjects[i], errors->field[i],
+			    i == COMPOSE_BODY && errors->too_large ? limit :
+			    "");
 		g_free(shown);
 		g_free(err_name);
 	}
+	g_free(limit);
 }
 
 /* Render the send page: the form, with an optional notice and result. */
@@ -110,7 +121,7 @@ send_page(const struct app *app, const struct http_request *req,
 	const struct config	*c = app->cfg;
 	char			*token = csrf_token(req, resp);
 
-	set_form_vars(vars, f, errors);
+	set_form_vars(vars, f, errors, c->max_body);
 	tmpl_set(vars, "csrf_token", token);
 	tmpl_setf(vars, "to_hint", "root@%s", c->domain);
 	tmpl_setf(vars, "smtp_server", "%s:%s", c->smtp_host, c->smtp_port);

@@ -457,7 +457,17 @@ class BadInput(unittest.TestCase):
                                       r.text).group(1), "")
 
     def test_body_over_limit(self):
-        self.assert_refused("body", status=413, body="x" * 3000)
+        r = self.assert_refused("body", status=413, body="x" * 3000)
+        self.assertIn('id="body-error">The message is too large (at most '
+                      '2000 bytes).<', r.text)
+
+    def test_errors_are_sentences(self):
+        """Each error names its field: read alone (a screen reader, a
+        glance), it still says what is wrong."""
+        r = self.assert_refused("from", **{"from": ""}, to="")
+        self.assertIn('id="from-error">From is required.<', r.text)
+        self.assertIn('id="to-error">To needs at least one recipient.<',
+                      r.text)
 
     def test_request_over_http_limit(self):
         r = self.b.post("/send", form(self.token, body="x" * (3 << 20)))

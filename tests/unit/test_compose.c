@@ -32,7 +32,7 @@
 #define M_FROM_NONE	"is required"
 #define M_FROM_BAD	"is not an e-mail address"
 #define M_FROM_MANY	"must be a single address"
-#define M_TO_NONE	"at least one recipient is needed"
+#define M_TO_NONE	"needs at least one recipient"
 #define M_LIST_BAD	"is not a list of e-mail addresses"
 #define M_RCPT_MANY	"has too many recipients (at most 50 in To and Cc)"
 #define M_LARGE		"is too large"
