@@ -202,21 +202,23 @@ app_handle(const struct app *app, const struct http_request *req,
 	const struct route	*r;
 	gboolean		 known;
 
+	/* A request that could not be read gets a bare status line: its
+	 * prefix is not fit for a page's links. */
 	if (req->header_too_large)
 		http_response_error(resp, 431);
 	else if (req->malformed != NULL)
 		http_response_error(resp, 400);
 	else if (req->unavailable)
-		http_response_error(resp, 503);
+		app_error(app, req, resp, 503);
 	else if (req->body_too_large)
-		http_response_error(resp, 413);
+		app_error(app, req, resp, 413);
 	else if ((r = find_route(req, &known)) != NULL)
 		r->handler(app, req, resp);
 	else if (known) {
-		http_response_error(resp, 405);
+		app_error(app, req, resp, 405);
 		set_allow(req, resp);
 	} else
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 	add_security_headers(req, resp);
 	log_access(req, resp);
 }
@@ -246,6 +248,45 @@ app_template(const struct app *app, const char *name)
 	if (t == NULL)
 		log_fatal("template %s.html is missing", name);
 	return t;
+}
+
+/* What an error status means to the person who met it. */
+static const char *
+error_explain(int status)
+{
+	switch (status) {
+	case 403:
+		return "This is not allowed: nothing was done.";
+	case 404:
+		return "There is no page at this address.";
+	case 405:
+		return "This page does not take that kind of request.";
+	case 413:
+		return "The request is larger than labmail takes, so nothing "
+		    "was sent or saved. Your browser's Back button brings "
+		    "back what you typed.";
+	case 503:
+		return "labmail cannot answer this right now (busy, or "
+		    "stopping): try again in a moment.";
+	default:
+		return "Something went wrong on labmail's side; nothing was "
+		    "done.";
+	}
+}
+
+void
+app_error(const struct app *app, const struct http_request *req,
+    struct http_response *resp, int status)
+{
+	struct tmpl_vars	*vars = tmpl_vars_new();
+	char			*heading = g_strdup_printf("%d %s", status,
+				    http_status_text(status));
+
+	tmpl_set(vars, "heading", heading);
+	tmpl_set(vars, "explain", error_explain(status));
+	app_page(app, req, resp, status, heading, "error", vars);
+	tmpl_vars_free(vars);
+	g_free(heading);
 }
 
 char *

@@ -64,6 +64,14 @@ char		*app_user(const struct app *, const struct http_request *,
 const struct tmpl *app_template(const struct app *, const char *name);
 
 /*
+ * An error page for status (4xx, 5xx) in the shared layout: what went
+ * wrong in plain words and links on, instead of a bare status line.
+ * Nothing of the request is shown.
+ */
+void		 app_error(const struct app *, const struct http_request *,
+		    struct http_response *, int status);
+
+/*
  * static/NAME.svg as an image with alt text, in safe HTML for a page
  * answering req (its links carry the prefix); the caller frees it.  An
  * image, not an emoji: a machine without an emoji font shows those as

@@ -290,7 +290,7 @@ route_inbox(const struct app *app, const struct http_request *req,
 	count = mailbox_count(&mb);
 	pages = MAX(1, (count + INBOX_PAGE_SIZE - 1) / INBOX_PAGE_SIZE);
 	if (page_arg != NULL && !parse_number(page_arg, pages, &page)) {
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 		mailbox_close(&mb);
 		return;
 	}
@@ -455,7 +455,8 @@ show_message(const struct app *app, const struct http_request *req,
 
 /* A new body file, or -1 after answering 503 (logged). */
 static int
-body_file_or_503(struct http_response *resp)
+body_file_or_503(const struct app *app, const struct http_request *req,
+    struct http_response *resp)
 {
 	GError	*err = NULL;
 	int	 fd = http_body_file_new(&err);
@@ -463,7 +464,7 @@ body_file_or_503(struct http_response *resp)
 	if (fd < 0) {
 		log_warn("%s", err->message);
 		g_error_free(err);
-		http_response_error(resp, 503);
+		app_error(app, req, resp, 503);
 	}
 	return fd;
 }
@@ -471,15 +472,16 @@ body_file_or_503(struct http_response *resp)
 /* GET /inbox/N/raw: the message as stored, as plain text, through a
  * body file (a message may be tens of MB). */
 static void
-show_raw(struct http_response *resp, struct mailbox *mb, guint n)
+show_raw(const struct app *app, const struct http_request *req,
+    struct http_response *resp, struct mailbox *mb, guint n)
 {
-	int	 out = body_file_or_503(resp);
+	int	 out = body_file_or_503(app, req, resp);
 
 	if (out < 0)
 		return;
 	if (!spool_copy_message(mb->entry->index, mb->fd, n, out, NULL)) {
 		close(out);
-		http_response_error(resp, 503);
+		app_error(app, req, resp, 503);
 		return;
 	}
 	/* text/plain and nosniff: a browser shows it, never runs it. */
@@ -487,7 +489,7 @@ show_raw(struct http_response *resp, struct mailbox *mb, guint n)
 	    out))
 		http_response_add_header(resp, "Cache-Control", "no-store");
 	else
-		http_response_error(resp, 500);
+		app_error(app, req, resp, 500);
 }
 
 /*
@@ -525,7 +527,8 @@ disposition(const char *how, const char *filename)
  * plugin and no remote load (tracking images included).
  */
 static void
-show_part(struct http_response *resp, struct mailbox *mb, guint n,
+show_part(const struct app *app, const struct http_request *req,
+    struct http_response *resp, struct mailbox *mb, guint n,
     const char *part, gboolean view)
 {
 	const struct spool_message *m = spool_message(mb->entry->index, n);
@@ -534,7 +537,7 @@ show_part(struct http_response *resp, struct mailbox *mb, guint n,
 	guint		 k;
 	int		 out;
 
-	if ((out = body_file_or_503(resp)) < 0)
+	if ((out = body_file_or_503(app, req, resp)) < 0)
 		return;
 	if (parse_number(part, MAILVIEW_PARTS_MAX, &k) &&
 	    spool_lock(mb->fd, NULL)) {
@@ -544,12 +547,12 @@ show_part(struct http_response *resp, struct mailbox *mb, guint n,
 	}
 	if (!found || (view && !g_str_has_prefix(type, "text/html"))) {
 		close(out);
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 		goto out;
 	}
 	if (!http_response_set_file(resp, 200, view ? type :
 	    "application/octet-stream", out)) {
-		http_response_error(resp, 500);
+		app_error(app, req, resp, 500);
 		goto out;
 	}
 	if (view) {
@@ -584,17 +587,17 @@ route_inbox_item(const struct app *app, const struct http_request *req,
 		return;
 	}
 	if (!parse_number(parts[0], mailbox_count(&mb), &n))
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 	else if (nparts == 1)
 		show_message(app, req, resp, &mb, n);
 	else if (nparts == 2 && strcmp(parts[1], "raw") == 0)
-		show_raw(resp, &mb, n);
+		show_raw(app, req, resp, &mb, n);
 	else if ((nparts == 3 || nparts == 4) &&
 	    strcmp(parts[1], "part") == 0 &&
 	    (nparts == 3 || strcmp(parts[3], "view") == 0))
-		show_part(resp, &mb, n, parts[2], nparts == 4);
+		show_part(app, req, resp, &mb, n, parts[2], nparts == 4);
 	else
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 	mailbox_close(&mb);
 	g_strfreev(parts);
 }

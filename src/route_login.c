@@ -127,7 +127,7 @@ route_logout(const struct app *app, const struct http_request *req,
 	const char	*token = http_cookie(req, APP_SESSION_COOKIE);
 
 	if (!csrf_check(req)) {
-		http_response_error(resp, 403);
+		app_error(app, req, resp, 403);
 		return;
 	}
 	http_response_set_cookie(resp, req, APP_SESSION_COOKIE, "", 0);

@@ -68,7 +68,7 @@ route_static(const struct app *app, const struct http_request *req,
 	const struct asset	*a = assets_find(app->assets, name);
 
 	if (a == NULL) {
-		http_response_error(resp, 404);
+		app_error(app, req, resp, 404);
 		return;
 	}
 	if (not_modified(req, a))
