@@ -303,7 +303,8 @@ write_response(struct gateway *gw, const struct http_request *req,
 	g_string_append(head, "\r\n");
 	gw->write(gw->ctx, head->str, head->len);
 	g_string_free(head, TRUE);
-	if (strcmp(req->method, "HEAD") == 0)
+	if (strcmp(req->method, "HEAD") == 0 || resp->status == 204 ||
+	    resp->status == 304)
 		return;
 	if (resp->body_file >= 0)
 		write_body_file(gw, resp);

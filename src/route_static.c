@@ -71,11 +71,10 @@ route_static(const struct app *app, const struct http_request *req,
 		app_error(app, req, resp, 404);
 		return;
 	}
-	if (not_modified(req, a))
-		http_response_set(resp, 304, NULL, NULL);
-	else
-		http_response_set(resp, 200, a->content_type,
-		    g_bytes_ref(a->data));
+	/* A 304 keeps the body, never sent, so that libmicrohttpd gives
+	 * its true length: RFC 9110 8.6 allows no other Content-Length. */
+	http_response_set(resp, not_modified(req, a) ? 304 : 200,
+	    a->content_type, g_bytes_ref(a->data));
 	http_response_add_header(resp, "ETag", a->etag);
 	http_response_add_header(resp, "Last-Modified", a->last_modified);
 	http_response_add_header(resp, "Cache-Control", "max-age=300");

@@ -220,8 +220,12 @@ class Http(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers["Content-Type"].startswith("text/css"))
         etag, lm = r.headers["ETag"], r.headers["Last-Modified"]
-        self.assertEqual(self.b.get("/static/style.css",
-                                    {"If-None-Match": etag}).status, 304)
+        nm = self.b.get("/static/style.css", {"If-None-Match": etag})
+        self.assertEqual(nm.status, 304)
+        self.assertEqual(nm.body, b"")
+        # RFC 9110 8.6: no Content-Length, or the 200's (never 0).
+        self.assertIn(nm.headers.get("Content-Length"),
+                      (None, str(len(r.body))))
         self.assertEqual(self.b.get("/static/style.css",
                                     {"If-Modified-Since": lm}).status, 304)
         self.assertEqual(self.b.get("/static/style.css",
