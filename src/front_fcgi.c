@@ -519,12 +519,13 @@ accept_failed(gboolean *warned, int err)
 static void
 refuse_connection(int fd, gboolean *full)
 {
-	close(fd);
+	/* Logged first: whoever sees the close may look for the line. */
 	if (!*full)
 		log_warn("fastcgi: %d connections open, the most there may "
 		    "be: closing new ones until one ends",
 		    FRONT_FCGI_CONNS_MAX);
 	*full = TRUE;
+	close(fd);
 }
 
 /*
