@@ -814,18 +814,41 @@ do_login(struct helper *hp, int sock, const char **f)
 	g_free(akey);
 }
 
+/* Whether PAM's account checks (expiry, as at login) still pass for
+ * user; nothing is asked of the user. */
+static gboolean
+pam_account_ok(const char *user)
+{
+	struct pam_conv	 conv = { pam_conv_fn, (void *)"" };
+	pam_handle_t	*h = NULL;
+	int		 rc;
+
+	if (pam_start(PRIV_PAM_SERVICE, user, &conv, &h) != PAM_SUCCESS)
+		return FALSE;
+	rc = pam_acct_mgmt(h, PAM_SILENT);
+	pam_end(h, rc);
+	return rc == PAM_SUCCESS;
+}
+
 /*
  * The account of token's session if the session is valid and its user
  * may still log in: a session outlives neither its account nor a rule
- * that now refuses it (root without --allow-root).  Else NULL.
+ * that now refuses it (root without --allow-root), nor, past the next
+ * renewal (a minute at most), an account that PAM now refuses (expired).
+ * Else NULL.
  */
 static struct passwd *
 session_account(struct helper *hp, const char *token, struct session *s)
 {
+	gint64		 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct passwd	*pw;
 
 	if (!valid_session(hp, token, s) || (pw = getpwnam(s->user)) == NULL ||
 	    login_allowed(hp, pw) != PRIV_OK)
+		return NULL;
+	/* PAM costs a millisecond: asked when the session is renewed. */
+	if (now - s->seen >= SESSION_RENEW_SECONDS &&
+	    !pam_account_ok(s->user))
 		return NULL;
 	return pw;
 }

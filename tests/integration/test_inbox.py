@@ -190,24 +190,43 @@ class Login(unittest.TestCase):
                 "/inbox", {"Cookie": "labmail_session=" + bad})
             self.assertEqual(r.status, 401, bad)
 
-    def test_expired_token_with_the_real_key(self):
+    def forge(self, user, issued, seen):
+        """A session token for user, signed with labmail's own key."""
         with open(os.path.join(self.lm.state_dir, "session.key"), "rb") as f:
             key = f.read()
+        payload = base64.urlsafe_b64encode(("%s\n%d\n%d\n%s" % (
+            user, issued, seen, "A" * 22)).encode()).decode().rstrip("=")
+        signed = "v1." + payload
+        mac = base64.urlsafe_b64encode(hmac.new(
+            key, signed.encode(), hashlib.sha256).digest()
+        ).decode().rstrip("=")
+        return "%s.%s" % (signed, mac)
+
+    def inbox_with(self, token):
+        return labtest.Browser(self.lm.base).get(
+            "/inbox", {"Cookie": "labmail_session=" + token}).status
+
+    def test_expired_token_with_the_real_key(self):
         now = int(time.time())
         for issued, seen in ((now - 13 * 3600, now - 60),   # too old
                              (now - 3600, now - 31 * 60)):  # idle
-            payload = base64.urlsafe_b64encode(("%s\n%d\n%d\n%s" % (
-                self.alice.name, issued, seen, "A" * 22)).encode()
-            ).decode().rstrip("=")
-            signed = "v1." + payload
-            mac = base64.urlsafe_b64encode(hmac.new(
-                key, signed.encode(), hashlib.sha256).digest()
-            ).decode().rstrip("=")
-            good_form = labtest.Browser(self.lm.base).get(
-                "/inbox", {"Cookie": "labmail_session=%s.%s" % (signed, mac)})
-            self.assertEqual(good_form.status, 401)
+            token = self.forge(self.alice.name, issued, seen)
+            self.assertEqual(self.inbox_with(token), 401)
         self.assertEqual(os.stat(os.path.join(
             self.lm.state_dir, "session.key")).st_mode & 0o777, 0o600)
+
+    def test_session_ends_with_an_expired_account(self):
+        """An account that expires (usermod -e) loses its session when
+        the session is next renewed, a minute at most: PAM's account
+        checks run again then, not only at login."""
+        user = labtest.TestUser()
+        self.addCleanup(user.remove)
+        write_spool(user, message("luke@rebels.univ", "hi", "body"))
+        now = int(time.time())
+        due = self.forge(user.name, now - 600, now - 120)
+        self.assertEqual(self.inbox_with(due), 200)
+        subprocess.run(["usermod", "-e", "1", user.name], check=True)
+        self.assertEqual(self.inbox_with(due), 401)
 
     def test_session_survives_restart(self):
         lm = labtest.Labmail(smtp_port=labtest.free_port())
