@@ -259,9 +259,9 @@ render_refused(const struct smtp_outcome *o)
 
 		g_string_append(out, "<li><code>");
 		tmpl_escape(out, r->rcpt);
-		g_string_append(out, "</code>: ");
+		g_string_append(out, "</code> refused: <code>");
 		tmpl_escape(out, r->reply);
-		g_string_append(out, " <span class=\"why\">");
+		g_string_append(out, "</code><br><span class=\"why\">");
 		tmpl_escape(out, reply_meaning(r->code));
 		g_string_append(out, "</span></li>\n");
 	}
@@ -343,8 +343,10 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 	switch (o->status) {
 	case SMTP_OK:
 		tmpl_setf(vars, "explain", "Accepted for %u recipient%s and "
-		    "queued as %s.", o->n_accepted, o->n_accepted == 1 ?
-		    "" : "s", o->queue_id ? o->queue_id : "(no id given)");
+		    "queued as %s.%s", o->n_accepted, o->n_accepted == 1 ?
+		    "" : "s", o->queue_id ? o->queue_id : "(no id given)",
+		    o->refused->len > 0 ? " The server refused the "
+		    "recipients below: the mail does not go to them." : "");
 		break;
 	case SMTP_REFUSED:
 		if (o->code != 0)
@@ -390,7 +392,8 @@ set_result_vars(const struct app *app, const struct http_request *req,
 	char		*refused = render_refused(o);
 
 	tmpl_set(vars, "verdict_class", v.css);
-	tmpl_set(vars, "verdict", v.title);
+	tmpl_set(vars, "verdict", o->status == SMTP_OK && o->refused->len > 0 ?
+	    "Mail queued, not for every recipient" : v.title);
 	set_explain(vars, o, app->cfg);
 	set_tls_vars(vars, o);
 	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);

@@ -106,8 +106,11 @@ class PostfixDelivery(unittest.TestCase):
             self.b.csrf(), to="%s@mail181.com, ghost@mail181.com" %
             self.user.name))
         self.assertEqual(r.status, 200, r.text)
-        self.assertIn("ghost@mail181.com", r.text)
+        self.assertIn("Mail queued, not for every recipient", r.text)
         self.assertIn("Accepted for 1 recipient ", r.text)
+        self.assertIn("The server refused the recipients below", r.text)
+        self.assertRegex(r.text, r"<li><code>ghost@mail181\.com</code> "
+                         r"refused: <code>550 5\.1\.1 ")
 
 
 class SmtpSinkDelivery(unittest.TestCase):
