@@ -4,6 +4,7 @@
  * the web side's client.
  */
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -61,6 +62,8 @@ struct helper {
 	char		*dummy_setting;	/* crypt(3) setting of the system's
 					 * default hash, for names that are
 					 * no account; NULL if none */
+	gboolean	 size_limited;	/* under a file size limit: writes
+					 * of the counts may be cut short */
 };
 
 struct strikes {
@@ -429,6 +432,11 @@ throttle_load(struct helper *hp)
 	char	*text = NULL, **lines;
 	int	 fd, i;
 
+	if (hp->size_limited) {
+		log_warn("priv: a file size limit could cut the failure "
+		    "counts short: no logins");
+		return -1;
+	}
 	fd = open(hp->throttle_path, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
@@ -599,6 +607,16 @@ revoked_load(struct helper *hp)
 	return TRUE;
 }
 
+/* TRUE if a file of size bytes ends inside a line: a write cut short
+ * (a full disk), whose end the next line must not be glued to. */
+static gboolean
+ends_mid_line(int fd, off_t size)
+{
+	char	last;
+
+	return size > 0 && pread(fd, &last, 1, size - 1) == 1 && last != '\n';
+}
+
 /* The live lines of a revoked file's text, for its compaction. */
 static GString *
 revoked_live_lines(const char *text, gint64 now)
@@ -645,7 +663,8 @@ revoke_session(struct helper *hp, const struct session *s)
 			close(fd);
 		return FALSE;
 	}
-	line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", s->id, until);
+	line = g_strdup_printf("%s%s %" G_GINT64_FORMAT "\n",
+	    ends_mid_line(fd, st.st_size) ? "\n" : "", s->id, until);
 	if (st.st_size >= REVOKED_COMPACT &&
 	    (text = read_from_start(fd)) != NULL) {
 		live = revoked_live_lines(text, now);
@@ -880,11 +899,13 @@ static void
 do_logout(struct helper *hp, int sock, const char **f)
 {
 	struct session	s;
+	gint64		now = g_get_real_time() / G_USEC_PER_SEC;
 	enum priv_status st = PRIV_OK;
 
-	/* Not written down, the logout would not hold for other processes
-	 * (CGI) or after a restart: say so. */
-	if (valid_session(hp, f[0], &s) && !revoke_session(hp, &s))
+	/* Any genuine session is revoked, even when the revoked file
+	 * cannot be read now; not written down, the logout would not hold
+	 * for other processes (CGI) or after a restart: say so. */
+	if (session_decode(hp->key, f[0], now, &s) && !revoke_session(hp, &s))
 		st = PRIV_UNAVAILABLE;
 	reply(sock, st, NULL, 0, -1);
 }
@@ -1059,6 +1080,24 @@ helper_main(struct helper *hp, int sock)
 	}
 }
 
+/*
+ * Lift the soft file size limit to the hard one; TRUE if that leaves
+ * none.  A set-uid caller sets our limits, and without CAP_SYS_RESOURCE
+ * even root cannot lift a hard one: under it a write of the failure
+ * counts may be cut short, and the guesses they held lost.
+ */
+static gboolean
+file_size_unlimited(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == -1)
+		return FALSE;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_FSIZE, &rl) == 0 &&
+	    rl.rlim_max == RLIM_INFINITY;
+}
+
 /* The helper process: state, signals, then the loop. */
 static G_NORETURN void
 helper_start(const struct priv_config *cfg, int sock, GError *key_err)
@@ -1079,10 +1118,11 @@ helper_start(const struct priv_config *cfg, int sock, GError *key_err)
 		log_fatal("priv: setsid: %s", g_strerror(errno));
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
-	/* A write over the file size limit (a set-uid caller's) fails
-	 * with EFBIG, handled as any failed write, rather than kill us
-	 * halfway through a state file. */
+	/* A write over a file size limit fails with EFBIG, handled as any
+	 * failed write, rather than kill us halfway through a state file;
+	 * under one, no login is checked (throttle_load()). */
 	signal(SIGXFSZ, SIG_IGN);
+	hp.size_limited = !file_size_unlimited();
 	hp.self_uid = getuid();
 	/* NULL (no dummy check) only if libcrypt knows no method at all. */
 	hp.dummy_setting = crypt_gensalt_ra(NULL, 0, NULL, 0);

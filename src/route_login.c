@@ -137,8 +137,7 @@ route_logout(const struct app *app, const struct http_request *req,
 		login_form(app, req, resp, 503, NULL, "You are logged out "
 		    "in this browser, but labmail could not record it: a copy "
 		    "of your session would still work until it expires. Tell "
-		    "whoever runs labmail (its state folder cannot be "
-		    "written).");
+		    "whoever runs labmail (its log says why).");
 		return;
 	}
 	http_response_redirect(resp, req, "/login");

@@ -568,6 +568,27 @@ class StateFolderTrouble(unittest.TestCase):
         self.restart()
         self.assertEqual(self.b.get("/inbox").status, 401)
 
+    def test_logout_while_logouts_cannot_be_read_is_told(self):
+        os.mkdir(os.path.join(self.state, "revoked"))   # no read, no write
+        self.restart()
+        self.assertTrue(self.b.cookie("labmail_session"))
+        r = self.b.post("/logout", {"csrf_token": self.b.csrf("/login")})
+        self.assertEqual(r.status, 503)
+
+    def test_logout_after_a_cut_line_holds(self):
+        """A write cut short (a full disk) leaves a line without its end:
+        the next logout starts a line of its own, or it would be lost in
+        that one and hold for no other process."""
+        with open(os.path.join(self.state, "revoked"), "w") as f:
+            f.write("cut-short")
+        self.restart()
+        token = self.b.cookie("labmail_session")
+        r = self.b.post("/logout", {"csrf_token": self.b.csrf("/inbox")})
+        self.assertEqual(r.status, 303)
+        self.restart()          # a process that knows only the file
+        r = self.b.get("/inbox", {"Cookie": "labmail_session=" + token})
+        self.assertEqual(r.status, 401)
+
     def test_logout_not_written_is_told(self):
         read_only = ("unshare", "--mount", "--propagation", "private",
                      "sh", "-c", 'mount --bind "$0" "$0" && '
