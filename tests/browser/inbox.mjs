@@ -148,7 +148,7 @@ async function login(page) {
   ok('the senders are shown, the hostile name as literal text');
   await pageIsInert(page, 'the inbox');
 
-  // Each row's "source" link on one line, at this width as on a phone.
+  // Each row's "source" link on one line (a phone does not show them).
   const sourceLines = await page.locator('table.inbox td.raw a')
     .evaluateAll((as) => as.map((a) => a.getClientRects().length));
   check(sourceLines.every((n) => n === 1), `the "source" links take ${JSON.stringify(sourceLines)} lines`);
