@@ -39,17 +39,11 @@
 
 #define COPY_CHUNK	(64 * 1024)	/* spool_copy_message() reads so */
 
-/*
- * A longer "From " line is body text: bounds what is kept across chunks.
- * Postfix takes a MAIL FROM of up to 2048 bytes (line_length_limit) and
- * writes its sender into the From_ line, quoted, so perhaps twice as long.
- */
-#define FROM_LINE_MAX	8192
 /* Bytes before a "\nFrom " that tell a blank line: "\n" or "\n\r". */
 #define LOOKBEHIND	2
 /* What the scan buffer holds besides a chunk: a cut From_ line, or the
  * bytes re-read before the old end on an incremental update. */
-#define CARRY_MAX	(FROM_LINE_MAX + SPOOL_FINGERPRINT + 16)
+#define CARRY_MAX	(SPOOL_FROM_LINE_MAX + SPOOL_FINGERPRINT + 16)
 #define LOCK_RETRY_MS	10
 
 #define SEP		"\nFrom "
@@ -344,10 +338,10 @@ scan_candidate(struct scan *s, gsize i, gboolean eof)
 	    (i >= 2 && s->buf[i - 1] == '\r' && s->buf[i - 2] == '\n');
 	if (!blank && idx->messages->len > 0)
 		return CAND_NO;
-	nl = memchr(line, '\n', MIN(avail, FROM_LINE_MAX));
+	nl = memchr(line, '\n', MIN(avail, SPOOL_FROM_LINE_MAX));
 	if (nl != NULL)
 		linelen = (gsize)(nl - line);
-	else if (avail >= FROM_LINE_MAX)
+	else if (avail >= SPOOL_FROM_LINE_MAX)
 		return CAND_NO;
 	else if (!eof)
 		return CAND_MORE;
@@ -516,10 +510,10 @@ index_grow(struct spool_index *idx, int fd, const struct stat *st,
 		return GROW_REINDEX;	/* rewritten in place, same size */
 	/* No line end yet: the first line, begun at the start of the file,
 	 * may yet become a From_ line; it is short, read it all again. */
-	if (idx->last_nl < 0 && size > old && old < FROM_LINE_MAX)
+	if (idx->last_nl < 0 && size > old && old < SPOOL_FROM_LINE_MAX)
 		return GROW_REINDEX;
 	if (idx->last_nl >= 0 &&
-	    old - (guint64)(idx->last_nl + 1) < FROM_LINE_MAX)
+	    old - (guint64)(idx->last_nl + 1) < SPOOL_FROM_LINE_MAX)
 		nl_min = idx->last_nl;
 	else
 		nl_min = (gint64)old;

@@ -42,6 +42,12 @@
 #define SPOOL_LOCK_WAIT_MS	10000
 #define SPOOL_FINGERPRINT	64		/* bytes kept from before the
 						 * indexed end, to see a rewrite */
+/*
+ * A longer "From " line is body text.  Postfix takes a MAIL FROM of up to
+ * 2048 bytes (line_length_limit) and writes its sender into the From_
+ * line, quoted, so perhaps twice as long.
+ */
+#define SPOOL_FROM_LINE_MAX	8192
 
 #define SPOOL_ERROR		spool_error_quark()
 enum spool_error_code {
@@ -98,7 +104,8 @@ void		 spool_index_set_lock_wait(struct spool_index *, guint ms);
  *    SPOOL_FINGERPRINT bytes before the end (fewer in a smaller file);
  *  - same file, grown, fingerprint unchanged: the new bytes, plus the
  *    fingerprint, or, if the old end was inside a line, back to that
- *    line's start when it may yet become a From_ line (under 1 KiB);
+ *    line's start when it may yet become a From_ line (shorter than
+ *    SPOOL_FROM_LINE_MAX);
  *  - anything else (another inode, shrunk, fingerprint or, at the same
  *    size, mtime changed, or a From_ line cut by the old end): the
  *    whole file, plus the bytes before the old end read to see that.

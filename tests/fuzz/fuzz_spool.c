@@ -41,7 +41,7 @@
 #define MODEL_LINE_MAX	1000
 /* What an update of a grown file may re-read before the old end, as
  * spool.h says: a line "under 1 KiB", and the fingerprint. */
-#define REREAD_MAX	(1024 + SPOOL_FINGERPRINT)
+#define REREAD_MAX	(SPOOL_FROM_LINE_MAX + SPOOL_FINGERPRINT)
 #define LOCK_WAIT_MS	1
 
 /* Where each message of the file is, copied out of an index. */
