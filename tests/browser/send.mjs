@@ -127,6 +127,18 @@ async function guide(page) {
   }
   check(where.scrollY > before, `the page did not scroll (scrollY ${before} -> ${where.scrollY})`);
   ok(`#${id} is in the viewport (top ${Math.round(where.top)} px, scrolled to ${Math.round(where.scrollY)})`);
+  // What to type is marked apart from what the machine prints.
+  const marks = await page.evaluate(() => {
+    const mark = (sel) => {
+      const c = document.querySelector(sel);
+      return c ? getComputedStyle(c, '::before').content : null;
+    };
+    return [mark('article.guide pre code.language-sh'),
+      mark('article.guide pre code:not([class])')];
+  });
+  check(marks[0] === '"to type"' && marks[1] === 'none',
+    `a command block is marked ${marks[0]}, an output block ${marks[1]}`);
+  ok('command blocks are marked "to type", output blocks are not');
   await shot(page, 'guide-step4.png', false);
   watcher.noProblems('guide');
   ok('guide: no console errors, CSP violations or failed loads');
