@@ -29,11 +29,12 @@ static const struct {
 	    "why). Try again later." },
 };
 
-/* The login form, with the user name kept and a notice. */
+/* The login form, with the user name kept and a notice: what went
+ * wrong, or (info) what the form is for. */
 static void
 login_form(const struct app *app, const struct http_request *req,
     struct http_response *resp, int status, const char *user,
-    const char *notice)
+    const char *notice, gboolean info)
 {
 	struct tmpl_vars	*vars = tmpl_vars_new();
 	char			*token = csrf_token(req, resp);
@@ -42,6 +43,7 @@ login_form(const struct app *app, const struct http_request *req,
 	tmpl_set(vars, "csrf_token", token);
 	tmpl_set(vars, "user", shown);
 	tmpl_set(vars, "notice", notice);
+	tmpl_set(vars, "notice_kind", info ? " info" : "");
 	tmpl_set(vars, "spool_dir", app->cfg->spool_dir);
 	app_page(app, req, resp, status, "Log in", "login", vars);
 	http_response_add_header(resp, "Cache-Control", "no-store");
@@ -54,7 +56,7 @@ void
 route_login_page(const struct app *app, const struct http_request *req,
     struct http_response *resp, int status, const char *notice)
 {
-	login_form(app, req, resp, status, NULL, notice);
+	login_form(app, req, resp, status, NULL, notice, TRUE);
 }
 
 void
@@ -66,7 +68,10 @@ route_login_form(const struct app *app, const struct http_request *req,
 	char			*token;
 
 	if (user == NULL) {
-		login_form(app, req, resp, 200, NULL, NULL);
+		/* route_logout() leads here with ?logged_out=1. */
+		login_form(app, req, resp, 200, NULL,
+		    http_query(req, "logged_out") != NULL ?
+		    "You are logged out." : NULL, TRUE);
 		return;
 	}
 	vars = tmpl_vars_new();
@@ -92,13 +97,13 @@ route_login_post(const struct app *app, const struct http_request *req,
 
 	if (!csrf_check(req)) {
 		login_form(app, req, resp, 403, user, "This form had expired "
-		    "or did not come from this page. Please try again.");
+		    "or did not come from this page. Please try again.", FALSE);
 		return;
 	}
 	if (user == NULL || *user == '\0' || password == NULL ||
 	    *password == '\0' || req->bad_field != NULL) {
 		login_form(app, req, resp, 400, user,
-		    "Give your user name and your password.");
+		    "Give your user name and your password.", FALSE);
 		return;
 	}
 	st = priv_login(app->priv, user, password, req->peer, &token, &retry);
@@ -112,7 +117,8 @@ route_login_post(const struct app *app, const struct http_request *req,
 	for (i = G_N_ELEMENTS(refusals) - 1; i > 0; i--)
 		if (refusals[i].st == st)
 			break;
-	login_form(app, req, resp, refusals[i].http, user, refusals[i].text);
+	login_form(app, req, resp, refusals[i].http, user, refusals[i].text,
+	    FALSE);
 	if (st == PRIV_THROTTLED || st == PRIV_UNAVAILABLE) {
 		wait = g_strdup_printf("%u", retry);
 		http_response_add_header(resp, "Retry-After", wait);
@@ -137,8 +143,8 @@ route_logout(const struct app *app, const struct http_request *req,
 		login_form(app, req, resp, 503, NULL, "You are logged out "
 		    "in this browser, but labmail could not record it: a copy "
 		    "of your session would still work until it expires. Tell "
-		    "whoever runs labmail (its log says why).");
+		    "whoever runs labmail (its log says why).", FALSE);
 		return;
 	}
-	http_response_redirect(resp, req, "/login");
+	http_response_redirect(resp, req, "/login?logged_out=1");
 }

@@ -71,6 +71,8 @@ class Login(unittest.TestCase):
         r = self.b.get("/inbox")
         self.assertEqual(r.status, 401)
         self.assertIn('name="password"', r.text)
+        self.assertIn('<p class="notice info" role="alert">Log in to read '
+                      'your mail.</p>', r.text)
         self.assertEqual(self.b.get("/inbox/1").status, 401)
 
     def test_good_login_then_inbox(self):
@@ -90,6 +92,7 @@ class Login(unittest.TestCase):
     def test_wrong_password(self):
         r = login(self.b, self.alice.name, "not-the-password")
         self.assertEqual(r.status, 401)
+        self.assertIn('<p class="notice" role="alert">', r.text)
         self.assertIn('value="%s"' % self.alice.name, r.text)
         self.assertNotIn("not-the-password", r.text)
         self.assertIsNone(self.b.cookie("labmail_session"))
@@ -140,6 +143,10 @@ class Login(unittest.TestCase):
         self.assertEqual(self.b.get("/inbox").status, 200)
         r = self.b.post("/logout", {"csrf_token": self.b.csrf("/login")})
         self.assertEqual(r.status, 303)
+        # The login form says it, as a piece of news, not an error.
+        self.assertEqual(r.headers["Location"], "/login?logged_out=1")
+        self.assertIn('<p class="notice info" role="alert">You are logged '
+                      'out.</p>', self.b.get(r.headers["Location"]).text)
         # A copy of the old cookie is refused from now on.
         thief = labtest.Browser(self.lm.base)
         r = thief.get("/inbox", {"Cookie": "labmail_session=" + token})
