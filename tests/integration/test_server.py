@@ -349,7 +349,7 @@ class Http(unittest.TestCase):
         # reading whatever the client keeps sending (the timeout is an
         # idle one).
         chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
-        drop_max = 16 * 1024 * 1024                   # FRONT_MHD_DROP_MAX
+        drop_max = 16 * 1024 * 1024                   # HTTP_BODY_DROP_MAX
         _, sent = self.raw(b"POST /send HTTP/1.1\r\nHost: x\r\n"
                            b"Transfer-Encoding: chunked\r\n\r\n",
                            (chunk for _ in range(4 * drop_max // 0x10000)))
