@@ -19,6 +19,14 @@
 #define FRONT_MHD_CONNECTIONS	1000
 /* Workers for the pages that may wait on the helper or a spool. */
 #define FRONT_MHD_WORKERS	64
+/*
+ * libmicrohttpd's threads: one per processor, but never one alone.  Given
+ * a pool of one, libmicrohttpd 0.9.75 runs a single internal thread
+ * instead, which under a burst of connections (256 at once) left their
+ * requests unread until its 60 s timeout; a pool of two on one processor
+ * does not.  Lab machines often have one processor.
+ */
+#define FRONT_MHD_THREADS_MIN	2
 /* Workers for sends: one for each connection, so none ever queues. */
 #define FRONT_MHD_SENDERS	FRONT_MHD_CONNECTIONS
 /* At a stop, how long a page that a worker made may take to go out. */

@@ -1,5 +1,6 @@
 """labmail as a server: start-up, configuration, pages, static files."""
 
+import asyncio
 import os
 import re
 import shutil
@@ -386,6 +387,55 @@ class Http(unittest.TestCase):
         cookie = r.headers["Set-Cookie"]
         self.assertIn("HttpOnly", cookie)
         self.assertIn("SameSite=Strict", cookie)
+
+
+async def fetch_guides(port, rounds):
+    """GET /guide rounds times on one kept connection: TRUE when every
+    answer came whole."""
+    reader, writer = await asyncio.open_connection(labtest.LOOPBACK, port)
+    for _ in range(rounds):
+        writer.write(b"GET /guide HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200 "):
+            return False
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+        await reader.readexactly(int(length.group(1)))
+    writer.close()
+    return True
+
+
+async def burst(port, n, rounds, timeout):
+    """n connections opened at once, each asking for the guide rounds
+    times: how many were done within timeout seconds."""
+    done = await asyncio.gather(
+        *(asyncio.wait_for(fetch_guides(port, rounds), timeout)
+          for _ in range(n)), return_exceptions=True)
+    return sum(1 for d in done if d is True)
+
+
+class OneProcessor(unittest.TestCase):
+    """Lab machines often have one processor.  libmicrohttpd, given a
+    thread pool of one, runs a single thread instead, which left 256
+    busy connections unread until its 60 s timeout."""
+
+    def test_burst_of_connections(self):
+        if subprocess.run(["unshare", "--mount", "--propagation", "private",
+                           "true"], stderr=subprocess.DEVNULL).returncode:
+            self.skipTest("no mount namespace can be made here")
+        tmp = tempfile.mkdtemp(prefix="labmail-cpu-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        online = os.path.join(tmp, "online")
+        with open(online, "w") as f:
+            f.write("0\n")             # what sysconf() reads: one CPU
+        lm = labtest.Labmail(wrapper=(
+            "unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /sys/devices/system/cpu/online && exec "$@"',
+            online), smtp_port=labtest.free_port())
+        self.addCleanup(lm.cleanup)
+        # The stall came in 3 bursts of 4; the timeout, a third of
+        # libmicrohttpd's, judges no speed.
+        for _ in range(5):
+            self.assertEqual(asyncio.run(burst(lm.port, 256, 100, 20)), 256)
 
 
 if __name__ == "__main__":
