@@ -475,8 +475,8 @@ throttle_load(struct helper *hp)
 	return fd;
 }
 
-/* Write the counts still of use to the (locked) file; FALSE, errno
- * set, if that failed. */
+/* Write the counts still of use to the (locked) file; FALSE, logged,
+ * if that failed. */
 static gboolean
 throttle_write(struct helper *hp, int fd, gint64 now)
 {
@@ -496,7 +496,8 @@ throttle_write(struct helper *hp, int fd, gint64 now)
 		    G_GINT64_FORMAT "\n", (const char *)k, st->failures,
 		    st->window_start, st->blocked_until);
 	}
-	ok = rewrite_from_start(fd, out);
+	if (!(ok = rewrite_from_start(fd, out)))
+		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
 	g_string_free(out, TRUE);
 	return ok;
 }
@@ -505,8 +506,7 @@ throttle_write(struct helper *hp, int fd, gint64 now)
 static void
 throttle_save(struct helper *hp, int fd, gint64 now)
 {
-	if (!throttle_write(hp, fd, now))
-		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
+	(void)throttle_write(hp, fd, now);
 	close(fd);
 }
 
@@ -770,11 +770,7 @@ strike_ahead(struct helper *hp, int tfd, const char *ukey, const char *akey,
 	as = strikes_of(hp, akey, now);
 	*addr_before = as != NULL ? *as : (struct strikes){ 0 };
 	strike(as, PRIV_FAILURES_ADDR, now);
-	if (!throttle_write(hp, tfd, now)) {
-		log_warn("priv: %s: %s", hp->throttle_path, g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
+	return throttle_write(hp, tfd, now);
 }
 
 /* Take back what strike_ahead() counted, for a login that succeeded:
