@@ -270,11 +270,12 @@ render_refused(const struct smtp_outcome *o)
 
 /* Status, style and headline for the way the session ended. */
 static struct verdict
-judge(enum smtp_status st)
+judge(const struct smtp_outcome *o)
 {
-	switch (st) {
+	switch (o->status) {
 	case SMTP_OK:
-		return (struct verdict){ 200, "ok", "Mail queued" };
+		return (struct verdict){ 200, "ok", o->refused->len > 0 ?
+		    "Mail queued, not for every recipient" : "Mail queued" };
 	case SMTP_TIMEOUT:
 		return (struct verdict){ 504, "fail",
 		    "The SMTP server did not answer in time" };
@@ -385,15 +386,14 @@ static int
 set_result_vars(const struct app *app, const struct http_request *req,
     struct tmpl_vars *vars, const struct smtp_outcome *o)
 {
-	struct verdict	 v = judge(o->status);
+	struct verdict	 v = judge(o);
 	GString		*result = g_string_new(NULL);
 	char		*lock = app_icon(app, req, "lock", "(TLS)");
 	char		*rows = render_transcript(app, o, lock);
 	char		*refused = render_refused(o);
 
 	tmpl_set(vars, "verdict_class", v.css);
-	tmpl_set(vars, "verdict", o->status == SMTP_OK && o->refused->len > 0 ?
-	    "Mail queued, not for every recipient" : v.title);
+	tmpl_set(vars, "verdict", v.title);
 	set_explain(vars, o, app->cfg);
 	set_tls_vars(vars, o);
 	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);
