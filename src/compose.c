@@ -35,6 +35,9 @@
 #define MSG_FROM_MANY	"must be a single address"
 #define MSG_TO_NONE	"needs at least one recipient"
 #define MSG_LIST_BAD	"is not a list of e-mail addresses"
+#define MSG_ADDR_LONG	"has an address longer than SMTP allows (at most " \
+			    G_STRINGIFY(ADDR_LOCAL_MAX) " bytes before the @, " \
+			    G_STRINGIFY(ADDR_PATH_MAX) " in all)"
 #define MSG_RCPT_MANY	"has too many recipients (at most " \
 			    G_STRINGIFY(COMPOSE_RCPT_MAX) " in To and Cc)"
 #define MSG_BODY_LARGE	"is too large"
@@ -211,18 +214,26 @@ domain_ok(const char *s)
 	return label_ok(s, strlen(s));
 }
 
+/* What is wrong with an item of an address field, if anything. */
+enum item_fault {		/* in order of precedence */
+	ITEM_OK,
+	ITEM_TOO_LONG,		/* a mailbox, but SMTP's sizes forbid it */
+	ITEM_BAD,		/* not a mailbox */
+};
+
 /* local@domain within RFC 5321's sizes, checked again after GMime's
  * lenient parser. */
-static gboolean
-addr_spec_ok(const char *addr)
+static enum item_fault
+addr_spec_fault(const char *addr)
 {
 	const char	*at;
 
-	if (addr == NULL || (at = strchr(addr, '@')) == NULL)
-		return FALSE;
+	if (addr == NULL || (at = strchr(addr, '@')) == NULL ||
+	    !local_part_ok(addr, at - addr) || !domain_ok(at + 1))
+		return ITEM_BAD;
 	if (at - addr > ADDR_LOCAL_MAX || strlen(addr) > ADDR_PATH_MAX)
-		return FALSE;
-	return local_part_ok(addr, at - addr) && domain_ok(at + 1);
+		return ITEM_TOO_LONG;
+	return ITEM_OK;
 }
 
 /* GMime reports what it skipped or guessed: flag the item as bad. */
@@ -322,59 +333,63 @@ shape_ok(const char *skel)
 	return g_regex_match(mailbox, skel, 0, NULL);
 }
 
-/* The one mailbox GMime found in list, if it is a clean one. */
-static InternetAddress *
-only_mailbox(InternetAddressList *list)
+/* Whether the one mailbox GMime found in list is a clean one; if so,
+ * *mailbox gets it. */
+static enum item_fault
+only_mailbox(InternetAddressList *list, InternetAddress **mailbox)
 {
 	InternetAddress		*ia;
-	InternetAddressMailbox	*mailbox;
+	InternetAddressMailbox	*box;
 	const char		*name;
+	enum item_fault		 fault;
 
 	if (list == NULL || internet_address_list_length(list) != 1)
-		return NULL;
+		return ITEM_BAD;
 	ia = internet_address_list_get_address(list, 0);
 	if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
-		return NULL;
-	mailbox = INTERNET_ADDRESS_MAILBOX(ia);
+		return ITEM_BAD;
+	box = INTERNET_ADDRESS_MAILBOX(ia);
 	/* The IDNA form goes into the envelope and the headers: its
 	 * mapping turns full-width "＞", "＝" or an ideographic space in a
 	 * domain into ASCII ones, which would add parameters to MAIL FROM
 	 * or RCPT TO.  Check it as strictly as the address typed. */
-	if (!addr_spec_ok(internet_address_mailbox_get_addr(mailbox)) ||
-	    !addr_spec_ok(internet_address_mailbox_get_idn_addr(mailbox)))
-		return NULL;
+	fault = MAX(addr_spec_fault(internet_address_mailbox_get_addr(box)),
+	    addr_spec_fault(internet_address_mailbox_get_idn_addr(box)));
 	/* GMime unquotes the name: nothing it yields may be a control. */
 	name = internet_address_get_name(ia);
 	if (name != NULL && has_control(name, strlen(name)))
-		return NULL;
-	return ia;
+		return ITEM_BAD;
+	if (fault == ITEM_OK)
+		*mailbox = ia;
+	return fault;
 }
 
 /*
  * Parse one item of a list: blank, or exactly one mailbox that GMime
  * read without a warning.  Appends it to out (if not NULL) and counts
- * it in *n.  Returns FALSE for anything else.
+ * it in *n.
  */
-static gboolean
+static enum item_fault
 parse_item(const char *s, gsize len, const char *skel,
     InternetAddressList *out, int *n)
 {
 	GMimeParserOptions	*options;
 	InternetAddressList	*parsed;
-	InternetAddress		*ia;
+	InternetAddress		*ia = NULL;
 	char			*text;
-	gboolean		 warned = FALSE, blank;
+	gboolean		 warned = FALSE;
+	enum item_fault		 fault;
 
 	text = g_strstrip(g_strndup(s, len));
-	blank = *text == '\0';
-	if (blank || !shape_ok(skel)) {
+	if (*text == '\0' || !shape_ok(skel)) {
+		fault = *text == '\0' ? ITEM_OK : ITEM_BAD;
 		g_free(text);
-		return blank;
+		return fault;
 	}
 	options = strict_options(&warned);
 	parsed = internet_address_list_parse(options, text);
-	ia = warned ? NULL : only_mailbox(parsed);
-	if (ia != NULL) {
+	fault = warned ? ITEM_BAD : only_mailbox(parsed, &ia);
+	if (fault == ITEM_OK) {
 		(*n)++;
 		if (out != NULL) {
 			/* UTF-8 words for non-ASCII names, never Latin-1. */
@@ -386,47 +401,76 @@ parse_item(const char *s, gsize len, const char *skel,
 		g_object_unref(parsed);
 	g_mime_parser_options_free(options);
 	g_free(text);
-	return ia != NULL;
+	return fault;
+}
+
+/* The item s[0..len) without the blanks around it, as a span of the
+ * field that begins at field. */
+static struct compose_span
+item_span(const char *field, const char *s, gsize len)
+{
+	struct compose_span	 span;
+
+	while (len > 0 && g_ascii_isspace(*s)) {
+		s++;
+		len--;
+	}
+	while (len > 0 && g_ascii_isspace(s[len - 1]))
+		len--;
+	span.off = s - field;
+	span.len = len;
+	return span;
 }
 
 /*
  * Parse a comma-separated list of mailboxes, item by item so that
  * nothing GMime would skip goes unnoticed.  Empty items (a trailing
  * comma, ",,") are allowed.  Appends to out if not NULL; *n gets the
- * number of mailboxes.  Returns FALSE if any item is not a mailbox.
+ * number of mailboxes.  At the first item that is not a mailbox, stops
+ * and says what is wrong with it, and where it is in *bad.
  */
-static gboolean
-parse_mailboxes(const char *s, gsize len, InternetAddressList *out, int *n)
+static enum item_fault
+parse_mailboxes(const char *s, gsize len, InternetAddressList *out, int *n,
+    struct compose_span *bad)
 {
 	GString		*skel;
 	gsize		 off = 0, ilen;
-	gboolean	 ok;
+	enum item_fault	 fault;
 
 	*n = 0;
 	skel = g_string_new(NULL);
 	for (;;) {
 		ilen = item_skeleton(s + off, len - off, skel);
-		ok = parse_item(s + off, ilen, skel->str, out, n);
+		fault = parse_item(s + off, ilen, skel->str, out, n);
+		if (fault != ITEM_OK)
+			*bad = item_span(s, s + off, ilen);
 		off += ilen;
-		if (!ok || off == len)
+		if (fault != ITEM_OK || off == len)
 			break;
 		off++;		/* the comma */
 	}
 	g_string_free(skel, TRUE);
-	return ok;
+	return fault;
 }
 
 /* Parse an address field into list; *n counts its mailboxes. */
 static const char *
 check_list(const struct compose_form *form, enum compose_field field,
-    InternetAddressList *list, int *n)
+    InternetAddressList *list, int *n, struct compose_span *bad)
 {
 	const char	*s;
 	gsize		 len;
 
 	s = form_text(form, field, &len);
-	if (parse_mailboxes(s, len, list, n))
+	switch (parse_mailboxes(s, len, list, n, bad)) {
+	case ITEM_OK:
 		return NULL;
+	case ITEM_TOO_LONG:
+		*n = 0;
+		return MSG_ADDR_LONG;
+	case ITEM_BAD:
+		break;
+	}
 	*n = 0;
 	return field == COMPOSE_FROM ? MSG_FROM_BAD : MSG_LIST_BAD;
 }
@@ -441,14 +485,14 @@ check_addresses(struct compose_draft *d, struct compose_errors *errs)
 
 	if (msg[COMPOSE_FROM] == NULL) {
 		msg[COMPOSE_FROM] = check_list(d->form, COMPOSE_FROM, d->from,
-		    &n_from);
+		    &n_from, &errs->item[COMPOSE_FROM]);
 		if (msg[COMPOSE_FROM] == NULL && n_from != 1)
 			msg[COMPOSE_FROM] = n_from == 0 ? MSG_FROM_NONE :
 			    MSG_FROM_MANY;
 	}
 	if (msg[COMPOSE_TO] == NULL) {
 		msg[COMPOSE_TO] = check_list(d->form, COMPOSE_TO, d->to,
-		    &n_to);
+		    &n_to, &errs->item[COMPOSE_TO]);
 		if (msg[COMPOSE_TO] == NULL && n_to == 0)
 			msg[COMPOSE_TO] = MSG_TO_NONE;
 		else if (msg[COMPOSE_TO] == NULL && n_to > COMPOSE_RCPT_MAX)
@@ -456,7 +500,8 @@ check_addresses(struct compose_draft *d, struct compose_errors *errs)
 	}
 	/* Blame Cc for the excess only if To alone was within the limit. */
 	if (msg[COMPOSE_CC] == NULL) {
-		msg[COMPOSE_CC] = check_list(d->form, COMPOSE_CC, d->cc, &n_cc);
+		msg[COMPOSE_CC] = check_list(d->form, COMPOSE_CC, d->cc, &n_cc,
+		    &errs->item[COMPOSE_CC]);
 		if (msg[COMPOSE_CC] == NULL && n_to <= COMPOSE_RCPT_MAX &&
 		    n_to + n_cc > COMPOSE_RCPT_MAX)
 			msg[COMPOSE_CC] = MSG_RCPT_MANY;

@@ -44,10 +44,20 @@ struct compose_form {
 	const char	*body;
 };
 
+/* A part of a field's text, in octets. */
+struct compose_span {
+	gsize		 off;
+	gsize		 len;
+};
+
 struct compose_errors {
 	/* NULL, or a message for the user, in English, static storage:
 	 * a predicate that follows the field's name ("is required"). */
 	const char	*field[COMPOSE_N_FIELDS];
+	/* For an address field refused for one of its items: that item,
+	 * blanks around it left out, so that the user is shown which
+	 * address of a list is wrong.  len 0: no such item. */
+	struct compose_span item[COMPOSE_N_FIELDS];
 	gboolean	 too_large;	/* body over the limit: answer 413 */
 };
 

@@ -84,6 +84,17 @@ read_form(const struct http_request *req, struct compose_form *f)
 	f->body = v[COMPOSE_BODY];
 }
 
+/* ': "bob"', naming the item of a field that an error is about, or "".
+ * Only checked fields have items: their text is valid UTF-8. */
+static char *
+error_item(const char *value, const struct compose_span *item)
+{
+	if (item->len == 0)
+		return g_strdup("");
+	return g_strdup_printf(": \"%.*s\"", (int)item->len,
+	    value + item->off);
+}
+
 /* Put the typed values and their errors into vars. */
 static void
 set_form_vars(struct tmpl_vars *vars, const struct compose_form *f,
@@ -99,13 +110,17 @@ set_form_vars(struct tmpl_vars *vars, const struct compose_form *f,
 		/* Shown again as typed; invalid UTF-8 made displayable. */
 		char	*shown = g_utf8_make_valid(values[i], -1);
 		char	*err_name = g_strconcat("err_", field_names[i], NULL);
+		char	*item;
 
 		tmpl_set(vars, field_names[i], shown);
-		if (errors != NULL && errors->field[i] != NULL)
-			tmpl_setf(vars, err_name, "%s %s%s.",
+		if (errors != NULL && errors->field[i] != NULL) {
+			item = error_item(values[i], &errors->item[i]);
+			tmpl_setf(vars, err_name, "%s %s%s%s.",
 			    field_subjects[i], errors->field[i],
 			    i == COMPOSE_BODY && errors->too_large ? limit :
-			    "");
+			    "", item);
+			g_free(item);
+		}
 		g_free(shown);
 		g_free(err_name);
 	}
@@ -501,6 +516,7 @@ mark_unreadable(const struct http_request *req, struct compose_errors *e)
 	for (i = 0; i < COMPOSE_N_FIELDS; i++)
 		if (strcmp(req->bad_field, field_names[i]) == 0) {
 			e->field[i] = UNREADABLE;
+			e->item[i].len = 0;
 			return TRUE;
 		}
 	return FALSE;

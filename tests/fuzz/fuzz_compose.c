@@ -6,8 +6,9 @@
  * field cannot hold one: the front end refuses it).
  *
  * Promises checked (compose.h): compose_check() gives a draft exactly
- * when it refuses no field, and a draft always builds.  The message has CRLF line
- * ends only and no line over 998 octets; its header holds each of
+ * when it refuses no field, and a draft always builds.  An item named
+ * in an error belongs to a refused field, lies inside its text, is valid
+ * UTF-8 and has no blanks around it.  The message has CRLF line ends only and no line over 998 octets; its header holds each of
  * Date, From, To, Cc, Subject, Message-Id, MIME-Version, Content-Type
  * and Content-Transfer-Encoding at most once and no other field, so no
  * field of the form can add a header (header injection).  The envelope
@@ -133,6 +134,21 @@ check_mail(const struct compose_mail *m, const struct compose_options *o)
 			g_assert((unsigned char)msg[i] < 0x80);
 }
 
+/* The item that errs names in field f, if any, is a fair part of text. */
+static void
+check_item(const struct compose_errors *errs, int f, const char *text)
+{
+	const struct compose_span	*item = &errs->item[f];
+
+	if (item->len == 0)
+		return;
+	g_assert_nonnull(errs->field[f]);
+	g_assert_cmpuint(item->off + item->len, <=, strlen(text));
+	g_assert(g_utf8_validate_len(text + item->off, item->len, NULL));
+	g_assert(!g_ascii_isspace(text[item->off]));
+	g_assert(!g_ascii_isspace(text[item->off + item->len - 1]));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -150,8 +166,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.eightbit = (data[0] & 1) != 0;
 	fields = split_fields(data + 1, size - 1, &form);
 	draft = compose_check(&form, G_MAXSIZE, &errs);
-	for (f = 0; f < COMPOSE_N_FIELDS; f++)
+	for (f = 0; f < COMPOSE_N_FIELDS; f++) {
 		refused += errs.field[f] != NULL;
+		check_item(&errs, f, fields[f]);
+	}
 	/* A draft exactly when no field is refused. */
 	g_assert((draft != NULL) == (refused == 0));
 	if (draft != NULL) {

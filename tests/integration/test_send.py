@@ -389,6 +389,14 @@ class BadInput(unittest.TestCase):
     def test_cc_list_with_garbage(self):
         self.assert_refused("cc", cc="a@b.c, nonsense")
 
+    def test_list_error_names_the_bad_address(self):
+        """In a list, the error says which address is wrong, as typed
+        (and escaped: it is user input)."""
+        r = self.assert_refused(
+            "to", to="root@mail181.com,  bob<b> , luke@rebels.univ")
+        self.assertIn('id="to-error">To is not a list of e-mail '
+                      'addresses: &quot;bob&lt;b&gt;&quot;.<', r.text)
+
     def test_nul_byte(self):
         self.assert_refused("subject", subject="a\0b")
 
@@ -411,9 +419,17 @@ class BadInput(unittest.TestCase):
         self.assert_refused("cc", cc="x@y\uff20evil.example")
 
     def test_address_over_smtp_limits(self):
-        self.assert_refused("to", to="a" * 65 + "@b.com")
+        """An address too long for SMTP is refused for that reason, not
+        as "not an address"."""
+        local = "a" * 65 + "@b.com"
+        r = self.assert_refused("to", to="root@mail181.com, " + local)
+        self.assertIn('id="to-error">To has an address longer than SMTP '
+                      'allows (at most 64 bytes before the @, 254 in all): '
+                      '&quot;%s&quot;.<' % local, r.text)
         path = "a@" + "b" * 60 + ".c" * 97          # 256 octets
-        self.assert_refused("from", **{"from": path})
+        r = self.assert_refused("from", **{"from": path})
+        self.assertIn('id="from-error">From has an address longer than '
+                      'SMTP allows', r.text)
 
     def test_encoded_word_typed_by_hand(self):
         # Decoded by the reader, it would give a NUL, then CR LF and Bcc.

@@ -34,6 +34,8 @@
 #define M_FROM_MANY	"must be a single address"
 #define M_TO_NONE	"needs at least one recipient"
 #define M_LIST_BAD	"is not a list of e-mail addresses"
+#define M_ADDR_LONG	"has an address longer than SMTP allows (at most " \
+			    "64 bytes before the @, 254 in all)"
 #define M_RCPT_MANY	"has too many recipients (at most 50 in To and Cc)"
 #define M_LARGE		"is too large"
 #define M_ENCODED	"holds \"=?\", which starts MIME encoding: type " \
@@ -128,8 +130,10 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, "sith: darth@starwars.univ;", M_FROM_BAD },
 	{ COMPOSE_FROM, "darth@starwars.univ; luke@rebels.univ",
 	    M_FROM_BAD },
-	{ COMPOSE_FROM, LOCAL64 "x@starwars.univ", M_FROM_BAD },
-	{ COMPOSE_FROM, "a@x" DOMAIN252, M_FROM_BAD },	/* path: 255 */
+	{ COMPOSE_FROM, LOCAL64 "x@starwars.univ", M_ADDR_LONG },
+	{ COMPOSE_FROM, "a@x" DOMAIN252, M_ADDR_LONG },	/* path: 255 */
+	{ COMPOSE_FROM, "Darth <" LOCAL64 "x@starwars.univ>", M_ADDR_LONG },
+	{ COMPOSE_FROM, LOCAL64 "x@starwars..univ", M_FROM_BAD },
 	{ COMPOSE_FROM, "a@b.c" FW_GT IDEO_SP "RET" FW_EQ "FULL", M_FROM_BAD },
 	{ COMPOSE_FROM, "=?utf-8?q?=C3=89lodie?= <e@mail181.com>",
 	    M_ENCODED },
@@ -193,6 +197,8 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_CC, "", NULL },
 	{ COMPOSE_CC, "leia@rebels.univ, Élodie <e@mail181.com>", NULL },
 	{ COMPOSE_CC, "leia", M_LIST_BAD },
+	{ COMPOSE_CC, "leia@rebels.univ, " LOCAL64 "x@rebels.univ",
+	    M_ADDR_LONG },
 	{ COMPOSE_CC, "leia@rebels.univ\nBcc: x@evil.example", M_LINE },
 	{ COMPOSE_CC, "leia@rebels.univ\x7f", M_CNTRL },
 
@@ -290,6 +296,56 @@ test_check_fields(void **state)
 		ok = check(&form, BODY_MAX, &errs);
 		assert_only_error(&errs, ok, c->field, c->want,
 		    c->value ? c->value : "(null)");
+	}
+}
+
+/* The item an address field was refused for: where it is in the field. */
+static const struct item_case {
+	enum compose_field field;
+	const char	*value;
+	const char	*item;		/* NULL: none named */
+} item_cases[] = {
+	{ COMPOSE_TO, "luke@rebels.univ,  garbage , leia@rebels.univ",
+	    "garbage" },
+	{ COMPOSE_TO, "bad one, worse one", "bad one" },
+	{ COMPOSE_TO, "\"Solo, Han\" <han@falcon.univ>, leia",
+	    "leia" },
+	{ COMPOSE_TO, "luke@rebels.univ, (Skywalker, Luke) <luke@x",
+	    "(Skywalker, Luke) <luke@x" },
+	{ COMPOSE_CC, "leia@rebels.univ, " LOCAL64 "x@rebels.univ",
+	    LOCAL64 "x@rebels.univ" },
+	{ COMPOSE_FROM, " darth ", "darth" },
+	{ COMPOSE_FROM, "", NULL },			/* required */
+	{ COMPOSE_FROM, "a@b.c, d@e.f", NULL },		/* one, not two */
+	{ COMPOSE_TO, "luke@rebels.univ\nDATA", NULL },	/* not parsed */
+	{ COMPOSE_TO, " , ,", NULL },			/* no recipient */
+};
+
+/* Each row of item_cases names its item, and only in its own field. */
+static void
+test_check_names_item(void **state)
+{
+	struct compose_errors	 errs;
+	struct compose_form	 form;
+	const struct item_case	*c;
+	gsize			 i;
+	int			 f;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(item_cases); i++) {
+		c = &item_cases[i];
+		form = form_with(c->field, c->value);
+		assert_false(check(&form, BODY_MAX, &errs));
+		for (f = 0; f < COMPOSE_N_FIELDS; f++)
+			if (f != (int)c->field)
+				assert_int_equal(errs.item[f].len, 0);
+		if (c->item == NULL) {
+			assert_int_equal(errs.item[c->field].len, 0);
+			continue;
+		}
+		assert_int_equal(errs.item[c->field].len, strlen(c->item));
+		assert_memory_equal(c->value + errs.item[c->field].off,
+		    c->item, strlen(c->item));
 	}
 }
 
@@ -960,6 +1016,7 @@ main(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_check_fields),
+		cmocka_unit_test(test_check_names_item),
 		cmocka_unit_test(test_check_line_max),
 		cmocka_unit_test(test_check_body_max),
 		cmocka_unit_test(test_check_rcpt_max),
