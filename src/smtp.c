@@ -1420,8 +1420,8 @@ send_rcpts(struct smtp_session *s, const struct smtp_envelope *env)
 	return SMTP_OK;
 }
 
-/* Put the first lines of the message as sent into the transcript, then
- * the "." that ends it.  wire is smtp_dot_stuff() output, so every line
+/* Put the first lines of the message as sent into the transcript (not
+ * the "." that ends it).  wire is smtp_dot_stuff() output, so every line
  * ends with CRLF and the last one is the ".". */
 static void
 transcript_body(struct smtp_session *s, const GString *wire)
@@ -1439,7 +1439,6 @@ transcript_body(struct smtp_session *s, const GString *wire)
 	if (n > SMTP_TRANSCRIPT_DATA_LINES)
 		note(s, "(%u more lines of the message)",
 		    n - SMTP_TRANSCRIPT_DATA_LINES);
-	transcript_add(s, SMTP_LINE_CLIENT, ".", 1);
 }
 
 /* DATA, the message, and the final reply. */
@@ -1460,6 +1459,9 @@ send_data(struct smtp_session *s, const GString *wire)
 	transcript_body(s, wire);
 	if ((st = wire_write(s, wire->str, wire->len, s->data_ms)) != SMTP_OK)
 		return st;
+	/* Shown once written: the transcript must not claim an end of
+	 * data that never reached the server. */
+	transcript_add(s, SMTP_LINE_CLIENT, ".", 1);
 	if ((st = reply_read(s, s->data_ms)) != SMTP_OK)
 		return st;
 	reply_keep(s);
@@ -1567,7 +1569,8 @@ smtp_session_quit(struct smtp_session *s)
 	 * that of the last real step, and the reply to QUIT is not kept. */
 	state_set(s, ST_QUIT);
 	if (cmd_send(s, "QUIT") == SMTP_OK &&
-	    reply_read(s, s->command_ms) == SMTP_OK && s->conn.tls_up)
+	    reply_read(s, MIN(s->command_ms, SMTP_QUIT_TIMEOUT_MS)) ==
+	    SMTP_OK && s->conn.tls_up)
 		/* One try at close_notify, without waiting: the server
 		 * said 221 and closes anyway. */
 		(void)gnutls_bye(s->conn.tls, GNUTLS_SHUT_WR);

@@ -248,7 +248,13 @@ const struct smtp_caps	*smtp_session_caps(const struct smtp_session *);
 enum smtp_status	 smtp_session_send(struct smtp_session *,
 			    const struct smtp_envelope *, GBytes *message);
 
-/* QUIT and close; harmless when not connected. */
+/*
+ * QUIT and close; harmless when not connected.  The reply is awaited for
+ * command_timeout_ms, at most SMTP_QUIT_TIMEOUT_MS: by then the mail is
+ * queued or not, and a server that ignores QUIT must not keep the user
+ * waiting for a page that is already decided.
+ */
+#define SMTP_QUIT_TIMEOUT_MS	5000
 void			 smtp_session_quit(struct smtp_session *);
 
 const struct smtp_outcome *smtp_session_outcome(const struct smtp_session *);

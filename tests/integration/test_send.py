@@ -262,6 +262,16 @@ class FaultyServers(unittest.TestCase):
         self.assertEqual(r.status, 502)
         self.assertIn("connection closed by the server", r.text)
 
+    def test_quit_unanswered_does_not_hold_the_page(self):
+        """The mail is queued once the server says 250 to the final
+        dot: a server that then ignores QUIT is waited for a few
+        seconds, not the whole --smtp-timeout."""
+        r, saved = self.send_to("noquit", "--smtp-timeout", "600")
+        self.assertEqual(r.status, 200, r.text)
+        self.assertIn("ABC123", r.text)
+        self.assertIn("no reply within 5 s", r.text)
+        self.assertEqual(len(os.listdir(saved)), 1)
+
     def test_silent_server_times_out(self):
         r, _ = self.send_to("silent", "--smtp-timeout", "1")
         self.assertEqual(r.status, 504)

@@ -20,6 +20,7 @@ Modes:
   silent         accepts the connection and never says a word
   size100        advertises SIZE 100 (and enforces it)
   noehlo         500 to EHLO, accepts HELO
+  noquit         a correct server that never answers QUIT
 """
 
 import argparse
@@ -31,7 +32,7 @@ import sys
 import threading
 
 MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "rcpt550-long",
-         "data552", "close", "silent", "size100", "noehlo")
+         "data552", "close", "silent", "size100", "noehlo", "noquit")
 LOOPBACK = "127.0.0.1"
 LINE_MAX = 65536        # bytes per line we read; more is a client bug
 QUEUE_ID = "ABC123"
@@ -68,6 +69,8 @@ class Handler(socketserver.StreamRequestHandler):
             words = line.decode("utf-8", "replace").rstrip("\r\n").split(" ", 1)
             verb = words[0].upper()
             arg = words[1] if len(words) > 1 else ""
+            if verb == "QUIT" and mode == "noquit":
+                continue                # until the client leaves
             if verb == "QUIT":
                 self.reply("221 2.0.0 Bye")
                 return

@@ -1593,6 +1593,39 @@ test_session_long_message(void **state)
 	g_string_free(msg, TRUE);
 }
 
+/* A message that could not be written whole is not shown as ended:
+ * the transcript holds no "." when the server stopped reading. */
+static void
+test_session_data_cut_has_no_dot(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
+		{ F_READ_SOME, NULL, 0 },
+		{ F_END, NULL, 0 }
+	};
+	struct fake		*f = fake_start(script);
+	struct smtp_session	*s;
+	enum smtp_status	 ost, sst;
+	GString			*msg = g_string_new(NULL);
+
+	(void)state;
+	/* More than the socket buffers of both ends take. */
+	while (msg->len < 64 << 20)
+		g_string_append(msg, "a line of the message, again and "
+		    "again and again\n");
+	s = run(f, &env_root, msg->str, QUICK_MS, &ost, &sst);
+	assert_int_equal(ost, SMTP_OK);
+	assert_true(sst == SMTP_CONN_FAILED || sst == SMTP_TIMEOUT);
+	assert_true(has_line(s, SMTP_LINE_CLIENT, "DATA"));
+	assert_false(has_line(s, SMTP_LINE_CLIENT, "."));
+	smtp_session_free(s);
+	fake_free(f);
+	g_string_free(msg, TRUE);
+}
+
 /* A second send after every recipient was refused starts with RSET. */
 static void
 test_session_rset(void **state)
@@ -2423,6 +2456,7 @@ main(void)
 		cmocka_unit_test(test_session_mail_params),
 		cmocka_unit_test(test_session_injection),
 		cmocka_unit_test(test_session_long_message),
+		cmocka_unit_test(test_session_data_cut_has_no_dot),
 		cmocka_unit_test(test_session_rset),
 		cmocka_unit_test(test_session_ipv6),
 		cmocka_unit_test(test_tls_ok),
