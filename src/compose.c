@@ -17,6 +17,7 @@
 #include <gmime/gmime.h>
 
 #include "compose.h"
+#include "smtp.h"
 
 /* RFC 5322 2.1.1: a line is at most 998 octets, CRLF excluded. */
 #define MIME_LINE_MAX		998
@@ -51,6 +52,7 @@
  * 255) that a server must accept. */
 #define ADDR_LOCAL_MAX		64
 #define ADDR_PATH_MAX		254
+#define LABEL_MAX		63
 
 struct compose_draft {
 	const struct compose_form *form;	/* borrowed */
@@ -113,11 +115,23 @@ has_control(const char *s, gsize len)
 	return FALSE;
 }
 
-/* TRUE if s holds the "=?" that opens an RFC 2047 encoded word. */
+/* TRUE if s holds the "=?" that opens an RFC 2047 encoded word, also
+ * as "=\?" in a quoted string, where the backslash only quotes the
+ * "?" and GMime decodes the word all the same. */
 static gboolean
 has_encoded_word(const char *s, gsize len)
 {
-	return g_strstr_len(s, (gssize)len, "=?") != NULL;
+	gsize	 i, j;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != '=')
+			continue;
+		for (j = i + 1; j < len && s[j] == '\\'; j++)
+			;
+		if (j < len && s[j] == '?')
+			return TRUE;
+	}
+	return FALSE;
 }
 
 /*
@@ -177,19 +191,26 @@ local_part_ok(const char *s, gsize len)
 	return TRUE;
 }
 
-/* One label of a host name: letters, digits, inner hyphens, or UTF-8. */
+/*
+ * One label of a host name: letters, digits, inner hyphens, or UTF-8.
+ * An ASCII label, the A-label of an IDN included, has at most 63
+ * octets (RFC 1035 2.3.4); a UTF-8 one is checked in its A-label form.
+ */
 static gboolean
 label_ok(const char *s, gsize len)
 {
-	gsize	 i;
+	gboolean	 ascii = TRUE;
+	gsize		 i;
 
 	if (len == 0 || s[0] == '-' || s[len - 1] == '-')
 		return FALSE;
-	for (i = 0; i < len; i++)
-		if (!g_ascii_isalnum(s[i]) && s[i] != '-' &&
-		    (guchar)s[i] < 0x80)
+	for (i = 0; i < len; i++) {
+		if ((guchar)s[i] >= 0x80)
+			ascii = FALSE;
+		else if (!g_ascii_isalnum(s[i]) && s[i] != '-')
 			return FALSE;
-	return TRUE;
+	}
+	return !ascii || len <= LABEL_MAX;
 }
 
 /* A domain: a host name, or an address literal "[...]" (RFC 5321 4.1.3). */
@@ -197,15 +218,9 @@ static gboolean
 domain_ok(const char *s)
 {
 	const char	*dot;
-	gsize		 i, len = strlen(s);
 
-	if (len > 2 && s[0] == '[' && s[len - 1] == ']') {
-		for (i = 1; i < len - 1; i++)
-			if (s[i] <= ' ' || s[i] > '~' || s[i] == '[' ||
-			    s[i] == ']' || s[i] == '\\')
-				return FALSE;
-		return TRUE;
-	}
+	if (s[0] == '[')
+		return smtp_address_literal_ok(s);
 	while ((dot = strchr(s, '.')) != NULL) {
 		if (!label_ok(s, dot - s))
 			return FALSE;
@@ -308,10 +323,14 @@ item_skeleton(const char *s, gsize len, GString *skel)
  * "local@domain" or "phrase <local@domain>", the local part a dot-atom,
  * the domain dot-atoms or one [literal].
  */
-#define RE_ATOM		"[-A-Za-z0-9!#$%&'*+/=?^_`{|}~\\x80-\\xff]+"
+#define RE_ATEXT	"-A-Za-z0-9!#$%&'*+/=?^_`{|}~\\x80-\\xff"
+#define RE_ATOM		"[" RE_ATEXT "]+"
 #define RE_DOT_ATOM	RE_ATOM "(?:\\." RE_ATOM ")*"
 #define RE_ADDR_SPEC	RE_DOT_ATOM "@(?:" RE_DOT_ATOM "|\\[[!-Z^-~]+\\])"
-#define RE_PHRASE	"(?:" RE_ATOM "|[\\s.\"])*"
+/* One class, not a repeat of RE_ATOM's repeat: "(?:[a]+)*" would try
+ * every way to cut a long run of atext before failing (backtracking
+ * that costs tens of milliseconds a field). */
+#define RE_PHRASE	"[" RE_ATEXT "\\s.\"]*"
 #define RE_MAILBOX	"^\\s*(?:" RE_ADDR_SPEC "|" RE_PHRASE \
 			    "<\\s*" RE_ADDR_SPEC "\\s*>)\\s*$"
 

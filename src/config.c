@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "smtp.h"
 
 enum option {
 	OPT_LISTEN,
@@ -293,18 +294,7 @@ is_dns_name(const char *s)
 static gboolean
 is_helo_name(const char *s)
 {
-	gsize		 len = strlen(s);
-	char		*inner;
-	struct in6_addr	 a6;
-	gboolean	 ok;
-
-	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
-		return is_dns_name(s);
-	inner = g_strndup(s + 1, len - 2);
-	ok = g_ascii_strncasecmp(inner, "IPv6:", 5) == 0 ?
-	    inet_pton(AF_INET6, inner + 5, &a6) == 1 : is_ipv4(inner);
-	g_free(inner);
-	return ok;
+	return s[0] == '[' ? smtp_address_literal_ok(s) : is_dns_name(s);
 }
 
 /*

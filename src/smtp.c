@@ -1676,6 +1676,27 @@ smtp_caps_parse_line(struct smtp_caps *caps, const char *text)
 		caps->starttls = TRUE;
 }
 
+/* See smtp.h. */
+gboolean
+smtp_address_literal_ok(const char *s)
+{
+	gsize		 len = strlen(s);
+	char		*inner;
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	gboolean	 ok;
+
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
+		return FALSE;
+	inner = g_strndup(s + 1, len - 2);
+	/* The tag is an Ldh-str: any case, as "IPv6" in RFC 5321's ABNF. */
+	ok = g_ascii_strncasecmp(inner, "IPv6:", 5) == 0 ?
+	    inet_pton(AF_INET6, inner + 5, &a6) == 1 :
+	    inet_pton(AF_INET, inner, &a4) == 1;
+	g_free(inner);
+	return ok;
+}
+
 /* The [A-Za-z0-9]+ token after "queued as", or NULL. */
 char *
 smtp_queue_id_from_reply(const char *text)

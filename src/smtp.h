@@ -279,6 +279,14 @@ void		 smtp_dot_stuff(GString *out, const char *data, gsize len);
 /* Update caps from one EHLO keyword line ("SIZE 10240000", "8BITMIME"). */
 void		 smtp_caps_parse_line(struct smtp_caps *, const char *text);
 
+/*
+ * TRUE if s is an address literal as RFC 5321 4.1.3 has them for a
+ * domain or an EHLO argument: "[192.0.2.1]" or "[IPv6:2001:db8::1]".
+ * General address literals ("[tag:...]") are refused: no tag but IPv6
+ * is registered, and a server would refuse them.
+ */
+gboolean	 smtp_address_literal_ok(const char *s);
+
 /* The queue id in a reply such as "2.0.0 Ok: queued as 1210F36E6C". */
 char		*smtp_queue_id_from_reply(const char *text);
 

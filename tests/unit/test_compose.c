@@ -131,7 +131,15 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, "darth@starwars.univ; luke@rebels.univ",
 	    M_FROM_BAD },
 	{ COMPOSE_FROM, LOCAL64 "x@starwars.univ", M_ADDR_LONG },
-	{ COMPOSE_FROM, "a@x" DOMAIN252, M_ADDR_LONG },	/* path: 255 */
+	{ COMPOSE_FROM, "ab@" DOMAIN252, M_ADDR_LONG },	/* path: 255 */
+	{ COMPOSE_FROM, "a@" LABEL63 "x.univ", M_FROM_BAD },	/* label: 64 */
+	{ COMPOSE_FROM, "a@[192.0.2.1]", NULL },
+	{ COMPOSE_FROM, "a@[IPv6:2001:db8::1]", NULL },
+	{ COMPOSE_FROM, "a@[1>2]", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@[\"\"]", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@[192.0.2.256]", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@[IPv6:2001:db8::g]", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@[x-tag:anything]", M_FROM_BAD },
 	{ COMPOSE_FROM, "Darth <" LOCAL64 "x@starwars.univ>", M_ADDR_LONG },
 	{ COMPOSE_FROM, LOCAL64 "x@starwars..univ", M_FROM_BAD },
 	{ COMPOSE_FROM, "a@b.c" FW_GT IDEO_SP "RET" FW_EQ "FULL", M_FROM_BAD },
@@ -149,6 +157,9 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, ".\"Vader, Darth\" <darth@starwars.univ>",
 	    M_FROM_BAD },
 	{ COMPOSE_FROM, "=?ut f-8?q?x?= <darth@starwars.univ>",
+	    M_ENCODED },
+	/* A backslash only quotes the "?": GMime decodes the word. */
+	{ COMPOSE_FROM, "\"=\\?iso-8859-1?q?Bob=00Evil?=\" <a@b.c>",
 	    M_ENCODED },
 	{ COMPOSE_FROM, "darth@starwars.univ, luke@rebels.univ",
 	    M_FROM_MANY },
