@@ -512,9 +512,7 @@ check_addresses(struct compose_draft *d, struct compose_errors *errs)
 	if (msg[COMPOSE_TO] == NULL) {
 		msg[COMPOSE_TO] = check_list(d->form, COMPOSE_TO, d->to,
 		    &n_to, &errs->item[COMPOSE_TO]);
-		if (msg[COMPOSE_TO] == NULL && n_to == 0)
-			msg[COMPOSE_TO] = MSG_TO_NONE;
-		else if (msg[COMPOSE_TO] == NULL && n_to > COMPOSE_RCPT_MAX)
+		if (msg[COMPOSE_TO] == NULL && n_to > COMPOSE_RCPT_MAX)
 			msg[COMPOSE_TO] = MSG_RCPT_MANY;
 	}
 	/* Blame Cc for the excess only if To alone was within the limit. */
@@ -525,31 +523,36 @@ check_addresses(struct compose_draft *d, struct compose_errors *errs)
 		    n_to + n_cc > COMPOSE_RCPT_MAX)
 			msg[COMPOSE_CC] = MSG_RCPT_MANY;
 	}
+	/* RFC 5322 needs no To: a mail to Cc alone has its recipients. */
+	if (msg[COMPOSE_TO] == NULL && msg[COMPOSE_CC] == NULL &&
+	    n_to + n_cc == 0)
+		msg[COMPOSE_TO] = MSG_TO_NONE;
 }
 
 /*
  * TRUE if a name of list holds an '=' that GMime would put inside an
  * RFC 2047 word of its own: its phrase encoder leaves a typed '=' as it
- * is there, so "Élodie=0D=0ABcc: ..." would decode to a CR LF.
+ * is there, so "Élodie=0D=0ABcc: ..." would decode to a CR LF.  Each
+ * mailbox is written alone: another one's words must not count.
  */
 static gboolean
 name_equals_in_words(InternetAddressList *list)
 {
+	InternetAddress	*ia;
 	const char	*name;
 	char		*written;
 	gboolean	 bad = FALSE;
 	int		 i, n = internet_address_list_length(list);
 
 	for (i = 0; i < n && !bad; i++) {
-		name = internet_address_get_name(
-		    internet_address_list_get_address(list, i));
-		bad = name != NULL && strchr(name, '=') != NULL;
+		ia = internet_address_list_get_address(list, i);
+		name = internet_address_get_name(ia);
+		if (name == NULL || strchr(name, '=') == NULL)
+			continue;
+		written = internet_address_to_string(ia, NULL, TRUE);
+		bad = strstr(written, "=?") != NULL;
+		g_free(written);
 	}
-	if (!bad)
-		return FALSE;
-	written = internet_address_list_to_string(list, NULL, TRUE);
-	bad = strstr(written, "=?") != NULL;
-	g_free(written);
 	return bad;
 }
 
@@ -804,14 +807,26 @@ envelope_addr(InternetAddressList *list, int i)
 	    INTERNET_ADDRESS_MAILBOX(ia));
 }
 
-/* TRUE if rcpt already has addr, in any ASCII case. */
+/* TRUE if a and b are the same mailbox: the same local part, and the
+ * same domain in any case.  Only the server may say that a local part
+ * does not care for case (RFC 5321 2.4). */
+static gboolean
+same_mailbox(const char *a, const char *b)
+{
+	const char	*at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
+
+	return at_a - a == at_b - b && strncmp(a, b, at_a - a) == 0 &&
+	    g_ascii_strcasecmp(at_a, at_b) == 0;
+}
+
+/* TRUE if rcpt already has addr. */
 static gboolean
 rcpt_has(const GPtrArray *rcpt, const char *addr)
 {
 	guint	 i;
 
 	for (i = 0; i < rcpt->len; i++)
-		if (g_ascii_strcasecmp(g_ptr_array_index(rcpt, i), addr) == 0)
+		if (same_mailbox(g_ptr_array_index(rcpt, i), addr))
 			return TRUE;
 	return FALSE;
 }

@@ -89,7 +89,8 @@ struct compose_options {
 struct compose_mail {
 	char		*mail_from;	/* addr-spec of the first From mailbox */
 	GPtrArray	*rcpt;		/* char *, addr-specs of To then Cc,
-					 * duplicates (any case) left out */
+					 * duplicates left out (a domain in
+					 * any case, a local part exactly) */
 	gboolean	 eightbit;	/* body went out as 8bit */
 	gboolean	 smtputf8;	/* an address is not ASCII */
 	GBytes		*message;	/* the message, CRLF line ends */

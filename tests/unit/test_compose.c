@@ -204,6 +204,9 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_TO, "luke@r\xc3\xa9" "bels.univ", NULL },	/* IDN */
 	{ COMPOSE_TO, "leia@rebels.univ, \xc3\x89=0D <e@mail181.com>",
 	    M_REENCODED },
+	/* Another name's words do not make this one's '=' a fault. */
+	{ COMPOSE_TO, "\xc3\x89lodie <e@mail181.com>, \"x=y\" <d@e.f>",
+	    NULL },
 	{ COMPOSE_CC, NULL, NULL },
 	{ COMPOSE_CC, "", NULL },
 	{ COMPOSE_CC, "leia@rebels.univ, Élodie <e@mail181.com>", NULL },
@@ -706,6 +709,29 @@ test_build_no_cc(void **state)
 	compose_mail_free(mail);
 }
 
+/* A mail to Cc alone: no To header, the Cc mailboxes as recipients. */
+static void
+test_build_cc_only(void **state)
+{
+	struct compose_form	 form = good_form;
+	struct compose_mail	*mail;
+	GMimeMessage		*msg;
+
+	(void)state;
+	form.to = " ";
+	form.cc = "leia@rebels.univ";
+	mail = build(&form, FALSE);
+	msg = parse_back(mail->message);
+	assert_null(g_mime_object_get_header(GMIME_OBJECT(msg), "To"));
+	assert_string_equal(g_mime_object_get_header(GMIME_OBJECT(msg),
+	    "Cc"), "leia@rebels.univ");
+	assert_int_equal(mail->rcpt->len, 1);
+	assert_string_equal(g_ptr_array_index(mail->rcpt, 0),
+	    "leia@rebels.univ");
+	g_object_unref(msg);
+	compose_mail_free(mail);
+}
+
 /* Long subjects and names are folded by GMime: no line over 998. */
 static void
 test_build_long_headers(void **state)
@@ -921,17 +947,20 @@ test_build_long_body(void **state)
 	compose_mail_free(mail);
 }
 
-/* Envelope: From's addr-spec; To then Cc, in order, no repeats. */
+/* Envelope: From's addr-spec; To then Cc, in order, no repeats (the
+ * domain's case aside, as only the server knows whether its local
+ * parts care for case). */
 static void
 test_build_envelope(void **state)
 {
 	const struct compose_form	 form = {
 		.from = "Darth Vader <darth@starwars.univ>",
 		.to = "b@x.y, Luke <A@x.y>, b@x.y",
-		.cc = "a@X.Y, c@x.y, B@x.y",
+		.cc = "A@X.Y, c@x.y, B@x.y, a@x.y",
 		.body = "",
 	};
-	const char *const	 want[] = { "b@x.y", "A@x.y", "c@x.y" };
+	const char *const	 want[] = { "b@x.y", "A@x.y", "c@x.y",
+				    "B@x.y", "a@x.y" };
 	struct compose_mail	*mail;
 	gsize			 i;
 
@@ -1034,6 +1063,7 @@ main(void)
 		cmocka_unit_test(test_check_all_fields),
 		cmocka_unit_test(test_build_headers),
 		cmocka_unit_test(test_build_no_cc),
+		cmocka_unit_test(test_build_cc_only),
 		cmocka_unit_test(test_build_long_headers),
 		cmocka_unit_test(test_build_longest_addresses),
 		cmocka_unit_test(test_build_encoding),
