@@ -36,7 +36,8 @@ static const struct {
 	int		 code;
 	const char	*meaning;
 } reply_meanings[] = {
-	{ 421, "The server is not available and closed the connection." },
+	{ 421, "The server is not available now and closed the "
+	    "connection; try again later." },
 	{ 450, "The mailbox is busy or unavailable for now; try again later." },
 	{ 451, "The server had a local error; try again later." },
 	{ 452, "The server is short of storage; try again later." },
@@ -283,6 +284,40 @@ render_refused(const struct smtp_outcome *o)
 	return g_string_free(out, FALSE);
 }
 
+/* TRUE if the transcript has a line of kind (with text, unless NULL). */
+static gboolean
+transcript_has(const struct smtp_outcome *o, enum smtp_line_kind kind,
+    const char *text)
+{
+	const struct smtp_line	*l;
+	guint			 i;
+
+	for (i = 0; i < o->transcript->len; i++) {
+		l = g_ptr_array_index(o->transcript, i);
+		if (l->kind == kind && (text == NULL ||
+		    strcmp(l->text, text) == 0))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* TRUE if the server said anything: a connection that failed then was
+ * cut during the dialogue, not refused or unreachable. */
+static gboolean
+dialogue_began(const struct smtp_outcome *o)
+{
+	return transcript_has(o, SMTP_LINE_SERVER, NULL);
+}
+
+/* TRUE if the whole message, its final "." included, was written: a
+ * session lost after that may have delivered the mail all the same
+ * (RFC 5321 6.1 names the duplicate this makes). */
+static gboolean
+message_written(const struct smtp_outcome *o)
+{
+	return transcript_has(o, SMTP_LINE_CLIENT, ".");
+}
+
 /* Status, style and headline for the way the session ended. */
 static struct verdict
 judge(const struct smtp_outcome *o)
@@ -298,7 +333,8 @@ judge(const struct smtp_outcome *o)
 		return (struct verdict){ 413, "fail",
 		    "The message is larger than the server accepts" };
 	case SMTP_CONN_FAILED:
-		return (struct verdict){ 502, "fail",
+		return (struct verdict){ 502, "fail", dialogue_began(o) ?
+		    "The connection was cut during the dialogue" :
 		    "No dialogue with the SMTP server" };
 	case SMTP_PROTOCOL:
 		return (struct verdict){ 502, "fail",
@@ -350,6 +386,17 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		    "encrypted: no STARTTLS.");
 }
 
+/* What became of the mail when the dialogue stopped short. */
+static const char *
+after_cut(const struct smtp_outcome *o)
+{
+	return message_written(o) ? "The server had the whole message: it "
+	    "may have been delivered all the same, so look in the "
+	    "recipient's mailbox before sending it again." :
+	    "The server never had the whole message, so it delivers "
+	    "nothing: send it again.";
+}
+
 /* What the outcome means, in plain words, with what to check in the lab
  * when the server could not be reached. */
 static void
@@ -375,20 +422,28 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 		    o->tls_error : "TLS could not be set up");
 		break;
 	case SMTP_CONN_FAILED:
-		tmpl_setf(vars, "explain", "The connection to %s port %s "
-		    "failed or was cut (the dialogue's notes say which), so "
-		    "the mail was not confirmed. On the SMTP machine, is "
-		    "Postfix running (systemctl status postfix) and listening "
-		    "on that address (ss -tln; inet_interfaces in main.cf)? "
-		    "Is the address right (--smtp)?", c->smtp_host,
-		    c->smtp_port);
+		if (dialogue_began(o))
+			tmpl_setf(vars, "explain", "The connection to %s port "
+			    "%s was cut before the server confirmed the mail "
+			    "(the dialogue's last lines say where). %s",
+			    c->smtp_host, c->smtp_port, after_cut(o));
+		else
+			tmpl_setf(vars, "explain", "The connection to %s port "
+			    "%s failed (the dialogue's notes say why), so the "
+			    "mail was not sent. On the SMTP machine, is Postfix "
+			    "running (systemctl status postfix) and listening "
+			    "on that address (ss -tln; inet_interfaces in "
+			    "main.cf)? Is the address right (--smtp)?",
+			    c->smtp_host, c->smtp_port);
 		break;
 	case SMTP_TIMEOUT:
 		tmpl_setf(vars, "explain", "%s port %s did not answer within "
 		    "the time allowed (--smtp-connect-timeout, --smtp-timeout"
-		    "), so the mail was not confirmed. The machine may be "
-		    "down or busy, or a firewall may drop the packets on the "
-		    "way.", c->smtp_host, c->smtp_port);
+		    ", --smtp-data-timeout), so the mail was not confirmed. "
+		    "The machine may be down or busy, or a firewall may drop "
+		    "the packets on the way.%s%s", c->smtp_host, c->smtp_port,
+		    message_written(o) ? " " : "",
+		    message_written(o) ? after_cut(o) : "");
 		break;
 	default:
 		break;

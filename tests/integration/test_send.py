@@ -258,9 +258,24 @@ class FaultyServers(unittest.TestCase):
         self.assertIn("larger than the server accepts", r.text)
 
     def test_connection_closed_mid_dialogue(self):
+        """A server that hangs up after talking is not "no dialogue":
+        the page says the connection was cut, and that nothing was
+        delivered, as the message had not gone."""
         r, _ = self.send_to("close")
         self.assertEqual(r.status, 502)
         self.assertIn("connection closed by the server", r.text)
+        self.assertIn("The connection was cut during the dialogue", r.text)
+        self.assertNotIn("No dialogue", r.text)
+        self.assertIn("never had the whole message", r.text)
+
+    def test_connection_closed_after_the_final_dot(self):
+        """Cut after the final ".", the mail may have been delivered:
+        the page says so, lest the student send it twice."""
+        r, saved = self.send_to("closedot")
+        self.assertEqual(r.status, 502)
+        self.assertIn("<code>.</code>", r.text)
+        self.assertIn("may have been delivered all the same", r.text)
+        self.assertEqual(len(os.listdir(saved)), 1)
 
     def test_quit_unanswered_does_not_hold_the_page(self):
         """The mail is queued once the server says 250 to the final

@@ -17,6 +17,7 @@ Modes:
                  64 lines of 4,010 octets, mostly "<"
   data552        552 5.3.4 after the final "."
   close          hangs up after reading MAIL FROM, without a reply
+  closedot       reads the whole message, then hangs up without a reply
   silent         accepts the connection and never says a word
   size100        advertises SIZE 100 (and enforces it)
   noehlo         500 to EHLO, accepts HELO
@@ -32,7 +33,7 @@ import sys
 import threading
 
 MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "rcpt550-long",
-         "data552", "close", "silent", "size100", "noehlo", "noquit")
+         "data552", "close", "silent", "size100", "noehlo", "noquit", "closedot")
 LOOPBACK = "127.0.0.1"
 LINE_MAX = 65536        # bytes per line we read; more is a client bug
 QUEUE_ID = "ABC123"
@@ -141,6 +142,8 @@ class Handler(socketserver.StreamRequestHandler):
         if self.server.save_dir is not None:
             self.server.save(bytes(raw))
         size = len(raw) - 3
+        if self.server.mode == "closedot":
+            return False
         if self.server.mode == "data552" or (
                 self.server.mode == "size100" and size > 100):
             self.reply("552 5.3.4 Message too big")
