@@ -226,6 +226,58 @@ async function sendForm(page) {
   return qid;
 }
 
+// A recipient that the test Postfix does not have: it answers 550.  On a
+// phone, the reply must show whole (no hidden overflow) and the dialogue's
+// words must not be cut in two where a space would do.
+async function refused(page) {
+  step = 'refused';
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.goto(`${BASE}/send`);
+  await page.getByLabel('From').fill(FROM);
+  await page.getByLabel('To').fill(`nosuchuser@${recipient.split('@')[1]}`);
+  await page.getByLabel('Message').fill('to nobody');
+  watcher.expectedConsole = [[/status of 502 \(Bad Gateway\)/, 'the 502 of POST /send']];
+  const res = await submit(page);
+  check(res.status() === 502, `POST /send to an unknown user answered ${res.status()}, expected 502`);
+  ok('POST /send to an unknown user is 502');
+
+  const reply = page.locator('pre.reply');
+  const box = await reply.evaluate((e) => ({
+    text: e.innerText, scroll: e.scrollWidth, client: e.clientWidth,
+  }));
+  check(/^550 .*User unknown/s.test(box.text), `the reply box says ${JSON.stringify(box.text)}`);
+  check(box.scroll <= box.client,
+    `the reply box hides ${box.scroll - box.client} px of the reply`);
+  ok('the whole 550 reply shows in its box');
+
+  // Each short word of the transcript's 550 line is drawn on one line.
+  const broken = await page.evaluate(() => {
+    const code = [...document.querySelectorAll('table.transcript tr.server code')]
+      .find((c) => c.textContent.startsWith('550 '));
+    if (!code)
+      return ['(no 550 line)'];
+    const text = code.firstChild;
+    const out = [];
+    for (const m of text.textContent.matchAll(/\S+/g)) {
+      if (m[0].length > 12)
+        continue;		// may be longer than the cell: breaks anywhere
+      const r = document.createRange();
+      r.setStart(text, m.index);
+      r.setEnd(text, m.index + m[0].length);
+      if (r.getClientRects().length > 1)
+        out.push(m[0]);
+    }
+    return out;
+  });
+  check(broken.length === 0, `words split across lines: ${JSON.stringify(broken)}`);
+  ok('no short word of the 550 line is split across lines');
+
+  await shot(page, 'send-refused-phone.png');
+  watcher.noProblems('refused');
+  watcher.expectedConsole = [];
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
 async function xss(page) {
   step = 'xss';
   const resp = await page.goto(`${BASE}/send`);
@@ -284,6 +336,7 @@ runInChromium({
   body: async (browser, page) => {
     await guide(page);
     const qid = await sendForm(page);
+    await refused(page);
     await xss(page);
 
     console.log('sent: ' + JSON.stringify({ subject: SUBJECT, body: BODY, queue_id: qid, from: FROM }));
