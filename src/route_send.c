@@ -192,9 +192,14 @@ set_line_html(struct tmpl_vars *vars, const struct smtp_line *line,
 {
 	const char	*at = NULL;
 	GString		*html = g_string_new(NULL);
+	gsize		 len;
 
-	if (line->kind == SMTP_LINE_SERVER && queue_id != NULL)
-		at = strstr(line->text, queue_id);
+	/* Only where the server gives it, after "queued as": an id such
+	 * as "2" is in many a line. */
+	if (line->kind == SMTP_LINE_SERVER && queue_id != NULL &&
+	    (at = smtp_queue_id_find(line->text, &len)) != NULL &&
+	    (len != strlen(queue_id) || memcmp(at, queue_id, len) != 0))
+		at = NULL;
 	if (at == NULL)
 		tmpl_escape(html, line->text);
 	else {

@@ -1697,9 +1697,9 @@ smtp_address_literal_ok(const char *s)
 	return ok;
 }
 
-/* The [A-Za-z0-9]+ token after "queued as", or NULL. */
-char *
-smtp_queue_id_from_reply(const char *text)
+/* See smtp.h. */
+const char *
+smtp_queue_id_find(const char *text, gsize *len)
 {
 	const char	*p, *start;
 
@@ -1714,7 +1714,19 @@ smtp_queue_id_from_reply(const char *text)
 		;
 	for (start = p; g_ascii_isalnum(*p); p++)
 		;
-	return p > start ? g_strndup(start, (gsize)(p - start)) : NULL;
+	*len = (gsize)(p - start);
+	return p > start ? start : NULL;
+}
+
+/* The [A-Za-z0-9]+ token after "queued as", or NULL. */
+char *
+smtp_queue_id_from_reply(const char *text)
+{
+	const char	*id;
+	gsize		 len;
+
+	id = smtp_queue_id_find(text, &len);
+	return id != NULL ? g_strndup(id, len) : NULL;
 }
 
 /* A short English word for a status. */

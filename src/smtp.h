@@ -289,6 +289,8 @@ gboolean	 smtp_address_literal_ok(const char *s);
 
 /* The queue id in a reply such as "2.0.0 Ok: queued as 1210F36E6C". */
 char		*smtp_queue_id_from_reply(const char *text);
+/* The same, found in text: where it starts (*len octets), or NULL. */
+const char	*smtp_queue_id_find(const char *text, gsize *len);
 
 const char	*smtp_status_str(enum smtp_status);
 

@@ -287,6 +287,14 @@ class FaultyServers(unittest.TestCase):
         self.assertIn("no reply within 5 s", r.text)
         self.assertEqual(len(os.listdir(saved)), 1)
 
+    def test_queue_id_marked_only_where_given(self):
+        """An id of "2" is also in every "250": only the one after
+        "queued as" is marked."""
+        r, _ = self.send_to("shortid")
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(r.text.count("<mark>"), 1)
+        self.assertIn("queued as <mark>2</mark>", r.text)
+
     def test_silent_server_times_out(self):
         r, _ = self.send_to("silent", "--smtp-timeout", "1")
         self.assertEqual(r.status, 504)

@@ -18,6 +18,7 @@ Modes:
   data552        552 5.3.4 after the final "."
   close          hangs up after reading MAIL FROM, without a reply
   closedot       reads the whole message, then hangs up without a reply
+  shortid        a correct server whose queue id is "2", as in "250"
   silent         accepts the connection and never says a word
   size100        advertises SIZE 100 (and enforces it)
   noehlo         500 to EHLO, accepts HELO
@@ -33,7 +34,7 @@ import sys
 import threading
 
 MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "rcpt550-long",
-         "data552", "close", "silent", "size100", "noehlo", "noquit", "closedot")
+         "data552", "close", "silent", "size100", "noehlo", "noquit", "closedot", "shortid")
 LOOPBACK = "127.0.0.1"
 LINE_MAX = 65536        # bytes per line we read; more is a client bug
 QUEUE_ID = "ABC123"
@@ -148,7 +149,8 @@ class Handler(socketserver.StreamRequestHandler):
                 self.server.mode == "size100" and size > 100):
             self.reply("552 5.3.4 Message too big")
         else:
-            self.reply(f"250 2.0.0 Ok: queued as {QUEUE_ID}")
+            qid = "2" if self.server.mode == "shortid" else QUEUE_ID
+            self.reply(f"250 2.0.0 Ok: queued as {qid}")
         return None
 
 
