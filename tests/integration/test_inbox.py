@@ -89,6 +89,35 @@ class Login(unittest.TestCase):
         self.assertNotIn("for bob", r.text)
         self.assertIn("alice&#39;s secret", self.b.get("/inbox/1").text)
 
+    def test_login_leads_back_to_the_page_that_asked(self):
+        """The login form shown for /inbox/1 leads there once logged
+        in; a user name typed with a blank after it still logs in."""
+        b = labtest.Browser(self.lm.base)
+        r = b.get("/inbox/1")
+        self.assertEqual(r.status, 401)
+        self.assertIn('name="next" value="/inbox/1"', r.text)
+        r = b.post("/login", {"user": self.alice.name + " ",
+                              "password": self.alice.password,
+                              "next": "/inbox/1",
+                              "csrf_token": b.csrf("/login")})
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.headers["Location"].endswith("/inbox/1"),
+                        r.headers["Location"])
+
+    def test_login_never_leads_off_the_site(self):
+        """next is a path of ours, or the inbox: never another site
+        (an open redirect), nor a header broken by a line end."""
+        for bad in ("//evil.example/x", "https://evil.example/",
+                    "/\\evil.example", "/inbox\r\nSet-Cookie: x=1",
+                    "inbox", "/in box"):
+            b = labtest.Browser(self.lm.base)
+            r = b.post("/login", {"user": self.alice.name,
+                                  "password": self.alice.password,
+                                  "next": bad, "csrf_token": b.csrf("/login")})
+            self.assertEqual(r.status, 303, bad)
+            self.assertEqual(r.headers["Location"], "/inbox",
+                             bad)
+
     def test_wrong_password(self):
         r = login(self.b, self.alice.name, "not-the-password")
         self.assertEqual(r.status, 401)
@@ -318,6 +347,11 @@ class Throttling(unittest.TestCase):
         self.assertEqual(r.status, 429)
         self.assertGreater(int(r.headers["Retry-After"]), 0)
         self.assertLessEqual(int(r.headers["Retry-After"]), 300)
+        # The page says how long, as the header does.
+        wait = re.search(r"wait (\d+) seconds?, then try again", r.text)
+        self.assertIsNotNone(wait, "no wait on the page")
+        self.assertLessEqual(abs(int(wait.group(1)) -
+                                 int(r.headers["Retry-After"])), 1)
 
     def test_no_counts_no_logins(self):
         """Without its file of failure counts (under CGI, the only
