@@ -12,6 +12,7 @@
 #include "compose.h"
 #include "csrf.h"
 #include "routes.h"
+#include "log.h"
 #include "smtp.h"
 
 /* The form's field names, in enum compose_field order. */
@@ -526,6 +527,27 @@ smtp_tls_mode(enum config_smtp_tls t)
 	}
 }
 
+/*
+ * One line for whoever runs labmail: how a send ended, with the last
+ * reply code and the queue id, which the access log's "502" does not
+ * tell.  Not the reply's text: it may quote what the user typed (an
+ * address), and nothing of the form goes into the log.
+ */
+static void
+log_outcome(const struct config *c, const struct http_request *req,
+    const struct smtp_outcome *o)
+{
+	char	code[32] = "";
+
+	if (o->code != 0)
+		g_snprintf(code, sizeof(code), ", last reply %d", o->code);
+	log_info("send from %s to %s port %s: %s%s%s%s%s", req->peer,
+	    c->smtp_host, c->smtp_port, smtp_status_str(o->status), code,
+	    o->queue_id != NULL ? ", queued as " : "",
+	    o->queue_id != NULL ? o->queue_id : "",
+	    o->refused->len > 0 ? ", some recipients refused" : "");
+}
+
 /* Run the whole dialogue; the page shows it, whatever the outcome, with
  * the form f that draft was checked from. */
 static void
@@ -552,6 +574,7 @@ deliver(const struct app *app, const struct http_request *req,
 	if (smtp_session_open(s) == SMTP_OK)
 		compose_and_send(app, s, draft);
 	smtp_session_quit(s);
+	log_outcome(c, req, smtp_session_outcome(s));
 	status = set_result_vars(app, req, vars, smtp_session_outcome(s));
 	send_page(app, req, resp, status, f, NULL, vars);
 	tmpl_vars_free(vars);

@@ -235,6 +235,22 @@ class FaultyServers(unittest.TestCase):
         self.assertNotIn("<code>DATA</code>", r.text)
         self.assertEqual(os.listdir(saved), [])
 
+    def test_outcome_is_logged(self):
+        """The log says how each send ended, with the server's last
+        word: the access log's 502 alone does not tell a teacher why."""
+        server = labtest.FaultSMTP("rcpt550")
+        self.addCleanup(server.stop)
+        lm = labtest.Labmail(smtp_port=server.port)
+        self.addCleanup(lm.cleanup)
+        b = labtest.Browser(lm.base)
+        self.assertEqual(b.post("/send", form(b.csrf())).status, 502)
+        self.assertIn("send from 127.0.0.1 to 127.0.0.1 port %d: refused, "
+                      "last reply 550, some recipients refused"
+                      % server.port, lm.output())
+        # Nothing of the form, not even as the server quotes it.
+        self.assertNotIn("root@mail181.com", lm.output())
+        self.assertNotIn("TP SMTP", lm.output())
+
     def test_longest_refusals_make_a_bounded_page(self):
         """50 recipients, each refused with 64 lines of 4 KB: the page
         shows the first of it and says what it left out, instead of
