@@ -573,6 +573,21 @@ out:
 	g_free(filename);
 }
 
+/* A message number that the mailbox does not have (the number is not
+ * echoed: an error page shows nothing of the request). */
+static void
+no_such_message(const struct app *app, const struct http_request *req,
+    struct http_response *resp, guint count)
+{
+	char	*text;
+
+	text = g_strdup_printf("Your mailbox has no message with this "
+	    "number: it holds %u, numbered from 1, the oldest. Deleting a "
+	    "message (with mail, say) renumbers the ones after it.", count);
+	spool_trouble(app, req, resp, 404, text);
+	g_free(text);
+}
+
 void
 route_inbox_item(const struct app *app, const struct http_request *req,
     struct http_response *resp)
@@ -587,7 +602,7 @@ route_inbox_item(const struct app *app, const struct http_request *req,
 		return;
 	}
 	if (!parse_number(parts[0], mailbox_count(&mb), &n))
-		app_error(app, req, resp, 404);
+		no_such_message(app, req, resp, mailbox_count(&mb));
 	else if (nparts == 1)
 		show_message(app, req, resp, &mb, n);
 	else if (nparts == 2 && strcmp(parts[1], "raw") == 0)

@@ -482,6 +482,11 @@ class Spools(unittest.TestCase):
         for bad in ("/0", "/121", "/-1", "/abc", "/1/nope", "/1/part/0",
                     "/1/part/99", "/99999999999999999999", "/1/raw/x"):
             self.assertEqual(self.b.get("/inbox" + bad).status, 404, bad)
+        # A number the mailbox lacks is named as such, not echoed.
+        r = self.b.get("/inbox/121")
+        self.assertIn("Your mailbox has no message with this number: it "
+                      "holds 120", r.text)
+        self.assertNotIn("121", r.text)
 
     def test_hostile_mail_is_inert(self):
         html = ("<html><body><script>alert(1)</script>"
