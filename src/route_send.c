@@ -456,6 +456,24 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 	}
 }
 
+/* The time zone of the transcript's times, "UTC" or "CET": the page's
+ * reader may be in another one.  Static storage (glibc's tm_zone). */
+static const char *
+transcript_zone(const struct smtp_outcome *o)
+{
+	const struct smtp_line	*first;
+	struct tm		 tm;
+	time_t			 sec;
+
+	if (o->transcript->len == 0)
+		return "";
+	first = o->transcript->pdata[0];
+	sec = first->time_us / G_USEC_PER_SEC;
+	if (localtime_r(&sec, &tm) == NULL || tm.tm_zone == NULL)
+		return "";
+	return tm.tm_zone;
+}
+
 /* Put the outcome of the session into vars, for the page that answers
  * req; returns the HTTP status. */
 static int
@@ -468,6 +486,7 @@ set_result_vars(const struct app *app, const struct http_request *req,
 	char		*rows = render_transcript(app, o, lock);
 	char		*refused = render_refused(o);
 
+	tmpl_set(vars, "zone", transcript_zone(o));
 	tmpl_set(vars, "verdict_class", v.css);
 	tmpl_set(vars, "verdict", v.title);
 	set_explain(vars, o, app->cfg);
