@@ -652,6 +652,24 @@ reply_expect(struct smtp_session *s, int lo, int hi)
 	return SMTP_PROTOCOL;
 }
 
+/* Show bytes the server sent, as far as our buffer has them (at most
+ * INBUF_SIZE), a transcript line per line they hold. */
+static void
+server_lines_add(struct smtp_session *s, const char *buf, gsize len)
+{
+	const char	*nl, *end = buf + len;
+	gsize		 n;
+
+	while (buf < end) {
+		nl = memchr(buf, '\n', (gsize)(end - buf));
+		n = (gsize)((nl != NULL ? nl : end) - buf);
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+		transcript_add(s, SMTP_LINE_SERVER, buf, n);
+		buf = nl != NULL ? nl + 1 : end;
+	}
+}
+
 /* Bytes left unread mean the server answered what we never asked: any
  * reply read from here on would be out of step.  TRUE, noted, if so.
  * Inside TLS they may still wait in GnuTLS, decrypted but not read. */
@@ -661,6 +679,7 @@ out_of_turn(struct smtp_session *s)
 	if (s->conn.inlen == 0 && (s->conn.tls == NULL ||
 	    gnutls_record_check_pending(s->conn.tls) == 0))
 		return FALSE;
+	server_lines_add(s, s->conn.in, s->conn.inlen);
 	note(s, "the server sent data out of turn");
 	return TRUE;
 }

@@ -976,6 +976,9 @@ test_session_reply_before_message(void **state)
 	assert_null(smtp_session_outcome(s)->queue_id);
 	assert_true(has_line(s, SMTP_LINE_NOTE,
 	    "the server sent data out of turn"));
+	/* What it sent shows, as the line it is. */
+	assert_true(has_line(s, SMTP_LINE_SERVER,
+	    "250 2.0.0 Ok: queued as FAKE"));
 	smtp_session_free(s);
 	fake_free(f);
 }
