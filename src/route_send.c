@@ -451,6 +451,24 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 		    message_written(o) ? " " : "",
 		    message_written(o) ? after_cut(o) : "");
 		break;
+	case SMTP_TOO_BIG:
+		tmpl_set(vars, "explain", "The server's reply to EHLO gives "
+		    "a size limit (SIZE) smaller than this message, so labmail "
+		    "did not offer it. Shorten the message.");
+		break;
+	case SMTP_UNSUPPORTED:
+		tmpl_set(vars, "explain", "An address has letters beyond "
+		    "ASCII before its @, which needs the SMTPUTF8 extension "
+		    "(RFC 6531); the server's reply to EHLO does not offer it. "
+		    "Nothing was sent.");
+		break;
+	case SMTP_PROTOCOL:
+		tmpl_setf(vars, "explain", "The server answered with something "
+		    "that is not an SMTP reply, or out of turn (the dialogue's "
+		    "last notes say what), so labmail stopped. Is %s port %s "
+		    "an SMTP server? %s", c->smtp_host, c->smtp_port,
+		    after_cut(o));
+		break;
 	default:
 		break;
 	}

@@ -332,9 +332,22 @@ class FaultyServers(unittest.TestCase):
         self.assertIn("systemctl status postfix", r.text)
         self.assertIn('value="root@mail181.com"', r.text)
 
+    def test_utf8_address_without_smtputf8(self):
+        r, saved = self.send_to("noehlo", **{"from": "\u00e9lodie@x.y"})
+        self.assertEqual(r.status, 502)
+        self.assertIn("needs the SMTPUTF8 extension", r.text)
+        self.assertEqual(os.listdir(saved), [])
+
+    def test_not_an_smtp_server(self):
+        r, saved = self.send_to("garbage")
+        self.assertEqual(r.status, 502)
+        self.assertIn("not an SMTP reply", r.text)
+        self.assertIn("never had the whole message", r.text)
+
     def test_size_limit_of_server(self):
         r, saved = self.send_to("size100", body="x" * 500)
         self.assertEqual(r.status, 413)
+        self.assertIn("size limit (SIZE) smaller than this message", r.text)
         self.assertEqual(os.listdir(saved), [])
 
     def test_helo_when_ehlo_refused(self):

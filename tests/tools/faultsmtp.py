@@ -19,6 +19,7 @@ Modes:
   close          hangs up after reading MAIL FROM, without a reply
   closedot       reads the whole message, then hangs up without a reply
   shortid        a correct server whose queue id is "2", as in "250"
+  garbage        answers EHLO with a line that is no SMTP reply
   silent         accepts the connection and never says a word
   size100        advertises SIZE 100 (and enforces it)
   noehlo         500 to EHLO, accepts HELO
@@ -34,7 +35,7 @@ import sys
 import threading
 
 MODES = ("ok", "greet421", "rcpt550", "rcpt550-first", "rcpt550-long",
-         "data552", "close", "silent", "size100", "noehlo", "noquit", "closedot", "shortid")
+         "data552", "close", "silent", "size100", "noehlo", "noquit", "closedot", "shortid", "garbage")
 LOOPBACK = "127.0.0.1"
 LINE_MAX = 65536        # bytes per line we read; more is a client bug
 QUEUE_ID = "ABC123"
@@ -83,6 +84,9 @@ class Handler(socketserver.StreamRequestHandler):
         """Answer one command; False to hang up."""
         mode = self.server.mode
         if verb == "EHLO":
+            if mode == "garbage":
+                self.reply("HTTP/1.1 400 Bad Request")
+                return None
             if mode == "noehlo":
                 self.reply("500 5.5.2 Error: command not recognized")
                 return None
