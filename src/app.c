@@ -304,6 +304,28 @@ app_icon(const struct app *app, const struct http_request *req,
 	return g_string_free(out, FALSE);
 }
 
+/* Mark the navigation's link to the section that path is in, for the
+ * eye and for a screen reader (aria-current). */
+static void
+set_nav_current(struct tmpl_vars *vars, const char *path)
+{
+	static const char *const sections[] = {
+		"guide", "send", "inbox", "login",
+	};
+	char	 var[32];
+	gsize	 i, len;
+
+	for (i = 0; i < G_N_ELEMENTS(sections); i++) {
+		len = strlen(sections[i]);
+		g_snprintf(var, sizeof(var), "nav_%s", sections[i]);
+		/* SAFE: a constant attribute. */
+		tmpl_set_html(vars, var, path[0] == '/' &&
+		    strncmp(path + 1, sections[i], len) == 0 &&
+		    (path[len + 1] == '\0' || path[len + 1] == '/') ?
+		    " aria-current=\"page\"" : "");
+	}
+}
+
 void
 app_page(const struct app *app, const struct http_request *req,
     struct http_response *resp, int status, const char *title,
@@ -315,6 +337,7 @@ app_page(const struct app *app, const struct http_request *req,
 
 	tmpl_set(vars, "base", req->prefix);
 	tmpl_set(vars, "title", title);
+	set_nav_current(vars, req->path);
 	tmpl_render(app_template(app, name), vars, content);
 	/* SAFE: content was rendered from a template, values escaped. */
 	tmpl_set_html(vars, "content", content->str);

@@ -315,6 +315,8 @@ route_inbox(const struct app *app, const struct http_request *req,
 	tmpl_setf(vars, "prev_page", "%u", page - 1);
 	tmpl_setf(vars, "next_page", "%u", page + 1);
 	tmpl_set(vars, "empty", count == 0 ? "" : "hidden");
+	tmpl_set(vars, "listing", count == 0 ? "hidden" : "");
+	tmpl_setf(vars, "address", "%s@%s", mb.user, app->cfg->domain);
 	/* SAFE: rows rendered from a template, values escaped. */
 	tmpl_set_html(vars, "rows", rows->str);
 	token = csrf_token(req, resp);

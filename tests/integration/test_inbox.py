@@ -421,9 +421,14 @@ class Spools(unittest.TestCase):
         return re.findall(r'class="subject"><a href="[^"]+">([^<]*)<', r.text)
 
     def test_no_spool_yet(self):
+        """No spool yet: the page says where mail to this user comes
+        from, and shows no empty table or pager."""
         r = self.b.get("/inbox")
         self.assertEqual(r.status, 200)
-        self.assertIn("0 messages", r.text)
+        self.assertIn('<p class="empty" >No mail yet. Mail to <code>%s@'
+                      'mail181.com</code>' % self.user.name, r.text)
+        self.assertRegex(r.text, r'<div hidden>\s*<p class="count">0 '
+                         r'messages')
 
     def test_empty_spool(self):
         write_spool(self.user, b"")

@@ -197,6 +197,16 @@ class Http(unittest.TestCase):
         for link in ('href="/guide"', 'href="/send"', 'href="/inbox"'):
             self.assertEqual(r.text.count(link), 2, link)
 
+    def test_navigation_marks_the_current_section(self):
+        for path, section in (("/guide", "guide"), ("/send", "send"),
+                              ("/inbox", "inbox"), ("/inbox/3", "inbox"),
+                              ("/login", "login")):
+            text = self.b.get(path).text
+            marked = re.findall(r'<a href="/(\w+)" aria-current="page">',
+                                text)
+            self.assertEqual(marked, [section], path)
+        self.assertNotIn("aria-current", self.b.get("/").text)
+
     def test_error_page(self):
         """A 404 is a page of the site, with its links, that says what
         happened; the path asked is not written back into it."""
