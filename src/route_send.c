@@ -392,6 +392,20 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		    "encrypted: no STARTTLS.");
 }
 
+/* TRUE if the session ended on the refusal of its last recipient,
+ * every one refused: the list of refusals then says it all. */
+static gboolean
+refused_all(const struct smtp_outcome *o)
+{
+	const struct smtp_refusal	*last;
+
+	if (o->status != SMTP_REFUSED || o->n_accepted > 0 ||
+	    o->refused->len == 0)
+		return FALSE;
+	last = g_ptr_array_index(o->refused, o->refused->len - 1);
+	return o->code == last->code && g_strcmp0(o->reply, last->reply) == 0;
+}
+
 /* What became of the mail when the dialogue stopped short. */
 static const char *
 after_cut(const struct smtp_outcome *o)
@@ -411,14 +425,19 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 {
 	switch (o->status) {
 	case SMTP_OK:
-		tmpl_setf(vars, "explain", "Accepted for %u recipient%s and "
-		    "queued as %s.%s", o->n_accepted, o->n_accepted == 1 ?
-		    "" : "s", o->queue_id ? o->queue_id : "(no id given)",
+		tmpl_setf(vars, "explain", "Accepted for %u recipient%s%s%s.%s",
+		    o->n_accepted, o->n_accepted == 1 ? "" : "s",
+		    o->queue_id ? " and queued as " : "; the server's reply "
+		    "gives no queue id", o->queue_id ? o->queue_id : "",
 		    o->refused->len > 0 ? " The server refused the "
 		    "recipients below: the mail does not go to them." : "");
 		break;
 	case SMTP_REFUSED:
-		if (o->code != 0)
+		if (refused_all(o))
+			tmpl_set(vars, "explain", "The server refused every "
+			    "recipient, as listed below, so the message was not "
+			    "sent.");
+		else if (o->code != 0)
 			tmpl_set(vars, "explain", reply_meaning(o->code));
 		break;
 	case SMTP_TLS_FAILED:
@@ -509,8 +528,12 @@ set_result_vars(const struct app *app, const struct http_request *req,
 	tmpl_set(vars, "verdict", v.title);
 	set_explain(vars, o, app->cfg);
 	set_tls_vars(vars, o);
-	tmpl_set(vars, "reply", o->status == SMTP_OK ? "" : o->reply);
+	/* The list of refusals has the reply already when it is all. */
+	tmpl_set(vars, "reply", o->status == SMTP_OK || refused_all(o) ? "" :
+	    o->reply);
 	tmpl_set(vars, "queue_id", o->queue_id);
+	/* Not a CSS :has() rule: Firefox ESR 115, in Debian 12, lacks it. */
+	tmpl_set(vars, "queue_hidden", o->queue_id != NULL ? "" : " hidden");
 	/* SAFE: built from templates and tmpl_escape(). */
 	tmpl_set_html(vars, "transcript", rows);
 	tmpl_set_html(vars, "refused", refused);

@@ -137,6 +137,11 @@ class SmtpSinkDelivery(unittest.TestCase):
         self.assertTrue(any(s.startswith("354") for s in server))
         self.assertTrue(server[-1].startswith("221"))
         self.assert_times(r.text)
+        # smtp-sink gives no queue id: the page says so, without a
+        # "Queue id:" line left empty.
+        self.assertIn("Accepted for 1 recipient; the server&#39;s reply gives "
+                      "no queue id.", r.text)
+        self.assertIn('<p class="queue" hidden>', r.text)
 
     def assert_times(self, page):
         """Each row: the local wall time to the ms, then the time since
@@ -234,6 +239,9 @@ class FaultyServers(unittest.TestCase):
         self.assertIn("550 5.1.1", r.text)
         self.assertNotIn("<code>DATA</code>", r.text)
         self.assertEqual(os.listdir(saved), [])
+        # The list of refusals says it; the reply is not shown twice.
+        self.assertIn("The server refused every recipient", r.text)
+        self.assertIn('<pre class="reply"></pre>', r.text)
 
     def test_outcome_is_logged(self):
         """The log says how each send ended, with the server's last
