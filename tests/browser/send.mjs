@@ -241,14 +241,15 @@ async function refused(page) {
   check(res.status() === 502, `POST /send to an unknown user answered ${res.status()}, expected 502`);
   ok('POST /send to an unknown user is 502');
 
-  const reply = page.locator('pre.reply');
-  const box = await reply.evaluate((e) => ({
-    text: e.innerText, scroll: e.scrollWidth, client: e.clientWidth,
-  }));
-  check(/^550 .*User unknown/s.test(box.text), `the reply box says ${JSON.stringify(box.text)}`);
-  check(box.scroll <= box.client,
-    `the reply box hides ${box.scroll - box.client} px of the reply`);
-  ok('the whole 550 reply shows in its box');
+  // The one recipient's refusal is listed, whole, and not shown twice.
+  const listed = await page.locator('ul.refused li').allInnerTexts();
+  check(listed.length === 1 && /refused: 550 .*User unknown/s.test(listed[0]),
+    `the refusals listed are ${JSON.stringify(listed)}`);
+  check(await page.locator('pre.reply').innerText() === '',
+    'the reply box repeats the refusal listed');
+  const wide = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(wide[0] <= wide[1], `the page is ${wide[0]} px wide in a ${wide[1]} px window`);
+  ok('the 550 shows once, in the list of refusals, and the page fits the phone');
 
   // Each short word of the transcript's 550 line is drawn on one line.
   const broken = await page.evaluate(() => {
