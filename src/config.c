@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 
+#include <locale.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,7 +571,7 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	char		*v[N_OPTIONS] = { NULL };
 	gboolean	 flags[N_OPTIONS] = { FALSE };
 	char		*config_file = NULL;
-	gboolean	 version = FALSE, ok = FALSE;
+	gboolean	 version = FALSE, ok = FALSE, parsed;
 	GOptionEntry	 entries[N_OPTIONS + 3];
 	GOptionContext	*ctx;
 	GOptionGroup	*group;
@@ -601,13 +602,19 @@ config_load(struct config *c, int *argc, char ***argv, GError **err)
 	ctx = g_option_context_new("- webmail bridge for the SMTP lab");
 	g_option_context_set_summary(ctx, "Serves the lab guide, a send "
 	    "form that talks SMTP to the lab's server and shows the whole\n"
-	    "dialogue.  Every option but --config, --help and --version "
-	    "is also a key of\nthe config file.");
+	    "dialogue, and a login (PAM) to read one's own mail spool.  "
+	    "Every option but\n--config, --help and --version is also a key "
+	    "of the config file.");
 	/* A main group of our own, so that callbacks get the values. */
 	group = g_option_group_new(NULL, NULL, NULL, v, NULL);
 	g_option_group_add_entries(group, entries);
 	g_option_context_set_main_group(ctx, group);
-	if (!g_option_context_parse(ctx, argc, argv, err))
+	/* --help in the terminal's charset ("[OPTION…]", not "[OPTION?]"),
+	 * and only there: the rest of labmail runs in the C locale. */
+	setlocale(LC_CTYPE, "");
+	parsed = g_option_context_parse(ctx, argc, argv, err);
+	setlocale(LC_CTYPE, "C");
+	if (!parsed)
 		goto out;
 	if (version) {
 		printf("labmail %s\n", LABMAIL_VERSION);

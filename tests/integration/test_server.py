@@ -58,6 +58,18 @@ class StartUp(unittest.TestCase):
             self.assertIn(opt, p.stdout)
         self.assertIn("127.0.0.1:8080", p.stdout)
 
+    def test_help_speaks_the_terminals_charset(self):
+        """In a UTF-8 locale the usage line has GLib's ellipsis, not
+        the "?" that stands for it in ASCII."""
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        p = subprocess.run([labtest.LABMAIL, "--help"], capture_output=True,
+                           text=True, timeout=30, env=env)
+        self.assertIn("labmail [OPTION\u2026]", p.stdout)
+        env["LC_ALL"] = "C"
+        p = subprocess.run([labtest.LABMAIL, "--help"], capture_output=True,
+                           timeout=30, env=env)
+        self.assertIn(b"labmail [OPTION?]", p.stdout)
+
     def test_version(self):
         p = run_labmail("--version")
         self.assertEqual(p.returncode, 0)
