@@ -375,13 +375,14 @@ set_tls_vars(struct tmpl_vars *vars, const struct smtp_outcome *o)
 		/* Encrypted to whoever answered: say so where it shows. */
 		if (o->tls_untrusted != NULL)
 			tmpl_setf(vars, "tls_warning", "Warning: the server's "
-			    "certificate did not check out: %s. The mail went "
-			    "encrypted all the same (--smtp-tls=auto), but a "
-			    "man in the middle could have read and changed "
-			    "it. To trust a lab server's self-signed "
-			    "certificate, give it with --smtp-ca and reach "
-			    "the server by a name that the certificate "
-			    "holds.", o->tls_untrusted);
+			    "certificate did not check out, so a man in the "
+			    "middle could have read and changed this mail, "
+			    "which went encrypted all the same "
+			    "(--smtp-tls=auto). Why: \"%s\". To trust a lab "
+			    "server's self-signed certificate, whoever runs "
+			    "labmail gives it with --smtp-ca, and --smtp names "
+			    "the server as the certificate does.",
+			    o->tls_untrusted);
 		else
 			tmpl_set(vars, "tls_warning", "Warning: the server's "
 			    "certificate was not checked (--smtp-insecure), "

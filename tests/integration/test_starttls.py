@@ -250,10 +250,12 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assert_tls_dialogue(r.text, UNTRUSTED)
         self.assertRegex(r.text, r'<p class="warning" id="tls-warning">'
                          r"Warning: the server&#39;s certificate did not "
-                         r"check out: The certificate is NOT trusted\. The "
-                         r"certificate issuer is unknown\. The mail went "
-                         r"encrypted all the same")
-        self.assertIn("give it with --smtp-ca", text)
+                         r"check out, so a man in the middle could have "
+                         r"read and changed this mail, which went "
+                         r"encrypted all the same \(--smtp-tls=auto\)\. "
+                         r"Why: &quot;The certificate is NOT trusted\. The "
+                         r"certificate issuer is unknown&quot;\.")
+        self.assertIn("gives it with --smtp-ca", text)
         self.assertNotIn("The server's certificate was verified", text)
         self.assert_received_with_tls(u.wait_mail())
 
@@ -266,7 +268,7 @@ class StartTlsToPostfix(unittest.TestCase):
         self.assertEqual(r.status, 200, text)
         self.assertIn("Mail queued", text)
         self.assert_tls_dialogue(r.text, NO_TRUST)
-        self.assertIn("did not check out: no trusted certificates to "
+        self.assertIn("Why: \"no trusted certificates to "
                       "check it against (cannot load the system's "
                       "trusted certificates", text)
         self.assert_received_with_tls(u.wait_mail())
