@@ -115,18 +115,19 @@ has_control(const char *s, gsize len)
 	return FALSE;
 }
 
-/* TRUE if s holds the "=?" that opens an RFC 2047 encoded word, also
- * as "=\?" in a quoted string, where the backslash only quotes the
- * "?" and GMime decodes the word all the same. */
+/* TRUE if s holds the "=?" that opens an RFC 2047 encoded word; in an
+ * address field (quoted), also as "=\?" in a quoted string, where the
+ * backslash only quotes the "?" and GMime decodes the word all the
+ * same.  A subject has no quoting: its "=\?" is text. */
 static gboolean
-has_encoded_word(const char *s, gsize len)
+has_encoded_word(const char *s, gsize len, gboolean quoted)
 {
 	gsize	 i, j;
 
 	for (i = 0; i < len; i++) {
 		if (s[i] != '=')
 			continue;
-		for (j = i + 1; j < len && s[j] == '\\'; j++)
+		for (j = i + 1; quoted && j < len && s[j] == '\\'; j++)
 			;
 		if (j < len && s[j] == '?')
 			return TRUE;
@@ -159,7 +160,7 @@ check_text(enum compose_field field, const char *s, gsize len)
 		return MSG_CONTROL;
 	if (len > COMPOSE_LINE_FIELD_MAX)
 		return MSG_TOO_LONG;
-	if (has_encoded_word(s, len))
+	if (has_encoded_word(s, len, field != COMPOSE_SUBJECT))
 		return MSG_ENCODED;
 	return NULL;
 }
@@ -194,7 +195,8 @@ local_part_ok(const char *s, gsize len)
 /*
  * One label of a host name: letters, digits, inner hyphens, or UTF-8.
  * An ASCII label, the A-label of an IDN included, has at most 63
- * octets (RFC 1035 2.3.4); a UTF-8 one is checked in its A-label form.
+ * octets (RFC 1035 2.3.4); a UTF-8 one must have an A-label form,
+ * which only_mailbox() checks.
  */
 static gboolean
 label_ok(const char *s, gsize len)
@@ -359,7 +361,7 @@ only_mailbox(InternetAddressList *list, InternetAddress **mailbox)
 {
 	InternetAddress		*ia;
 	InternetAddressMailbox	*box;
-	const char		*name;
+	const char		*name, *idn;
 	enum item_fault		 fault;
 
 	if (list == NULL || internet_address_list_length(list) != 1)
@@ -372,8 +374,13 @@ only_mailbox(InternetAddressList *list, InternetAddress **mailbox)
 	 * mapping turns full-width "＞", "＝" or an ideographic space in a
 	 * domain into ASCII ones, which would add parameters to MAIL FROM
 	 * or RCPT TO.  Check it as strictly as the address typed. */
+	idn = internet_address_mailbox_get_idn_addr(box);
 	fault = MAX(addr_spec_fault(internet_address_mailbox_get_addr(box)),
-	    addr_spec_fault(internet_address_mailbox_get_idn_addr(box)));
+	    addr_spec_fault(idn));
+	/* GMime leaves a domain that IDNA cannot convert (a label whose
+	 * A-label would pass 63 octets, say) as it was typed. */
+	if (fault == ITEM_OK && !g_str_is_ascii(strrchr(idn, '@')))
+		fault = ITEM_BAD;
 	/* GMime unquotes the name: nothing it yields may be a control. */
 	name = internet_address_get_name(ia);
 	if (name != NULL && has_control(name, strlen(name)))

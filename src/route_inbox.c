@@ -583,9 +583,11 @@ no_such_message(const struct app *app, const struct http_request *req,
 {
 	char	*text;
 
-	text = g_strdup_printf("Your mailbox has no message with this "
-	    "number: it holds %u, numbered from 1, the oldest. Deleting a "
-	    "message (with mail, say) renumbers the ones after it.", count);
+	text = count == 0 ? g_strdup("There is no such message: your "
+	    "mailbox is empty.") : g_strdup_printf("There is no such "
+	    "message: your mailbox holds %u, numbered from 1, the oldest. "
+	    "Deleting a message (with mail, say) renumbers the ones after "
+	    "it.", count);
 	spool_trouble(app, req, resp, 404, text);
 	g_free(text);
 }

@@ -479,15 +479,16 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 	case SMTP_UNSUPPORTED:
 		tmpl_set(vars, "explain", "An address has letters beyond "
 		    "ASCII before its @, which needs the SMTPUTF8 extension "
-		    "(RFC 6531); the server's reply to EHLO does not offer it. "
-		    "Nothing was sent.");
+		    "(RFC 6531), and the server does not offer it. Nothing was "
+		    "sent.");
 		break;
 	case SMTP_PROTOCOL:
 		tmpl_setf(vars, "explain", "The server answered with something "
 		    "that is not an SMTP reply, or out of turn (the dialogue's "
 		    "last notes say what), so labmail stopped. Is %s port %s "
-		    "an SMTP server? %s", c->smtp_host, c->smtp_port,
-		    after_cut(o));
+		    "an SMTP server?%s%s", c->smtp_host, c->smtp_port,
+		    message_written(o) ? " " : "",
+		    message_written(o) ? after_cut(o) : "");
 		break;
 	default:
 		break;
@@ -606,7 +607,8 @@ log_outcome(const struct config *c, const struct http_request *req,
 	    c->smtp_host, c->smtp_port, smtp_status_str(o->status), code,
 	    o->queue_id != NULL ? ", queued as " : "",
 	    o->queue_id != NULL ? o->queue_id : "",
-	    o->refused->len > 0 ? ", some recipients refused" : "");
+	    o->refused->len == 0 ? "" : o->n_accepted > 0 ?
+	    ", some recipients refused" : ", every recipient refused");
 }
 
 /* Run the whole dialogue; the page shows it, whatever the outcome, with

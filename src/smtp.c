@@ -518,12 +518,12 @@ line_read(struct smtp_session *s, GString *line, gint64 deadline,
 /* Put a server line into the transcript while the session's budget
  * for them lasts (SMTP_TRANSCRIPT_SERVER_MAX); FALSE once it is spent. */
 static gboolean
-server_line_add(struct smtp_session *s, const GString *line)
+server_line_add(struct smtp_session *s, const char *line, gsize len)
 {
-	if (line->len > SMTP_TRANSCRIPT_SERVER_MAX - s->server_shown)
+	if (len > SMTP_TRANSCRIPT_SERVER_MAX - s->server_shown)
 		return FALSE;
-	s->server_shown += line->len;
-	transcript_add(s, SMTP_LINE_SERVER, line->str, line->len);
+	s->server_shown += len;
+	transcript_add(s, SMTP_LINE_SERVER, line, len);
 	return TRUE;
 }
 
@@ -554,7 +554,7 @@ reply_read(struct smtp_session *s, guint timeout_ms)
 		}
 		if ((st = line_read(s, line, deadline, timeout_ms)) != SMTP_OK)
 			break;
-		if (!server_line_add(s, line))
+		if (!server_line_add(s, line->str, line->len))
 			hidden++;
 		/* A NUL would hide the rest of the line from the checks. */
 		if (memchr(line->str, '\0', line->len) != NULL ||
@@ -652,20 +652,24 @@ reply_expect(struct smtp_session *s, int lo, int hi)
 	return SMTP_PROTOCOL;
 }
 
-/* Show bytes the server sent, as far as our buffer has them (at most
- * INBUF_SIZE), a transcript line per line they hold. */
+/* Show bytes the server sent, as far as our buffer has them, a
+ * transcript line per line they hold: at most as many lines as a reply
+ * may have, within the transcript's budget (8 KB of bare line ends
+ * must not make 8,000 rows). */
 static void
 server_lines_add(struct smtp_session *s, const char *buf, gsize len)
 {
 	const char	*nl, *end = buf + len;
 	gsize		 n;
+	guint		 lines = 0;
 
-	while (buf < end) {
+	while (buf < end && lines++ < SMTP_REPLY_LINES_MAX) {
 		nl = memchr(buf, '\n', (gsize)(end - buf));
 		n = (gsize)((nl != NULL ? nl : end) - buf);
 		if (n > 0 && buf[n - 1] == '\r')
 			n--;
-		transcript_add(s, SMTP_LINE_SERVER, buf, n);
+		if (!server_line_add(s, buf, n))
+			break;
 		buf = nl != NULL ? nl + 1 : end;
 	}
 }

@@ -429,6 +429,10 @@ class Spools(unittest.TestCase):
                       'mail181.com</code>' % self.user.name, r.text)
         self.assertRegex(r.text, r'<div hidden>\s*<p class="count">0 '
                          r'messages')
+        r = self.b.get("/inbox/1")
+        self.assertEqual(r.status, 404)
+        self.assertIn("There is no such message: your mailbox is empty.",
+                      r.text)
 
     def test_empty_spool(self):
         write_spool(self.user, b"")
@@ -489,8 +493,8 @@ class Spools(unittest.TestCase):
             self.assertEqual(self.b.get("/inbox" + bad).status, 404, bad)
         # A number the mailbox lacks is named as such, not echoed.
         r = self.b.get("/inbox/121")
-        self.assertIn("Your mailbox has no message with this number: it "
-                      "holds 120", r.text)
+        self.assertIn("There is no such message: your mailbox holds 120",
+                      r.text)
         self.assertNotIn("121", r.text)
 
     def test_hostile_mail_is_inert(self):

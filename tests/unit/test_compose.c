@@ -49,6 +49,8 @@
 #define LABEL60		S16 S16 S16 "abcdefghijkl"
 #define LABEL63		LABEL60 "xyz"
 #define DOMAIN252	LABEL63 "." LABEL63 "." LABEL63 "." LABEL60
+#define E10		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" \
+			    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 /* Full-width ">", "=", "@" and an ideographic space, which the IDNA
  * mapping turns into ASCII ">", "=", "@" and a space. */
 #define FW_GT		"\xef\xbc\x9e"
@@ -133,6 +135,9 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_FROM, LOCAL64 "x@starwars.univ", M_ADDR_LONG },
 	{ COMPOSE_FROM, "ab@" DOMAIN252, M_ADDR_LONG },	/* path: 255 */
 	{ COMPOSE_FROM, "a@" LABEL63 "x.univ", M_FROM_BAD },	/* label: 64 */
+	/* 60 "é": its A-label would be 66 octets, so IDNA cannot make it. */
+	{ COMPOSE_FROM, "a@" E10 E10 E10 E10 E10 E10 ".com", M_FROM_BAD },
+	{ COMPOSE_FROM, "a@" E10 E10 E10 ".com", NULL },	/* 30: fine */
 	{ COMPOSE_FROM, "a@[192.0.2.1]", NULL },
 	{ COMPOSE_FROM, "a@[IPv6:2001:db8::1]", NULL },
 	{ COMPOSE_FROM, "a@[1>2]", M_FROM_BAD },
@@ -225,6 +230,7 @@ static const struct field_case field_cases[] = {
 	{ COMPOSE_SUBJECT, "=? is not ?= an encoded word", M_ENCODED },
 	{ COMPOSE_SUBJECT, "a=?b, c?d, e?=", M_ENCODED },
 	{ COMPOSE_SUBJECT, "=?", M_ENCODED },
+	{ COMPOSE_SUBJECT, "a regex: a=\\?b", NULL },	/* no quoting here */
 	{ COMPOSE_SUBJECT, "?= =? x", M_ENCODED },
 	/* GMime's own word after it would close the "=?" typed. */
 	{ COMPOSE_SUBJECT, "=?iso-8859-1?q?a=0D=0ABcc:_x@evil.example "

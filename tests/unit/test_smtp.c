@@ -983,6 +983,36 @@ test_session_reply_before_message(void **state)
 	fake_free(f);
 }
 
+/* Bytes out of turn are shown within bounds: 4,000 bare line ends do
+ * not make 4,000 rows. */
+static void
+test_session_out_of_turn_bounded(void **state)
+{
+	static char		 flood[4096];
+	struct fake_step	 script[] = {
+		GREET, EHLO_POSTFIX,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, flood, 0 },
+		{ F_RECV, NULL, 0 }, { F_END, NULL, 0 }
+	};
+	struct fake		*f;
+	struct smtp_session	*s;
+	enum smtp_status	 ost, sst;
+
+	(void)state;
+	memset(flood, '\n', sizeof(flood) - 1);
+	memcpy(flood, "354 go\r\n250 ok\r\n", 16);
+	f = fake_start(script);
+	s = run(f, &env_root, lab_msg, PATIENT_MS, &ost, &sst);
+	assert_int_equal(sst, SMTP_PROTOCOL);
+	assert_true(has_line(s, SMTP_LINE_SERVER, "250 ok"));
+	assert_true(smtp_session_outcome(s)->transcript->len <
+	    30 + SMTP_REPLY_LINES_MAX);
+	smtp_session_free(s);
+	fake_free(f);
+}
+
 /* Every recipient refused: no DATA, refused, then QUIT. */
 static void
 test_session_rcpt_all_refused(void **state)
@@ -2442,6 +2472,7 @@ main(void)
 		cmocka_unit_test(test_session_greet421),
 		cmocka_unit_test(test_session_rcpt421),
 		cmocka_unit_test(test_session_reply_before_message),
+		cmocka_unit_test(test_session_out_of_turn_bounded),
 		cmocka_unit_test(test_session_rcpt_one_refused),
 		cmocka_unit_test(test_session_rcpt_all_refused),
 		cmocka_unit_test(test_session_data552),
