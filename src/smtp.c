@@ -1464,6 +1464,32 @@ transcript_body(struct smtp_session *s, const GString *wire)
 		    n - SMTP_TRANSCRIPT_DATA_LINES);
 }
 
+/*
+ * A server may refuse a message midway, say why and hang up before the
+ * rest of it is written.  Its reply then waits in our socket, unread:
+ * take it, without waiting, so that the page shows the server's own
+ * words rather than only "connection lost".  In clear only: a TLS
+ * session that broke cannot be read from.
+ */
+static enum smtp_status
+refused_midway(struct smtp_session *s, enum smtp_status st)
+{
+	char	 byte;
+
+	if (st != SMTP_CONN_FAILED || s->conn.tls != NULL ||
+	    (s->conn.inlen == 0 && recv(s->conn.fd, &byte, 1,
+	    MSG_PEEK | MSG_DONTWAIT) != 1))
+		return st;
+	if (reply_read(s, 0) != SMTP_OK)
+		return st;
+	reply_keep(s);
+	s->in_txn = FALSE;
+	conn_close(&s->conn);
+	state_set(s, ST_CLOSED);
+	/* A "250" to half a message would be no success. */
+	return s->rcode >= 400 ? SMTP_REFUSED : st;
+}
+
 /* DATA, the message, and the final reply. */
 static enum smtp_status
 send_data(struct smtp_session *s, const GString *wire)
@@ -1481,7 +1507,7 @@ send_data(struct smtp_session *s, const GString *wire)
 	reply_forget(s);
 	transcript_body(s, wire);
 	if ((st = wire_write(s, wire->str, wire->len, s->data_ms)) != SMTP_OK)
-		return st;
+		return refused_midway(s, st);
 	/* Shown once written: the transcript must not claim an end of
 	 * data that never reached the server. */
 	transcript_add(s, SMTP_LINE_CLIENT, ".", 1);
