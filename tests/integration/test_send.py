@@ -364,7 +364,7 @@ class FaultyServers(unittest.TestCase):
         self.assertIn("<code>HELO [127.0.0.1]</code>", r.text)
         # The dialogue's times say their zone: the reader's may differ.
         zone = time.strftime("%Z", time.localtime())
-        self.assertIn("<th>time (%s)</th>" % zone, r.text)
+        self.assertIn("<th>Time (%s)</th>" % zone, r.text)
 
     def test_first_value_of_a_field_wins(self):
         # Repeated fields are not glued together (libmicrohttpd's post
