@@ -678,12 +678,18 @@ route_send_post(const struct app *app, const struct http_request *req,
 	struct tmpl_vars	*vars;
 	char			*user;
 
-	if (!sender_allowed(app, req, resp, &user))
-		return;
-	g_free(user);
 	vars = tmpl_vars_new();
 	read_form(req, &f);
-	if (!csrf_check(req)) {
+	if ((user = app_user(app, req, resp)) == NULL &&
+	    app->cfg->send_requires_login) {
+		/* A session that ended while the user typed: keep the text
+		 * for a send once logged in (in another tab, say). */
+		tmpl_set(vars, "notice", "Sending needs a login, and you are "
+		    "not logged in (or your session has ended), so nothing was "
+		    "sent. Log in from the Login page, in another tab to keep "
+		    "this text, then send again.");
+		send_page(app, req, resp, 401, &f, NULL, vars);
+	} else if (!csrf_check(req)) {
 		tmpl_set(vars, "notice", "This form had expired or did not "
 		    "come from this page, so nothing was sent. Check it and "
 		    "send it again.");
@@ -702,4 +708,5 @@ route_send_post(const struct app *app, const struct http_request *req,
 		deliver(app, req, resp, &f, draft);
 	compose_draft_free(draft);
 	tmpl_vars_free(vars);
+	g_free(user);
 }

@@ -751,9 +751,15 @@ class SendRequiresLogin(unittest.TestCase):
         b = labtest.Browser(lm.base)
         self.assertEqual(b.get("/send").status, 401)
         r = b.post("/send", {"from": "a@b.c", "to": "d@e.f",
-                             "csrf_token": "A" * 22},
+                             "body": "a long text typed before the "
+                             "session ended", "csrf_token": "A" * 22},
                    {"Cookie": "labmail_csrf=" + "A" * 22})
         self.assertEqual(r.status, 401)
+        # What was typed comes back, for a send once logged in.
+        self.assertIn("Sending needs a login", r.text)
+        self.assertIn('value="d@e.f"', r.text)
+        self.assertIn("a long text typed before the session ended</textarea>",
+                      r.text)
 
 
 if __name__ == "__main__":
