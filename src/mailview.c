@@ -569,6 +569,8 @@ mailview_parse(int fd, guint64 start, guint64 end, GError **err)
 	if ((date = g_mime_message_get_date(msg)) != NULL)
 		mv->date_unix = g_date_time_to_unix(date);
 	mv->message_id = clean_header_line(g_mime_message_get_message_id(msg));
+	mv->return_path = clean_header_line(g_mime_object_get_header(obj,
+	    "Return-Path"));
 	mv->received = received_chain(obj);
 
 	leaves = message_leaves(msg);
@@ -592,6 +594,7 @@ mailview_free(struct mailview *mv)
 	g_free(mv->subject);
 	g_free(mv->date);
 	g_free(mv->message_id);
+	g_free(mv->return_path);
 	if (mv->received != NULL)
 		g_ptr_array_free(mv->received, TRUE);
 	if (mv->parts != NULL)

@@ -441,6 +441,8 @@ show_message(const struct app *app, const struct http_request *req,
 	tmpl_set(vars, "subject", *mv->subject ? mv->subject :
 	    "(no subject)");
 	tmpl_set(vars, "date", mv->date);
+	tmpl_set(vars, "return_path", mv->return_path);
+	tmpl_set(vars, "has_return_path", mv->return_path ? "" : "hidden");
 	received = render_received(mv);
 	tmpl_set(vars, "has_received", mv->received->len > 0 ? "" :
 	    "hidden");

@@ -171,6 +171,7 @@ check_view(const struct mailview *mv)
 	check_header(mv->subject, FALSE);
 	check_header(mv->date, FALSE);
 	check_header(mv->message_id, TRUE);
+	check_header(mv->return_path, TRUE);
 	g_assert_nonnull(mv->received);
 	for (i = 0; i < mv->received->len; i++)
 		check_header(mv->received->pdata[i], FALSE);
@@ -194,6 +195,7 @@ assert_same_view(const struct mailview *a, const struct mailview *b)
 	g_assert_cmpstr(a->date, ==, b->date);
 	g_assert_cmpint(a->date_unix, ==, b->date_unix);
 	g_assert_cmpstr(a->message_id, ==, b->message_id);
+	g_assert_cmpstr(a->return_path, ==, b->return_path);
 	g_assert_cmpuint(a->received->len, ==, b->received->len);
 	for (i = 0; i < a->received->len; i++)
 		g_assert_cmpstr(a->received->pdata[i], ==,

@@ -685,6 +685,9 @@ class PostfixToInbox(unittest.TestCase):
         m = b.get("/inbox/1").text
         self.assertIn(qid, m)                  # in the Received chain
         self.assertIn("darth@starwars.univ", m)
+        # Postfix's local(8) wrote the envelope sender as Return-Path.
+        self.assertIn('Envelope sender</dt><dd ><code>&lt;darth@starwars.'
+                      'univ&gt;</code>', m)
 
 
     def test_every_sender_postfix_takes_starts_a_message(self):

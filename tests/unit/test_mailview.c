@@ -146,6 +146,8 @@ dump(const struct mailview *mv)
 	    mv->date_unix);
 	g_string_append_printf(out, "message_id: %s\n",
 	    mv->message_id ? mv->message_id : "(none)");
+	g_string_append_printf(out, "return_path: %s\n",
+	    mv->return_path ? mv->return_path : "(none)");
 	for (i = 0; i < mv->received->len; i++)
 		g_string_append_printf(out, "received: %s\n",
 		    (char *)mv->received->pdata[i]);
@@ -199,6 +201,7 @@ check_invariants(const struct mailview *mv, int fd, guint64 start,
 	assert_clean("subject", mv->subject, FALSE);
 	assert_clean("date", mv->date, FALSE);
 	assert_clean("message_id", mv->message_id, FALSE);
+	assert_clean("return_path", mv->return_path, FALSE);
 	for (i = 0; i < mv->received->len; i++) {
 		assert_clean("received", mv->received->pdata[i], FALSE);
 		assert_null(strpbrk(mv->received->pdata[i], "\t\r\n"));
