@@ -515,12 +515,16 @@ address_list(InternetAddressList *list)
 	return clean;
 }
 
-/* Every Received header, in the order written (newest first). */
+/*
+ * Every header called name, as written (not RFC 2047 decoded: these are
+ * trace fields, and "=?...?=" in an address is part of it), cleaned, in
+ * the order written: for Received, newest first.
+ */
 static GPtrArray *
-received_chain(GMimeObject *obj)
+raw_headers(GMimeObject *obj, const char *name)
 {
 	GMimeHeaderList	*hl = g_mime_object_get_header_list(obj);
-	GPtrArray	*chain = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray	*found = g_ptr_array_new_with_free_func(g_free);
 	GMimeHeader	*h;
 	const char	*raw;
 	int		 i, n;
@@ -528,14 +532,27 @@ received_chain(GMimeObject *obj)
 	n = hl == NULL ? 0 : g_mime_header_list_get_count(hl);
 	for (i = 0; i < n; i++) {
 		h = g_mime_header_list_get_header_at(hl, i);
-		if (g_ascii_strcasecmp(g_mime_header_get_name(h),
-		    "Received") != 0)
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
 			continue;
 		if ((raw = g_mime_header_get_raw_value(h)) == NULL)
 			raw = "";
-		g_ptr_array_add(chain, clean_header_line(raw));
+		g_ptr_array_add(found, clean_header_line(raw));
 	}
-	return chain;
+	return found;
+}
+
+/* The first Return-Path as written (the one the delivery added), or
+ * NULL if there is none or it is empty. */
+static char *
+return_path(GMimeObject *obj)
+{
+	GPtrArray	*all = raw_headers(obj, "Return-Path");
+	char		*first = NULL;
+
+	if (all->len > 0 && *(char *)all->pdata[0] != '\0')
+		first = g_strdup(all->pdata[0]);
+	g_ptr_array_free(all, TRUE);
+	return first;
 }
 
 /* Parse the message in [start, end) of fd into a view (see mailview.h). */
@@ -569,9 +586,8 @@ mailview_parse(int fd, guint64 start, guint64 end, GError **err)
 	if ((date = g_mime_message_get_date(msg)) != NULL)
 		mv->date_unix = g_date_time_to_unix(date);
 	mv->message_id = clean_header_line(g_mime_message_get_message_id(msg));
-	mv->return_path = clean_header_line(g_mime_object_get_header(obj,
-	    "Return-Path"));
-	mv->received = received_chain(obj);
+	mv->return_path = return_path(obj);
+	mv->received = raw_headers(obj, "Received");
 
 	leaves = message_leaves(msg);
 	mv->parts = g_ptr_array_new_with_free_func(part_free);

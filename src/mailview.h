@@ -71,10 +71,11 @@ struct mailview {
 					 * (unfolded); "" if absent */
 	gint64		 date_unix;	/* parsed, 0 if unparsable */
 	char		*message_id;	/* without <>; NULL if absent */
-	char		*return_path;	/* the Return-Path header as written,
-					 * the envelope sender (MAIL FROM)
-					 * that the delivery recorded; NULL
-					 * if absent */
+	char		*return_path;	/* the first Return-Path header as
+					 * written (not decoded), the
+					 * envelope sender (MAIL FROM) that
+					 * the delivery recorded; NULL if
+					 * absent or empty */
 	GPtrArray	*received;	/* char *, each Received header
 					 * unfolded, top (newest) first */
 	GPtrArray	*parts;		/* struct mailview_part *, leaves */

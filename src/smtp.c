@@ -1480,14 +1480,15 @@ refused_midway(struct smtp_session *s, enum smtp_status st)
 	    (s->conn.inlen == 0 && recv(s->conn.fd, &byte, 1,
 	    MSG_PEEK | MSG_DONTWAIT) != 1))
 		return st;
-	if (reply_read(s, 0) != SMTP_OK)
+	/* Only a refusal: a "250" to half a message is no success, and
+	 * must not pass for the outcome's reply either. */
+	if (reply_read(s, 0) != SMTP_OK || s->rcode < 400)
 		return st;
 	reply_keep(s);
 	s->in_txn = FALSE;
 	conn_close(&s->conn);
 	state_set(s, ST_CLOSED);
-	/* A "250" to half a message would be no success. */
-	return s->rcode >= 400 ? SMTP_REFUSED : st;
+	return SMTP_REFUSED;
 }
 
 /* DATA, the message, and the final reply. */

@@ -1052,6 +1052,7 @@ main(void)
 		GOLDEN("received"),
 		GOLDEN("nested"),
 		GOLDEN("empty-parts"),
+		GOLDEN("return-path"),
 		cmocka_unit_test(test_golden_facts),
 		cmocka_unit_test(test_attacker),
 		cmocka_unit_test(test_subjects),

@@ -1696,6 +1696,40 @@ test_session_refused_midway(void **state)
 	g_string_free(msg, TRUE);
 }
 
+/* ... but a "250" there is not taken, not even as the last reply. */
+static void
+test_session_accepted_midway_is_no_reply(void **state)
+{
+	static const struct fake_step script[] = {
+		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
+		{ F_READ_SOME, NULL, 0 },
+		{ F_SEND, "250 2.0.0 Ok: queued as EARLY\r\n", 0 },
+		{ F_END, NULL, 0 }
+	};
+	const struct smtp_outcome *o;
+	struct fake		*f = fake_start(script);
+	struct smtp_session	*s;
+	enum smtp_status	 ost, sst;
+	GString			*msg = g_string_new(NULL);
+
+	(void)state;
+	while (msg->len < 64 << 20)
+		g_string_append(msg, "a line of the message, again and "
+		    "again and again\n");
+	s = run(f, &env_root, msg->str, PATIENT_MS, &ost, &sst);
+	o = smtp_session_outcome(s);
+	assert_int_equal(sst, SMTP_CONN_FAILED);
+	assert_int_equal(o->code, 0);
+	assert_null(o->reply);
+	assert_null(o->queue_id);
+	smtp_session_free(s);
+	fake_free(f);
+	g_string_free(msg, TRUE);
+}
+
 /* A second send after every recipient was refused starts with RSET. */
 static void
 test_session_rset(void **state)
@@ -2529,6 +2563,7 @@ main(void)
 		cmocka_unit_test(test_session_long_message),
 		cmocka_unit_test(test_session_data_cut_has_no_dot),
 		cmocka_unit_test(test_session_refused_midway),
+		cmocka_unit_test(test_session_accepted_midway_is_no_reply),
 		cmocka_unit_test(test_session_rset),
 		cmocka_unit_test(test_session_ipv6),
 		cmocka_unit_test(test_tls_ok),
