@@ -1626,108 +1626,91 @@ test_session_long_message(void **state)
 	g_string_free(msg, TRUE);
 }
 
-/* A message that could not be written whole is not shown as ended:
- * the transcript holds no "." when the server stopped reading. */
+/*
+ * Send a message larger than the socket buffers of both ends take to a
+ * server that answers DATA, reads a little of the message, sends last
+ * (unless NULL) and hangs up: the write of the message fails.
+ */
+static struct smtp_session *
+run_cut_midway(const char *last, guint timeout_ms, enum smtp_status *sst)
+{
+	const struct fake_step	 script[] = {
+		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, OK_250,
+		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
+		{ F_READ_SOME, NULL, 0 },
+		{ last != NULL ? F_SEND : F_END, last, 0 },
+		{ F_END, NULL, 0 }
+	};
+	struct fake		*f = fake_start(script);
+	struct smtp_session	*s;
+	enum smtp_status	 ost;
+	GString			*msg = g_string_new(NULL);
+
+	while (msg->len < 64 << 20)
+		g_string_append(msg, "a line of the message, again and "
+		    "again and again\n");
+	s = run(f, &env_root, msg->str, timeout_ms, &ost, sst);
+	assert_int_equal(ost, SMTP_OK);
+	assert_true(has_line(s, SMTP_LINE_CLIENT, "DATA"));
+	/* The message was not written whole: no "." claims it was. */
+	assert_false(has_line(s, SMTP_LINE_CLIENT, "."));
+	fake_free(f);
+	g_string_free(msg, TRUE);
+	return s;
+}
+
+/* A server that stops reading: lost or timed out, without a ".". */
 static void
 test_session_data_cut_has_no_dot(void **state)
 {
-	static const struct fake_step script[] = {
-		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_READ_SOME, NULL, 0 },
-		{ F_END, NULL, 0 }
-	};
-	struct fake		*f = fake_start(script);
 	struct smtp_session	*s;
-	enum smtp_status	 ost, sst;
-	GString			*msg = g_string_new(NULL);
+	enum smtp_status	 sst;
 
 	(void)state;
-	/* More than the socket buffers of both ends take. */
-	while (msg->len < 64 << 20)
-		g_string_append(msg, "a line of the message, again and "
-		    "again and again\n");
-	s = run(f, &env_root, msg->str, QUICK_MS, &ost, &sst);
-	assert_int_equal(ost, SMTP_OK);
+	s = run_cut_midway(NULL, QUICK_MS, &sst);
 	assert_true(sst == SMTP_CONN_FAILED || sst == SMTP_TIMEOUT);
-	assert_true(has_line(s, SMTP_LINE_CLIENT, "DATA"));
-	assert_false(has_line(s, SMTP_LINE_CLIENT, "."));
 	smtp_session_free(s);
-	fake_free(f);
-	g_string_free(msg, TRUE);
 }
 
 /* A server that refuses midway and hangs up: its reply, read from the
- * socket after the write failed, is the outcome. */
+ * socket after the write failed, is the outcome; no QUIT follows. */
 static void
 test_session_refused_midway(void **state)
 {
-	static const struct fake_step script[] = {
-		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_READ_SOME, NULL, 0 },
-		{ F_SEND, "554 5.3.4 refused midway\r\n", 0 },
-		{ F_END, NULL, 0 }
-	};
 	const struct smtp_outcome *o;
-	struct fake		*f = fake_start(script);
 	struct smtp_session	*s;
-	enum smtp_status	 ost, sst;
-	GString			*msg = g_string_new(NULL);
+	enum smtp_status	 sst;
 
 	(void)state;
-	while (msg->len < 64 << 20)
-		g_string_append(msg, "a line of the message, again and "
-		    "again and again\n");
-	s = run(f, &env_root, msg->str, PATIENT_MS, &ost, &sst);
+	s = run_cut_midway("554 5.3.4 refused midway\r\n", PATIENT_MS, &sst);
 	o = smtp_session_outcome(s);
 	assert_int_equal(sst, SMTP_REFUSED);
 	assert_int_equal(o->code, 554);
 	assert_string_equal(o->reply, "554 5.3.4 refused midway");
 	assert_true(has_line(s, SMTP_LINE_SERVER, "554 5.3.4 refused midway"));
-	assert_false(has_line(s, SMTP_LINE_CLIENT, "."));
 	assert_false(has_line(s, SMTP_LINE_CLIENT, "QUIT"));
 	smtp_session_free(s);
-	fake_free(f);
-	g_string_free(msg, TRUE);
 }
 
 /* ... but a "250" there is not taken, not even as the last reply. */
 static void
 test_session_accepted_midway_is_no_reply(void **state)
 {
-	static const struct fake_step script[] = {
-		GREET, { F_RECV, NULL, 0 }, { F_SEND, "250 fake\r\n", 0 },
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, OK_250,
-		{ F_RECV, NULL, 0 }, { F_SEND, "354 go\r\n", 0 },
-		{ F_READ_SOME, NULL, 0 },
-		{ F_SEND, "250 2.0.0 Ok: queued as EARLY\r\n", 0 },
-		{ F_END, NULL, 0 }
-	};
 	const struct smtp_outcome *o;
-	struct fake		*f = fake_start(script);
 	struct smtp_session	*s;
-	enum smtp_status	 ost, sst;
-	GString			*msg = g_string_new(NULL);
+	enum smtp_status	 sst;
 
 	(void)state;
-	while (msg->len < 64 << 20)
-		g_string_append(msg, "a line of the message, again and "
-		    "again and again\n");
-	s = run(f, &env_root, msg->str, PATIENT_MS, &ost, &sst);
+	s = run_cut_midway("250 2.0.0 Ok: queued as EARLY\r\n", PATIENT_MS,
+	    &sst);
 	o = smtp_session_outcome(s);
 	assert_int_equal(sst, SMTP_CONN_FAILED);
 	assert_int_equal(o->code, 0);
 	assert_null(o->reply);
 	assert_null(o->queue_id);
 	smtp_session_free(s);
-	fake_free(f);
-	g_string_free(msg, TRUE);
 }
 
 /* A second send after every recipient was refused starts with RSET. */
