@@ -133,6 +133,7 @@ class Labmail:
     def __init__(self, *args, smtp_port=None, wrapper=(), timeout=15.0,
                  state_dir=None):
         self.port = free_port()
+        self.smtp_port = smtp_port
         # The session key lives here; share it to keep sessions valid
         # across restarts.
         self.own_state = state_dir is None

@@ -183,13 +183,19 @@ class SmtpSinkDelivery(unittest.TestCase):
 class FaultyServers(unittest.TestCase):
     """Each way a server can fail gets its status and a clear page."""
 
-    def send_to(self, mode, *labmail_args, **fields):
+    def serve(self, mode, *labmail_args):
+        """A fault server in mode, saving what it receives, and a
+        labmail sending to it: (labmail, the folder of saved mails)."""
         saved = tempfile.mkdtemp(prefix="labmail-fault-")
         self.addCleanup(shutil.rmtree, saved)
         server = labtest.FaultSMTP(mode, save_dir=saved)
         self.addCleanup(server.stop)
         lm = labtest.Labmail(*labmail_args, smtp_port=server.port)
         self.addCleanup(lm.cleanup)
+        return lm, saved
+
+    def send_to(self, mode, *labmail_args, **fields):
+        lm, saved = self.serve(mode, *labmail_args)
         b = labtest.Browser(lm.base)
         r = b.post("/send", form(b.csrf(), **fields))
         return r, saved
@@ -246,15 +252,12 @@ class FaultyServers(unittest.TestCase):
     def test_outcome_is_logged(self):
         """The log says how each send ended, with the server's last
         word: the access log's 502 alone does not tell a teacher why."""
-        server = labtest.FaultSMTP("rcpt550")
-        self.addCleanup(server.stop)
-        lm = labtest.Labmail(smtp_port=server.port)
-        self.addCleanup(lm.cleanup)
+        lm, _ = self.serve("rcpt550")
         b = labtest.Browser(lm.base)
         self.assertEqual(b.post("/send", form(b.csrf())).status, 502)
         self.assertIn("send from 127.0.0.1 to 127.0.0.1 port %d: refused, "
                       "last reply 550, every recipient refused"
-                      % server.port, lm.output())
+                      % lm.smtp_port, lm.output())
         # Nothing of the form, not even as the server quotes it.
         self.assertNotIn("root@mail181.com", lm.output())
         self.assertNotIn("TP SMTP", lm.output())
@@ -369,12 +372,7 @@ class FaultyServers(unittest.TestCase):
     def test_first_value_of_a_field_wins(self):
         # Repeated fields are not glued together (libmicrohttpd's post
         # processor gave to "a@b.cx@y.z" here): the first one is sent.
-        saved = tempfile.mkdtemp(prefix="labmail-fault-")
-        self.addCleanup(shutil.rmtree, saved)
-        server = labtest.FaultSMTP("ok", save_dir=saved)
-        self.addCleanup(server.stop)
-        lm = labtest.Labmail(smtp_port=server.port)
-        self.addCleanup(lm.cleanup)
+        lm, saved = self.serve("ok")
         b = labtest.Browser(lm.base)
         data = ("from=darth%40starwars.univ&to=root%40mail181.com"
                 "&to=second%40mail181.com&subject=one&subject=two&body=x"
