@@ -407,15 +407,24 @@ refused_all(const struct smtp_outcome *o)
 	return o->code == last->code && g_strcmp0(o->reply, last->reply) == 0;
 }
 
+#define MAY_HAVE_GONE	"The server had the whole message: it may have " \
+			    "been delivered all the same, so look in the " \
+			    "recipient's mailbox before sending it again."
+
 /* What became of the mail when the dialogue stopped short. */
 static const char *
 after_cut(const struct smtp_outcome *o)
 {
-	return message_written(o) ? "The server had the whole message: it "
-	    "may have been delivered all the same, so look in the "
-	    "recipient's mailbox before sending it again." :
-	    "The server never had the whole message, so it delivers "
-	    "nothing: send it again.";
+	return message_written(o) ? MAY_HAVE_GONE : "The server never had "
+	    "the whole message, so it delivers nothing: send it again.";
+}
+
+/* " " MAY_HAVE_GONE when the whole message was written, else "": for
+ * endings where a message not written goes without saying. */
+static const char *
+if_written(const struct smtp_outcome *o)
+{
+	return message_written(o) ? " " MAY_HAVE_GONE : "";
 }
 
 /* What the outcome means, in plain words, with what to check in the lab
@@ -467,9 +476,8 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 		    "the time allowed (--smtp-connect-timeout, --smtp-timeout"
 		    ", --smtp-data-timeout), so the mail was not confirmed. "
 		    "The machine may be down or busy, or a firewall may drop "
-		    "the packets on the way.%s%s", c->smtp_host, c->smtp_port,
-		    message_written(o) ? " " : "",
-		    message_written(o) ? after_cut(o) : "");
+		    "the packets on the way.%s", c->smtp_host, c->smtp_port,
+		    if_written(o));
 		break;
 	case SMTP_TOO_BIG:
 		tmpl_set(vars, "explain", "The server's reply to EHLO gives "
@@ -486,9 +494,8 @@ set_explain(struct tmpl_vars *vars, const struct smtp_outcome *o,
 		tmpl_setf(vars, "explain", "The server answered with something "
 		    "that is not an SMTP reply, or out of turn (the dialogue's "
 		    "last notes say what), so labmail stopped. Is %s port %s "
-		    "an SMTP server?%s%s", c->smtp_host, c->smtp_port,
-		    message_written(o) ? " " : "",
-		    message_written(o) ? after_cut(o) : "");
+		    "an SMTP server?%s", c->smtp_host, c->smtp_port,
+		    if_written(o));
 		break;
 	default:
 		break;
