@@ -486,18 +486,14 @@ check_list(const struct compose_form *form, enum compose_field field,
 {
 	const char	*s;
 	gsize		 len;
+	enum item_fault	 fault;
 
 	s = form_text(form, field, &len);
-	switch (parse_mailboxes(s, len, list, n, bad)) {
-	case ITEM_OK:
+	if ((fault = parse_mailboxes(s, len, list, n, bad)) == ITEM_OK)
 		return NULL;
-	case ITEM_TOO_LONG:
-		*n = 0;
-		return MSG_ADDR_LONG;
-	case ITEM_BAD:
-		break;
-	}
 	*n = 0;
+	if (fault == ITEM_TOO_LONG)
+		return MSG_ADDR_LONG;
 	return field == COMPOSE_FROM ? MSG_FROM_BAD : MSG_LIST_BAD;
 }
 
