@@ -309,19 +309,21 @@ app_icon(const struct app *app, const struct http_request *req,
 static void
 set_nav_current(struct tmpl_vars *vars, const char *path)
 {
-	static const char *const sections[] = {
-		"guide", "send", "inbox", "login",
+	static const struct {
+		const char	*prefix;	/* the section's path */
+		const char	*var;		/* in layout.html */
+	} sections[] = {
+		{ "/guide", "nav_guide" }, { "/send", "nav_send" },
+		{ "/inbox", "nav_inbox" }, { "/login", "nav_login" },
 	};
-	char	 var[32];
 	gsize	 i, len;
 
 	for (i = 0; i < G_N_ELEMENTS(sections); i++) {
-		len = strlen(sections[i]);
-		g_snprintf(var, sizeof(var), "nav_%s", sections[i]);
+		len = strlen(sections[i].prefix);
 		/* SAFE: a constant attribute. */
-		tmpl_set_html(vars, var, path[0] == '/' &&
-		    strncmp(path + 1, sections[i], len) == 0 &&
-		    (path[len + 1] == '\0' || path[len + 1] == '/') ?
+		tmpl_set_html(vars, sections[i].var,
+		    strncmp(path, sections[i].prefix, len) == 0 &&
+		    (path[len] == '\0' || path[len] == '/') ?
 		    " aria-current=\"page\"" : "");
 	}
 }
