@@ -600,15 +600,16 @@ route_inbox_item(const struct app *app, const struct http_request *req,
 {
 	char		**parts = g_strsplit(req->path + strlen("/inbox/"),
 			    "/", 5);
-	guint		  nparts = g_strv_length(parts), n;
+	guint		  nparts = g_strv_length(parts), n, count;
 	struct mailbox	  mb;
 
 	if (!mailbox_open(app, req, resp, &mb)) {
 		g_strfreev(parts);
 		return;
 	}
-	if (!parse_number(parts[0], mailbox_count(&mb), &n))
-		no_such_message(app, req, resp, mailbox_count(&mb));
+	count = mailbox_count(&mb);
+	if (!parse_number(parts[0], count, &n))
+		no_such_message(app, req, resp, count);
 	else if (nparts == 1)
 		show_message(app, req, resp, &mb, n);
 	else if (nparts == 2 && strcmp(parts[1], "raw") == 0)
