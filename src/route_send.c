@@ -147,21 +147,14 @@ send_page(const struct app *app, const struct http_request *req,
 	g_free(token);
 }
 
-/*
- * The logged-in user, if any; FALSE (and the login form as the answer)
- * when sending needs a login and there is none.
- */
+/* TRUE if sending needs a login (--send-requires-login) and req has
+ * none; *user gets the logged-in user, if any (the caller frees it). */
 static gboolean
-sender_allowed(const struct app *app, const struct http_request *req,
+login_missing(const struct app *app, const struct http_request *req,
     struct http_response *resp, char **user)
 {
 	*user = app_user(app, req, resp);
-	if (*user == NULL && app->cfg->send_requires_login) {
-		route_login_page(app, req, resp, 401,
-		    "Log in to send mail from here.");
-		return FALSE;
-	}
-	return TRUE;
+	return *user == NULL && app->cfg->send_requires_login;
 }
 
 void
@@ -173,8 +166,11 @@ route_send_form(const struct app *app, const struct http_request *req,
 	struct tmpl_vars	*vars;
 	char			*user, *from = NULL;
 
-	if (!sender_allowed(app, req, resp, &user))
+	if (login_missing(app, req, resp, &user)) {
+		route_login_page(app, req, resp, 401,
+		    "Log in to send mail from here.");
 		return;
+	}
 	/* Logged in: propose the user's own address, still editable. */
 	if (user != NULL)
 		f.from = from = g_strdup_printf("%s@%s", user,
@@ -687,8 +683,7 @@ route_send_post(const struct app *app, const struct http_request *req,
 
 	vars = tmpl_vars_new();
 	read_form(req, &f);
-	if ((user = app_user(app, req, resp)) == NULL &&
-	    app->cfg->send_requires_login) {
+	if (login_missing(app, req, resp, &user)) {
 		/* A session that ended while the user typed: keep the text
 		 * for a send once logged in (in another tab, say). */
 		tmpl_set(vars, "notice", "Sending needs a login, and you are "
